@@ -1,0 +1,44 @@
+/**
+ * What the exporter needs from a source of per-interface counters. Two
+ * sources implement it: the eBPF TC counters (`EbpfManager`) and the kernel's
+ * own interface statistics (`NetdevSource`, the fallback).
+ */
+
+export type Direction = 'ingress' | 'egress';
+export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
+
+/** One interface and direction, as read in one collection. */
+export interface CounterRow {
+  ifindex: number;
+  /** Interface name at the time of reading (never a stale one). */
+  name: string;
+  direction: Direction;
+  /** Absolute counters since the source began counting this interface. */
+  packets: bigint;
+  bytes: bigint;
+  /** Packets on the wire: GSO super-packets count once per segment. */
+  segments: bigint;
+}
+
+export type SourceKind = 'ebpf' | 'netdev';
+export type AttachMode = 'tcx' | 'tc';
+
+export interface CounterSource {
+  readonly kind: SourceKind;
+  /** How the eBPF programs are attached; undefined for the netdev source. */
+  readonly attachMode: AttachMode | undefined;
+  /** Number of interfaces currently counted (attached, for eBPF). */
+  readonly interfaceCount: number;
+  /**
+   * Reads every counter in one batch: both directions of every counted
+   * interface, zero until traffic flows. Throws on a kernel read failure.
+   */
+  readCounters(): CounterRow[];
+  /**
+   * Counter-source health numbers worth exporting (e.g. packets the kernel
+   * side could not count because its map was full). Keys are metric-safe
+   * snake_case names; values are absolute counts.
+   */
+  readSourceStats?(): Record<string, bigint>;
+  close(): Promise<void>;
+}

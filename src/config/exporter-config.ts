@@ -1,0 +1,75 @@
+import type { LogLevel } from '../log/logger.js';
+
+/** HTTP server settings (the seed's ServerConfig). Durations in milliseconds. */
+export interface ServerConfig {
+  /** Listen port; 0 picks a free one (the real port is reported by `Exporter.port`). */
+  port: number;
+  /** Listen address; empty = all addresses. */
+  host: string;
+  /** Metrics path. */
+  path: string;
+  /** Whole-request read limit; slower clients are cut off. */
+  readTimeout: number;
+  /** Response write limit. */
+  writeTimeout: number;
+  /** Request headers larger than this get 431. */
+  maxHeaderBytes: number;
+  /** `Access-Control-Allow-Origin: *` and OPTIONS preflight. */
+  enableCors: boolean;
+  /** gzip when the client accepts it. */
+  enableGzip: boolean;
+  /** Path of an exporter-toolkit web config file (TLS, basic auth); empty = plain HTTP. */
+  webConfigFile: string;
+}
+
+/** The seed's ExporterConfig. Durations in milliseconds. */
+export interface ExporterConfig {
+  server: ServerConfig;
+  /** How often the kernel counters are read. */
+  collectInterval: number;
+  /** Interface names or globs (`eth*`) to export; empty = all. */
+  interfaceFilter: string[];
+  /** Export only interfaces active within `activeWindow`. */
+  enableActiveOnly: boolean;
+  /** An interface is active if it carried a packet within this window. */
+  activeWindow: number;
+  logLevel: LogLevel;
+}
+
+/** Partial input accepted by `new Exporter(ebpf, config?)`: every field defaults. */
+export type ExporterConfigInput = Partial<Omit<ExporterConfig, 'server'>> & { server?: Partial<ServerConfig> };
+
+export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
+  port: 8081,
+  host: '',
+  path: '/metrics',
+  readTimeout: 10_000,
+  writeTimeout: 10_000,
+  maxHeaderBytes: 1 << 20,
+  enableCors: true,
+  enableGzip: true,
+  webConfigFile: '',
+});
+
+export const DEFAULT_EXPORTER_CONFIG: Readonly<ExporterConfig> = Object.freeze({
+  server: DEFAULT_SERVER_CONFIG,
+  collectInterval: 5_000,
+  interfaceFilter: [],
+  enableActiveOnly: false,
+  activeWindow: 5 * 60_000,
+  logLevel: 'info',
+});
+
+/** Fills every missing field with its default (a fresh object; the input is not modified). */
+export function withDefaults(input: ExporterConfigInput = {}): ExporterConfig {
+  return {
+    ...DEFAULT_EXPORTER_CONFIG,
+    ...stripUndefined(input),
+    interfaceFilter: [...(input.interfaceFilter ?? DEFAULT_EXPORTER_CONFIG.interfaceFilter)],
+    server: { ...DEFAULT_SERVER_CONFIG, ...stripUndefined(input.server ?? {}) },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
