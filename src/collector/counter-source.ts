@@ -40,5 +40,11 @@ export interface CounterSource {
    * snake_case names; values are absolute counts.
    */
   readSourceStats?(): Record<string, bigint>;
+  /**
+   * Calls `listener` whenever the set of counted interfaces changes (added,
+   * removed, renamed), so the exporter can collect at once instead of waiting
+   * for the next interval. Returns a function that unsubscribes.
+   */
+  onInterfacesChanged?(listener: () => void): () => void;
   close(): Promise<void>;
 }
