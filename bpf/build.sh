@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Compiles the BPF program. The object is committed so running needs no
+# Compiles a BPF program. The object is committed so running needs no
 # compiler; test/unit/bpf-object.test.ts rebuilds it and fails if the two differ.
-# Usage: bpf/build.sh [output]   (default: bpf/netprobe.bpf.o)
+# Usage: bpf/build.sh [output] [source]
+#   default: bpf/netprobe.bpf.c -> bpf/netprobe.bpf.o; the benchmarks build
+#   their comparison programs (bench/bpf/*.bpf.c) with the same flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bpf/netprobe.bpf.o}
+src=${2:-bpf/netprobe.bpf.c}
 arch_include=/usr/include/$(uname -m)-linux-gnu
 # Relative paths and stripped DWARF (BTF stays) keep the object byte-identical
 # wherever the tree is checked out.
 clang -O2 -g -target bpf -mcpu=v3 -Wall -Werror -fdebug-prefix-map="$PWD"=. \
   -I"$arch_include" -Ibpf \
-  -c bpf/netprobe.bpf.c -o "$out"
+  -c "$src" -o "$out"
 llvm-strip -g "$out"
