@@ -1,0 +1,122 @@
+/**
+ * The errors the eBPF data path raises on purpose. Each names what was being
+ * done (`attach tcx ingress to eth0 (ifindex 4): ...`) and, in its hint, what
+ * to do. Codes are stable: tests and scripts match on them.
+ */
+import { constants as os } from 'node:os';
+import { NetprobeError } from '../errors.js';
+
+const { EPERM, EACCES } = os.errno;
+
+export const MIN_TCX_KERNEL = '6.6';
+
+/** A system call or libbpf call failed; `errno` is positive (e.g. 2 = ENOENT). */
+export class BpfCallError extends NetprobeError {
+  readonly errno: number;
+
+  constructor(what: string, errno: number, opts: { code?: string; hint?: string } = {}) {
+    super(opts.code ?? 'NP_ERR_BPF', `${what}: ${describeErrno(errno)}`, opts.hint === undefined ? {} : { hint: opts.hint });
+    this.name = 'BpfCallError';
+    this.errno = errno;
+  }
+}
+
+/** `EPERM (operation not permitted)` style text for a positive errno. */
+export function describeErrno(errno: number): string {
+  const name = Object.entries(os.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
+  return `${name} (${errnoText(errno)})`;
+}
+
+function errnoText(errno: number): string {
+  // util.getSystemErrorMessage exists only from Node 22: keep a short table of the ones we meet.
+  const texts: Record<number, string> = {
+    [os.errno.EPERM]: 'operation not permitted',
+    [os.errno.EACCES]: 'permission denied',
+    [os.errno.ENOENT]: 'no such file or directory',
+    [os.errno.ENODEV]: 'no such device',
+    [os.errno.EEXIST]: 'already exists',
+    [os.errno.EINVAL]: 'invalid argument',
+    [os.errno.E2BIG]: 'map is full',
+    [os.errno.ENOSPC]: 'no space left',
+    [os.errno.ENOMEM]: 'out of memory',
+    [os.errno.EBUSY]: 'busy',
+    [os.errno.ENOBUFS]: 'missed events, receive buffer overflowed',
+    [os.errno.EOPNOTSUPP]: 'not supported',
+  };
+  return texts[errno] ?? 'system error';
+}
+
+export function isPermissionErrno(errno: number): boolean {
+  return errno === EPERM || errno === EACCES;
+}
+
+const PRIVILEGE_HINT =
+  'netprobe needs the capabilities CAP_BPF and CAP_NET_ADMIN: run as root, or grant them (e.g. `setcap cap_bpf,cap_net_admin+ep`, ' +
+  'or securityContext.capabilities.add: [BPF, NET_ADMIN] in Kubernetes); ' +
+  "ignore any libbpf message about RLIMIT_MEMLOCK, it is not the cause on kernels >= 5.11";
+
+/** EPERM/EACCES while loading or attaching: the process lacks CAP_BPF / CAP_NET_ADMIN. */
+export function privilegeError(what: string, errno: number): BpfCallError {
+  return new BpfCallError(what, errno, {
+    code: 'NP_ERR_NO_PRIVILEGE',
+    hint: PRIVILEGE_HINT,
+  });
+}
+
+/** Turns a failed call into the most helpful error: permission problems get the capability hint. */
+export function callError(what: string, errno: number, hint?: string): BpfCallError {
+  if (isPermissionErrno(errno)) return privilegeError(what, errno);
+  return new BpfCallError(what, errno, hint === undefined ? {} : { hint });
+}
+
+/** `libbpf.so.1` (or libc) could not be loaded. */
+export class LibbpfMissingError extends NetprobeError {
+  constructor(cause: unknown) {
+    super('NP_ERR_NO_LIBBPF', `load libbpf.so.1: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      hint: 'install it (Debian/Ubuntu: `apt-get install libbpf1`; Fedora/RHEL: `dnf install libbpf`), or run with --source=netdev',
+      cause,
+    });
+    this.name = 'LibbpfMissingError';
+  }
+}
+
+/** The running libbpf or kernel disagrees with the layouts this build was written for. */
+export class AbiMismatchError extends NetprobeError {
+  constructor(what: string) {
+    super('NP_ERR_ABI_MISMATCH', `check ${what}`, {
+      hint: 'this build of netprobe does not match the installed libbpf.so.1 or its BPF object: reinstall netprobe (`npm run build:bpf` rebuilds the object from bpf/)',
+    });
+    this.name = 'AbiMismatchError';
+  }
+}
+
+/** `attachMode: 'tcx'` on a kernel without tcx links. */
+export class TcxUnsupportedError extends NetprobeError {
+  constructor(detail: string) {
+    super('NP_ERR_NO_TCX', `attach mode tcx: this kernel has no tcx links (${detail}); they need Linux ${MIN_TCX_KERNEL} or newer`, {
+      hint: 'use --ebpf.attach-mode=auto (picks tcx when available, else clsact) or --ebpf.attach-mode=tc',
+    });
+    this.name = 'TcxUnsupportedError';
+  }
+}
+
+/** The verifier (or the loader) rejected the program; the verifier log went to the debug log. */
+export class ProgramLoadError extends NetprobeError {
+  readonly errno: number;
+
+  constructor(path: string, errno: number) {
+    super('NP_ERR_BPF_LOAD', `load BPF object ${path}: the kernel rejected it: ${describeErrno(errno)}`, {
+      hint: 'run with --log.level=debug to see the verifier log; the kernel may be too old for this program (Linux 5.8+ is needed)',
+    });
+    this.name = 'ProgramLoadError';
+    this.errno = errno;
+  }
+}
+
+/** Misuse of the API (e.g. loading twice). */
+export class StateError extends NetprobeError {
+  constructor(message: string) {
+    super('NP_ERR_STATE', message);
+    this.name = 'StateError';
+  }
+}
