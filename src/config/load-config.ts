@@ -1,0 +1,94 @@
+/**
+ * The configuration loader: flags > env vars > config file > defaults. Pure
+ * apart from the injected `readFile`, so every rule is unit-tested with argv,
+ * env and file text in, settings or problems out.
+ */
+import type { ConfigProblem } from './config-problem.js';
+import { withDefaults, type ExporterConfig } from './exporter-config.js';
+import { parseFlags, type Command } from './parse-flags.js';
+import { readConfigFile } from './read-config-file.js';
+import { readEnv } from './read-env.js';
+import { CONFIG_FILE_FLAG, defaultSettings, envVarOf, type Settings } from './schema.js';
+
+export interface LoadConfigInput {
+  /** Arguments after the script name (`process.argv.slice(2)`). */
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  /** Reads the config file; throws (any error) when it cannot. */
+  readFile: (path: string) => string;
+}
+
+export type LoadConfigResult =
+  | {
+      ok: true;
+      command: Command;
+      /** Every setting, resolved. */
+      settings: Settings;
+      /** The settings the `Exporter` takes, durations in milliseconds. */
+      exporter: ExporterConfig;
+    }
+  | { ok: false; problems: ConfigProblem[] };
+
+export function loadConfig(input: LoadConfigInput): LoadConfigResult {
+  const flags = parseFlags(input.argv);
+  const { command } = flags.values;
+  // --help and --version answer whatever else is on the line.
+  if (command === 'help' || command === 'version') {
+    const settings = defaultSettings();
+    return { ok: true, command, settings, exporter: toExporterConfig(settings) };
+  }
+  const env = readEnv(input.env);
+  const problems = [...flags.problems, ...env.problems];
+
+  const configFile = flags.values.settings.configFile ?? env.values.configFile ?? '';
+  let fromFile: Partial<Settings> = {};
+  if (configFile !== '') {
+    const field = flags.values.settings.configFile !== undefined ? `--${CONFIG_FILE_FLAG}` : envVarOf(CONFIG_FILE_FLAG);
+    let text: string | undefined;
+    try {
+      text = input.readFile(configFile);
+    } catch (e) {
+      problems.push({ field, value: configFile, message: `cannot read the config file: ${describeReadError(e)}` });
+    }
+    if (text !== undefined) {
+      const file = readConfigFile(text, configFile);
+      problems.push(...file.problems);
+      fromFile = file.values;
+    }
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
+  const settings: Settings = { ...defaultSettings(), ...fromFile, ...env.values, ...flags.values.settings, configFile };
+  return { ok: true, command, settings, exporter: toExporterConfig(settings) };
+}
+
+/** The `Exporter`'s part of the settings. `--web.listen-address` (flag or env) beats the file's host and port. */
+export function toExporterConfig(settings: Settings): ExporterConfig {
+  const listen = settings.listenAddress ?? { host: settings.host, port: settings.port };
+  return withDefaults({
+    server: {
+      host: listen.host,
+      port: listen.port,
+      path: settings.path,
+      readTimeout: settings.readTimeout,
+      writeTimeout: settings.writeTimeout,
+      maxHeaderBytes: settings.maxHeaderBytes,
+      enableCors: settings.enableCors,
+      enableGzip: settings.enableGzip,
+      webConfigFile: settings.webConfigFile,
+    },
+    collectInterval: settings.collectInterval,
+    activeWindow: settings.activeWindow,
+    interfaceFilter: settings.interfaceFilter,
+    enableActiveOnly: settings.enableActiveOnly,
+    logLevel: settings.logLevel,
+  });
+}
+
+function describeReadError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return e instanceof Error ? e.message : String(e);
+}
