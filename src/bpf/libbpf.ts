@@ -182,6 +182,8 @@ export interface Libbpf {
   recv(fd: number, into: Buffer, flags: number): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer): number;
   close(fd: number): number;
+  /** Calls `onReadable` from the event loop whenever `fd` is readable (koffi's libuv poll). */
+  pollReadable(fd: number, onReadable: () => void): { close(): void; unref(): void };
 }
 
 let binding: Libbpf | undefined;
@@ -353,6 +355,10 @@ function bind(): Libbpf {
     recv: (fd, into, flags) => Number(f.recv(fd, into, into.length, flags)),
     setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.length) as number,
     close: (fd) => f.close(fd) as number,
+    pollReadable: (fd, onReadable) => {
+      const handle = koffi.node.poll(fd, { readable: true }, (ev) => { if (ev.readable || ev.disconnect) onReadable(); });
+      return { close: () => handle.close(), unref: () => handle.unref() };
+    },
   };
 }
 

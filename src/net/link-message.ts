@@ -1,0 +1,82 @@
+/**
+ * RTM_NEWLINK / RTM_DELLINK messages (struct ifinfomsg + IFLA_* attributes)
+ * to plain objects, pure. Layouts: include/uapi/linux/rtnetlink.h,
+ * if_link.h (struct rtnl_link_stats64).
+ */
+import { buildRequest, MalformedNetlinkError, NLM_F_DUMP, NLM_F_REQUEST, parseAttributes, type NetlinkMessage } from './netlink-message.js';
+
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+/** Multicast group of link events (bind's nl_groups bit mask). */
+export const RTMGRP_LINK = 0x1;
+
+const IFINFOMSG_LEN = 16;
+const IFLA_IFNAME = 3;
+const IFLA_STATS64 = 23;
+const IFF_UP = 0x1;
+/** struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes, tx_bytes (u64 each). */
+const STATS64_MIN_LEN = 32;
+
+/** The kernel's own traffic counters of an interface (IFLA_STATS64). */
+export interface LinkStats {
+  rxPackets: bigint;
+  rxBytes: bigint;
+  txPackets: bigint;
+  txBytes: bigint;
+}
+
+/** One interface as the kernel describes it. */
+export interface LinkInfo {
+  ifindex: number;
+  name: string;
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  /** From IFLA_STATS64, when the message carried it. */
+  stats?: LinkStats;
+}
+
+/** A link message: `new` (created or changed: renamed, up/down) or `del`. */
+export interface LinkMessage extends LinkInfo {
+  kind: 'new' | 'del';
+}
+
+/** True for message types this module parses. */
+export function isLinkMessage(msg: NetlinkMessage): boolean {
+  return msg.type === RTM_NEWLINK || msg.type === RTM_DELLINK;
+}
+
+/** Parses an RTM_NEWLINK/RTM_DELLINK message. Throws MalformedNetlinkError on truncated input. */
+export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
+  if (!isLinkMessage(msg)) throw new MalformedNetlinkError(`type ${msg.type} is not a link message`);
+  const p = msg.payload;
+  if (p.length < IFINFOMSG_LEN) throw new MalformedNetlinkError(`link message of ${p.length} bytes, shorter than struct ifinfomsg`);
+  const ifindex = p.readInt32LE(4);
+  const flags = p.readUInt32LE(8);
+  if (ifindex <= 0) throw new MalformedNetlinkError(`link message with ifindex ${ifindex}`);
+  const attrs = parseAttributes(p, IFINFOMSG_LEN);
+  const nameAttr = attrs.get(IFLA_IFNAME);
+  if (!nameAttr) throw new MalformedNetlinkError(`link message for ifindex ${ifindex} without IFLA_IFNAME`);
+  const nul = nameAttr.indexOf(0);
+  const link: LinkMessage = {
+    kind: msg.type === RTM_NEWLINK ? 'new' : 'del',
+    ifindex,
+    name: nameAttr.toString('utf8', 0, nul < 0 ? nameAttr.length : nul),
+    up: (flags & IFF_UP) !== 0,
+  };
+  const stats = attrs.get(IFLA_STATS64);
+  if (stats && stats.length >= STATS64_MIN_LEN) {
+    link.stats = {
+      rxPackets: stats.readBigUInt64LE(0),
+      txPackets: stats.readBigUInt64LE(8),
+      rxBytes: stats.readBigUInt64LE(16),
+      txBytes: stats.readBigUInt64LE(24),
+    };
+  }
+  return link;
+}
+
+/** An RTM_GETLINK dump request for every interface of the namespace. */
+export function buildLinkDumpRequest(seq: number): Buffer {
+  return buildRequest(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, Buffer.alloc(IFINFOMSG_LEN));
+}
