@@ -1,0 +1,65 @@
+/**
+ * What each benchmark part returns, and how results become Markdown: tables
+ * for bench/out/results.md and for the generated sections of
+ * docs/benchmarks.md (between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`).
+ */
+import type { Summary } from './stats.js';
+import { relativeSpread } from './stats.js';
+
+export interface Table {
+  caption?: string;
+  headers: string[];
+  rows: string[][];
+}
+
+export interface PartResult {
+  /** Short name, also the --only value and the doc section marker. */
+  part: string;
+  title: string;
+  tables: Table[];
+  /** Plain sentences: targets met or not, caveats. */
+  notes: string[];
+  /** Machine-readable numbers (bench/out/results.json, the chart, the smoke test). */
+  data: Record<string, unknown>;
+  seconds: number;
+}
+
+export function markdownTable(t: Table): string {
+  const escape = (cell: string): string => cell.replace(/\|/g, '\\|');
+  const lines = [
+    `| ${t.headers.map(escape).join(' | ')} |`,
+    `| ${t.headers.map(() => '---').join(' | ')} |`,
+    ...t.rows.map((r) => `| ${r.map(escape).join(' | ')} |`),
+  ];
+  return (t.caption ? `${t.caption}\n\n` : '') + lines.join('\n');
+}
+
+export function partMarkdown(r: PartResult): string {
+  const parts = [...r.tables.map(markdownTable)];
+  if (r.notes.length > 0) parts.push(r.notes.map((n) => `- ${n}`).join('\n'));
+  parts.push(`_Part took ${r.seconds.toFixed(0)} s._`);
+  return parts.join('\n\n');
+}
+
+/** Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`; false if the markers are missing. */
+export function replaceSection(doc: string, name: string, body: string): { doc: string; found: boolean } {
+  const start = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end);
+  if (i < 0 || j < i) return { doc, found: false };
+  return { doc: `${doc.slice(0, i + start.length)}\n${body}\n${doc.slice(j)}`, found: true };
+}
+
+/** `1.23 ms (±4.0%)`-style cell from a summary, with a number formatter. */
+export function cell(s: Summary, format: (v: number) => string): string {
+  return `${format(s.median)} (${relativeSpread(s)})`;
+}
+
+export const fmt = {
+  ns: (v: number): string => `${v.toFixed(1)} ns`,
+  ms: (v: number): string => (v < 1 ? `${v.toFixed(3)} ms` : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(1)} ms`),
+  ratio: (v: number): string => `${v.toFixed(2)}×`,
+  bytes: (v: number): string => (v >= 1 << 20 ? `${(v / (1 << 20)).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${v} B`),
+  count: (v: number): string => Math.round(v).toLocaleString('en-US'),
+};
