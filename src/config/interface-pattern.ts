@@ -1,15 +1,18 @@
 /**
  * Validates one interface name or glob from the configuration, so a typo is
- * reported at startup with the other problems instead of failing later.
+ * reported at startup with the other problems instead of failing later. The
+ * rules are the interface filter's own (`compileInterfaceFilter`).
  */
+import { NetprobeError } from '../errors.js';
+import { compileInterfaceFilter } from '../net/interface-filter.js';
 
-/** Linux limits interface names to 15 bytes (IFNAMSIZ - 1). */
-const MAX_NAME_BYTES = 15;
-
-/** Returns why `pattern` is not a usable interface name or glob, or undefined. */
+/** Returns why `pattern` is not a usable interface name or glob (naming it), or undefined. */
 export function checkInterfacePattern(pattern: string): string | undefined {
-  if (/[\s/]/.test(pattern)) return 'interface names and globs contain no spaces or slashes';
-  const isGlob = /[*?[\]{}!]/.test(pattern);
-  if (!isGlob && Buffer.byteLength(pattern) > MAX_NAME_BYTES) return `longer than ${MAX_NAME_BYTES} bytes, so no interface can have this name`;
-  return undefined;
+  try {
+    compileInterfaceFilter([pattern]);
+    return undefined;
+  } catch (e) {
+    if (e instanceof NetprobeError && e.code === 'NP_ERR_BAD_GLOB') return e.message;
+    throw e;
+  }
 }

@@ -4,7 +4,7 @@
  * derived from it, so adding a setting is adding one entry here.
  */
 import { isIP } from 'node:net';
-import { LOG_FORMATS, LOG_LEVELS } from '../log/logger.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DEFAULT_EXPORTER_CONFIG, DEFAULT_SERVER_CONFIG } from './exporter-config.js';
 import { checkInterfacePattern } from './interface-pattern.js';
 import {
@@ -172,14 +172,14 @@ export const CONFIG_SCHEMA = {
     default: DEFAULT_EXPORTER_CONFIG.enableActiveOnly,
     help: 'Export only interfaces active within the active window.',
   }),
-  source: setting({
+  source: setting<SourceSetting>({
     flag: 'source',
     file: 'source',
     kind: enumKind(SOURCES),
     default: 'auto',
     help: 'Where counters come from: ebpf (TC programs; fail if unavailable), netdev (the kernel\'s interface statistics), auto (ebpf, else netdev with a warning).',
   }),
-  attachMode: setting({
+  attachMode: setting<AttachModeSetting>({
     flag: 'ebpf.attach-mode',
     file: 'ebpf.attachMode',
     kind: enumKind(ATTACH_MODES),
@@ -202,14 +202,14 @@ export const CONFIG_SCHEMA = {
     defaultText: 'none',
     help: 'Interfaces never to attach to (names or globs); wins over --ebpf.include.',
   }),
-  logLevel: setting({
+  logLevel: setting<LogLevel>({
     flag: 'log.level',
     file: 'logLevel',
     kind: enumKind(LOG_LEVELS),
     default: DEFAULT_EXPORTER_CONFIG.logLevel,
     help: 'Only log messages of this level or above.',
   }),
-  logFormat: setting({
+  logFormat: setting<LogFormat>({
     flag: 'log.format',
     file: 'logFormat',
     kind: enumKind(LOG_FORMATS),

@@ -134,13 +134,13 @@ export function stringKind(opts: { placeholder: string; allowed: string; check?:
 /**
  * A list of strings: repeatable flag and/or comma-separated text, a YAML
  * sequence (or one comma-separated string). `checkItem` returns why an item
- * is refused, or undefined.
+ * is refused (naming the item), or undefined.
  */
 export function listKind(opts: { placeholder: string; allowed: string; checkItem?: (item: string) => string | undefined }): ValueKind<string[]> {
   const checked = (items: string[]): string[] => {
     for (const item of items) {
       const reason = opts.checkItem?.(item);
-      if (reason !== undefined) throw new InvalidValue(`"${item}": ${reason}`);
+      if (reason !== undefined) throw new InvalidValue(reason);
     }
     return items;
   };
