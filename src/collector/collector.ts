@@ -1,0 +1,40 @@
+/**
+ * The I/O half of a collection: reads every counter from the source in one
+ * batch and hands the rows to the pure `advanceCollection`. A failed read
+ * keeps the previous state, so the first good read after it computes rates
+ * over the whole gap instead of inventing a zero.
+ */
+import { performance } from 'node:perf_hooks';
+import type { CounterSource } from './counter-source.js';
+import { advanceCollection, type CollectionRules, type CollectionState } from './collection-state.js';
+import type { InterfaceSample } from './interface-sample.js';
+
+export type CollectionOutcome =
+  | { ok: true; samples: InterfaceSample[]; sourceStats: Record<string, bigint>; durationSeconds: number; wallTimeMs: number }
+  | { ok: false; error: unknown; durationSeconds: number; wallTimeMs: number };
+
+export class Collector {
+  private state: CollectionState | undefined;
+
+  constructor(
+    private readonly source: CounterSource,
+    private readonly rules: CollectionRules,
+    /** Monotonic milliseconds; injectable for tests. */
+    private readonly monotonicNow: () => number = () => performance.now(),
+  ) {}
+
+  /** Reads the source once. Never throws: a failure is returned as an outcome. */
+  collect(): CollectionOutcome {
+    const started = this.monotonicNow();
+    const wallTimeMs = Date.now();
+    try {
+      const rows = this.source.readCounters();
+      const sourceStats = this.source.readSourceStats?.() ?? {};
+      const step = advanceCollection(this.state, rows, started, this.rules);
+      this.state = step.state;
+      return { ok: true, samples: step.samples, sourceStats, durationSeconds: (this.monotonicNow() - started) / 1000, wallTimeMs };
+    } catch (error) {
+      return { ok: false, error, durationSeconds: (this.monotonicNow() - started) / 1000, wallTimeMs };
+    }
+  }
+}

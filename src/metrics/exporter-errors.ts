@@ -1,0 +1,22 @@
+/** Errors the Exporter raises on purpose (codes are stable). */
+import { NetprobeError } from '../errors.js';
+
+/** The config passed to `new Exporter()` is invalid; `problems` has one line per field. */
+export class ExporterConfigError extends NetprobeError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('NP_ERR_EXPORTER_CONFIG', `invalid exporter config: ${problems.join('; ')}`, {
+      hint: 'fix the fields named above (durations are milliseconds in the TypeScript API)',
+    });
+    this.name = 'ExporterConfigError';
+    this.problems = problems;
+  }
+}
+
+/** `start()` called on an exporter that was already started (or stopped). */
+export class ExporterStateError extends NetprobeError {
+  constructor(message: string, hint: string) {
+    super('NP_ERR_EXPORTER_STATE', message, { hint });
+    this.name = 'ExporterStateError';
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The Exporter: collects from a CounterSource on a loop, keeps the rendered
+ * exposition in memory, and serves it over HTTP with /health and /.
+ *
+ * @example
+ * ```ts
+ * const exporter = new Exporter(ebpf, { server: { port: 9090 }, collectInterval: 3_000 });
+ * await exporter.start(AbortSignal.timeout(5 * 60_000)); // resolves once listening
+ * await exporter.stop();                                  // idempotent; the caller closes `ebpf`
+ * ```
+ */
+import { performance } from 'node:perf_hooks';
+import { CollectionLoop } from '../collector/collection-loop.js';
+import { Collector, type CollectionOutcome } from '../collector/collector.js';
+import type { CounterSource } from '../collector/counter-source.js';
+import type { InterfaceSample } from '../collector/interface-sample.js';
+import { withDefaults, type ExporterConfig, type ExporterConfigInput } from '../config/exporter-config.js';
+import type { ExporterStatus } from '../http/exporter-status.js';
+import { MetricsServer, type ServerTlsOptions } from '../http/metrics-server.js';
+import { loadWebConfig, webConfigToServerOptions } from '../http/web-config.js';
+import type { IncomingMessage } from 'node:http';
+import { createLogger, type Logger } from '../log/logger.js';
+import { compileInterfaceFilter } from '../net/interface-filter.js';
+import { checkExporterConfig } from './exporter-config-check.js';
+import { ExporterStateError } from './exporter-errors.js';
+import { buildExpositionSnapshot, type ExpositionSnapshot } from './exposition-snapshot.js';
+import { packageVersion } from './package-version.js';
+import { readProcessMetrics } from './process-metrics.js';
+
+/** Delay between an interface change reported by the source and the collection it triggers. */
+const INTERFACE_CHANGE_DEBOUNCE_MS = 100;
+
+export interface ExporterOptions {
+  /** Where logs go; by default a JSON logger on stderr at `config.logLevel`. */
+  logger?: Logger;
+  /** Reported in netprobe_build_info, / and logs; defaults to the package version. */
+  version?: string;
+  /** HTTPS settings; by default taken from `server.webConfigFile` when set. */
+  tls?: ServerTlsOptions;
+  /** Request check (false → 401); by default from `server.webConfigFile` when set. */
+  authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
+}
+
+type Lifecycle = 'new' | 'starting' | 'running' | 'stopped';
+
+export class Exporter {
+  /** The effective configuration (defaults filled in). */
+  readonly config: Readonly<ExporterConfig>;
+  private readonly logger: Logger;
+  private readonly version: string;
+  private readonly collector: Collector;
+  private readonly loop: CollectionLoop;
+  private server: MetricsServer | undefined;
+  private lifecycle: Lifecycle = 'new';
+  private unsubscribe: (() => void) | undefined;
+  private abortCleanup: (() => void) | undefined;
+
+  private snapshot: ExpositionSnapshot | undefined;
+  private samples: readonly InterfaceSample[] = [];
+  private collections = 0;
+  private collectionErrors = 0;
+  private requests = 0;
+  private up = false;
+  private lastError: string | undefined;
+  private lastSuccessWall: Date | undefined;
+  private lastSuccessMonotonic: number | undefined;
+  private lastSourceStats: Record<string, bigint> = {};
+
+  constructor(
+    private readonly source: CounterSource,
+    config?: ExporterConfigInput,
+    private readonly opts: ExporterOptions = {},
+  ) {
+    const effective = withDefaults(config);
+    checkExporterConfig(effective);
+    this.config = effective;
+    this.logger = opts.logger ?? createLogger({ level: effective.logLevel });
+    this.version = opts.version ?? packageVersion();
+    this.collector = new Collector(source, {
+      includeInterface: compileInterfaceFilter(effective.interfaceFilter),
+      activeWindowMs: effective.activeWindow,
+      activeOnly: effective.enableActiveOnly,
+    });
+    this.loop = new CollectionLoop({
+      intervalMs: effective.collectInterval,
+      debounceMs: INTERFACE_CHANGE_DEBOUNCE_MS,
+      run: () => this.collectAndPublish(),
+      onError: (error) => this.logger.error({ err: error }, 'collection loop error'),
+    });
+  }
+
+  /**
+   * Collects once, then listens; resolves once listening. Stops when `signal`
+   * aborts. A second call is an ExporterStateError: an Exporter starts once.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.lifecycle !== 'new') {
+      throw new ExporterStateError(`Exporter.start() called on an exporter that is already ${this.lifecycle}`, 'an Exporter starts once: call stop() and create a new Exporter to start again');
+    }
+    this.lifecycle = 'starting';
+    if (signal?.aborted) {
+      this.lifecycle = 'stopped';
+      return;
+    }
+    try {
+      await this.collectAndPublish();
+      const web = await this.webServerOptions();
+      const s = this.config.server;
+      this.server = new MetricsServer({
+        host: s.host,
+        port: s.port,
+        metricsPath: s.path,
+        readTimeout: s.readTimeout,
+        writeTimeout: s.writeTimeout,
+        maxHeaderBytes: s.maxHeaderBytes,
+        enableCors: s.enableCors,
+        enableGzip: s.enableGzip,
+        ...web,
+        snapshot: () => this.currentSnapshot(),
+        status: () => this.status(),
+        onRequest: () => void this.requests++,
+        logger: this.logger,
+      });
+      await this.server.listen();
+    } catch (error) {
+      this.lifecycle = 'stopped';
+      await this.server?.close();
+      throw error;
+    }
+    this.unsubscribe = this.source.onInterfacesChanged?.(() => this.loop.trigger());
+    this.loop.start();
+    this.lifecycle = 'running';
+    if (signal) {
+      const onAbort = (): void => void this.stop();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.abortCleanup = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.logger.info(
+      { port: this.port, path: this.config.server.path, source: this.source.kind, attachMode: this.source.attachMode ?? 'none', interfaces: this.source.interfaceCount, collectIntervalMs: this.config.collectInterval },
+      'exporter listening',
+    );
+  }
+
+  /** Closes the server (keep-alive connections too) and the collection loop. Idempotent. Does not close the source. */
+  async stop(): Promise<void> {
+    if (this.lifecycle === 'stopped' || this.lifecycle === 'new') {
+      this.lifecycle = 'stopped';
+      return;
+    }
+    this.lifecycle = 'stopped';
+    this.abortCleanup?.();
+    this.unsubscribe?.();
+    await Promise.all([this.server?.close(), this.loop.stop()]);
+    this.logger.info('exporter stopped');
+  }
+
+  /** The port actually listened on (also when configured as 0); 0 before start. */
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  /** Collects now and publishes the result (for tests and benchmarks); waits for a collection in progress first. */
+  async collectNow(): Promise<void> {
+    await this.loop.runNow();
+  }
+
+  private async webServerOptions(): Promise<{ tls?: ServerTlsOptions; authorize?: ExporterOptions['authorize']; headers?: Readonly<Record<string, string>> }> {
+    const file = this.config.server.webConfigFile;
+    if (this.opts.tls || this.opts.authorize || !file) return { tls: this.opts.tls, authorize: this.opts.authorize };
+    return webConfigToServerOptions(await loadWebConfig(file));
+  }
+
+  private async collectAndPublish(): Promise<void> {
+    const outcome = this.collector.collect();
+    this.collections++;
+    this.record(outcome);
+    const processFamilies = await readProcessMetrics();
+    this.snapshot = await buildExpositionSnapshot({
+      samples: this.samples,
+      up: this.up,
+      collections: this.collections,
+      lastSuccessSeconds: this.lastSuccessWall ? this.lastSuccessWall.getTime() / 1000 : 0,
+      source: this.source.kind,
+      attachMode: this.source.attachMode,
+      attachedInterfaces: this.source.interfaceCount,
+      collectionDurationSeconds: outcome.durationSeconds,
+      collectionErrors: this.collectionErrors,
+      sourceStats: this.lastSourceStats,
+      version: this.version,
+      processFamilies,
+    });
+  }
+
+  private record(outcome: CollectionOutcome): void {
+    if (outcome.ok) {
+      this.samples = outcome.samples;
+      this.lastSourceStats = outcome.sourceStats;
+      this.up = true;
+      this.lastError = undefined;
+      this.lastSuccessWall = new Date(outcome.wallTimeMs);
+      this.lastSuccessMonotonic = performance.now();
+      this.logger.debug({ interfaces: outcome.samples.length, durationMs: outcome.durationSeconds * 1000 }, 'collection done');
+      return;
+    }
+    // Serve no interface data rather than stale data that looks fresh; netprobe_up says why.
+    this.samples = [];
+    this.lastSourceStats = {};
+    this.collectionErrors++;
+    const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+    if (this.up || this.lastError !== message) this.logger.error({ err: outcome.error }, 'collection failed: counters could not be read');
+    this.up = false;
+    this.lastError = message;
+  }
+
+  private currentSnapshot(): ExpositionSnapshot {
+    if (!this.snapshot) throw new Error('no exposition yet: start() publishes one before listening');
+    return this.snapshot;
+  }
+
+  private status(): ExporterStatus {
+    return {
+      version: this.version,
+      source: this.source.kind,
+      attachMode: this.source.attachMode,
+      attachedInterfaces: this.source.interfaceCount,
+      port: this.port,
+      requests: this.requests,
+      series: this.snapshot?.series ?? 0,
+      collections: this.collections,
+      collectionErrors: this.collectionErrors,
+      collectIntervalMs: this.config.collectInterval,
+      up: this.up,
+      lastSuccess: this.lastSuccessWall,
+      lastSuccessAgeMs: this.lastSuccessMonotonic === undefined ? undefined : performance.now() - this.lastSuccessMonotonic,
+      lastError: this.lastError,
+      interfaces: this.samples,
+    };
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * A small writer for the Prometheus text format 0.0.4 and OpenMetrics 1.0.
+ *
+ * Why not prom-client's Counter/Gauge for the interface series: a Counter
+ * only has inc() (the kernel gives absolute values, and they are bigint),
+ * and prom-client renders about 1–3 µs per series, growing with size, while
+ * building the text straight from the samples costs about 0.2 µs per series.
+ * With 2,000 interfaces that is 18,000+ series per collection.
+ */
+
+export type ExpositionFormat = 'text' | 'openmetrics';
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
+
+export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+const NEEDS_LABEL_ESCAPE = /[\\"\n]/;
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** Escapes a label value: backslash, double quote and line feed (both formats). */
+export function escapeLabelValue(value: string): string {
+  if (!NEEDS_LABEL_ESCAPE.test(value)) return value;
+  return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+}
+
+/** Renders `{a="x",b="y"}` (or '' for no labels), values escaped, in the given order. */
+export function formatLabels(labels: ReadonlyArray<readonly [string, string]>): string {
+  if (labels.length === 0) return '';
+  let out = '{';
+  for (let i = 0; i < labels.length; i++) {
+    const [name, value] = labels[i]!;
+    out += `${i ? ',' : ''}${name}="${escapeLabelValue(value)}"`;
+  }
+  return out + '}';
+}
+
+/** A sample value: exact integers for bigint, Go-style +Inf/-Inf/NaN for the specials. */
+export function formatValue(value: number | bigint): string {
+  if (typeof value === 'bigint') return value.toString();
+  if (Number.isFinite(value)) return String(value);
+  if (Number.isNaN(value)) return 'NaN';
+  return value > 0 ? '+Inf' : '-Inf';
+}
+
+/**
+ * Accumulates one exposition. Call `family()` once per metric family, then
+ * `sample()` for its samples, then `finish()`.
+ */
+export class ExpositionWriter {
+  private out = '';
+  private samples = 0;
+
+  constructor(readonly format: ExpositionFormat) {}
+
+  /**
+   * Writes the HELP and TYPE lines. `name` is the sample name as exposed in
+   * the text format: counters end in `_total`, and OpenMetrics names the
+   * family without that suffix.
+   */
+  family(name: string, type: MetricType, help: string): void {
+    if (!METRIC_NAME.test(name)) throw new TypeError(`invalid metric name ${JSON.stringify(name)}`);
+    let familyName = name;
+    let typeName: string = type;
+    if (this.format === 'openmetrics') {
+      if (type === 'counter') {
+        if (!name.endsWith('_total')) throw new TypeError(`counter ${name} must end in _total`);
+        familyName = name.slice(0, -'_total'.length);
+      }
+      if (type === 'untyped') typeName = 'unknown';
+    }
+    this.out += `# HELP ${familyName} ${this.escapeHelp(help)}\n# TYPE ${familyName} ${typeName}\n`;
+  }
+
+  /** Writes one sample line; `labels` is the output of `formatLabels`. */
+  sample(name: string, labels: string, value: number | bigint): void {
+    this.out += `${name}${labels} ${formatValue(value)}\n`;
+    this.samples++;
+  }
+
+  /** Number of samples written so far. */
+  get sampleCount(): number {
+    return this.samples;
+  }
+
+  /** The finished exposition (OpenMetrics ends with `# EOF`). */
+  finish(): string {
+    return this.format === 'openmetrics' ? `${this.out}# EOF\n` : this.out;
+  }
+
+  private escapeHelp(help: string): string {
+    // 0.0.4 escapes only backslash and line feed in HELP; OpenMetrics also the double quote.
+    const special = this.format === 'openmetrics' ? /[\\"\n]/g : /[\\\n]/g;
+    return help.replace(special, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+  }
+}

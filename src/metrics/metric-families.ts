@@ -1,0 +1,51 @@
+/**
+ * The metric families netprobe exports: the eight of the contract (names,
+ * types, labels and HELP from the seed), then the self-metrics a user needs to
+ * trust them. docs/metrics.md describes each one.
+ */
+import type { MetricType } from './exposition-writer.js';
+
+export interface FamilyDefinition {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+}
+
+function family(name: string, type: MetricType, help: string): FamilyDefinition {
+  return Object.freeze({ name, type, help });
+}
+
+export const TC_PACKETS_TOTAL = family('netprobe_tc_packets_total', 'counter', 'Total number of packets processed by TC');
+export const TC_BYTES_TOTAL = family('netprobe_tc_bytes_total', 'counter', 'Total number of bytes processed by TC');
+export const TC_PACKETS_PER_SECOND = family('netprobe_tc_packets_per_second', 'gauge', 'Rate of packets per second processed by TC');
+export const TC_BYTES_PER_SECOND = family('netprobe_tc_bytes_per_second', 'gauge', 'Rate of bytes per second processed by TC');
+export const INTERFACE_ACTIVE = family('netprobe_interface_active', 'gauge', 'Whether the network interface is currently active');
+export const UP = family('netprobe_up', 'gauge', 'Whether the netprobe exporter is up');
+export const COLLECTION_TOTAL = family('netprobe_collection_total', 'counter', 'Total number of collections');
+export const LAST_COLLECTION_TIMESTAMP = family('netprobe_last_collection_timestamp_seconds', 'gauge', 'Unix timestamp of the last successful collection');
+
+/** The eight families of the contract, in exposition order. */
+export const CONTRACT_FAMILIES: readonly FamilyDefinition[] = Object.freeze([
+  TC_PACKETS_TOTAL,
+  TC_BYTES_TOTAL,
+  TC_PACKETS_PER_SECOND,
+  TC_BYTES_PER_SECOND,
+  INTERFACE_ACTIVE,
+  UP,
+  COLLECTION_TOTAL,
+  LAST_COLLECTION_TIMESTAMP,
+]);
+
+export const TC_SEGMENTS_TOTAL = family('netprobe_tc_segments_total', 'counter', 'Total number of wire packets processed by TC: a GSO/GRO packet counts once per segment');
+export const SOURCE_INFO = family('netprobe_source_info', 'gauge', 'Counter source in use (ebpf or netdev) and how the eBPF programs are attached (tcx, tc or none); always 1');
+export const ATTACHED_INTERFACES = family('netprobe_attached_interfaces', 'gauge', 'Number of interfaces the counter source currently counts');
+export const EXPORTED_INTERFACES = family('netprobe_exported_interfaces', 'gauge', 'Number of interfaces exported after the interface filter and active-only setting');
+export const COLLECTION_DURATION = family('netprobe_collection_duration_seconds', 'gauge', 'Duration of the last collection: reading the counters and computing the samples');
+export const COLLECTION_ERRORS_TOTAL = family('netprobe_collection_errors_total', 'counter', 'Total number of collections that failed to read the counters');
+export const BUILD_INFO = family('netprobe_build_info', 'gauge', 'netprobe version and the Node.js version it runs on; always 1');
+
+/** Metric name of a counter reported by the source's `readSourceStats()`. */
+export function sourceStatFamily(key: string, sourceKind: string): FamilyDefinition {
+  const base = `netprobe_${key.replace(/[^a-zA-Z0-9_]/g, '_').replace(/_total$/, '')}`;
+  return family(`${base}_total`, 'counter', `Counter-source health count "${key}" reported by the ${sourceKind} source`);
+}
