@@ -19,6 +19,10 @@ const FILE_KEYS = [...FILE_KEY_TO_SETTING.keys()];
 /** Mappings that hold keys (`server`, `ebpf`). */
 const GROUPS = new Set(FILE_KEYS.flatMap((key) => key.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))));
 
+function showYaml(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -51,7 +55,7 @@ export function readConfigFile(text: string, fileName: string): LayerResult<Part
       if (value === null) continue;
       if (GROUPS.has(path)) {
         if (isMapping(value)) walk(value, path);
-        else problems.push({ field, value: JSON.stringify(value), message: `must be a mapping of ${path} settings (${FILE_KEYS.filter((k) => k.startsWith(`${path}.`)).join(', ')})` });
+        else problems.push({ field, value: showYaml(value), message: `must be a mapping of ${path} settings (${FILE_KEYS.filter((k) => k.startsWith(`${path}.`)).join(', ')})` });
         continue;
       }
       const name = FILE_KEY_TO_SETTING.get(path);
@@ -61,7 +65,7 @@ export function readConfigFile(text: string, fileName: string): LayerResult<Part
       }
       const kind = settingOf(name).kind;
       // List problems name the bad item themselves.
-      const shown = typeof value === 'string' ? value : Array.isArray(value) ? undefined : JSON.stringify(value);
+      const shown = Array.isArray(value) ? undefined : showYaml(value);
       const parsed = readOrRecord(problems, shown === undefined ? { field } : { field, value: shown }, () => kind.fromYaml(value));
       if (parsed !== undefined) settings[name] = parsed;
     }
