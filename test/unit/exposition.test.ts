@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { renderExposition } from '../../src/metrics/exposition.js';
+import { CONTRACT_FAMILIES } from '../../src/metrics/metric-families.js';
+import { escapeLabelValue, formatValue } from '../../src/metrics/exposition-writer.js';
+import { readProcessMetrics } from '../../src/metrics/process-metrics.js';
+import { expositionInput, sample } from '../helpers/exposition-input.js';
+
+/** Runs the real promtool (Debian's prometheus package) on an exposition; returns its output. */
+function promtoolCheck(text: string): { status: number | null; output: string } {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
+  if (r.error) throw r.error;
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+function lines(text: string, prefix: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith(prefix));
+}
+
+test('every interface gets both directions of the four per-direction families, with exact values', () => {
+  const big = 18_446_744_073_709_551_615n; // u64 max: beyond any JS number
+  const { text } = renderExposition(
+    expositionInput({ samples: [sample(2, 'eth0', { ingress: { packets: big, bytes: big - 1n, segments: big, packetsPerSecond: 1.5, bytesPerSecond: 1e21 }, egress: { packets: 0n, bytes: 0n, segments: 0n, packetsPerSecond: 0, bytesPerSecond: 0 } })] }),
+    'text',
+  );
+  assert.deepEqual(lines(text, 'netprobe_tc_packets_total'), [
+    'netprobe_tc_packets_total{direction="ingress",ifindex="2",interface="eth0"} 18446744073709551615',
+    'netprobe_tc_packets_total{direction="egress",ifindex="2",interface="eth0"} 0',
+  ]);
+  assert.deepEqual(lines(text, 'netprobe_tc_bytes_total'), [
+    'netprobe_tc_bytes_total{direction="ingress",ifindex="2",interface="eth0"} 18446744073709551614',
+    'netprobe_tc_bytes_total{direction="egress",ifindex="2",interface="eth0"} 0',
+  ]);
+  assert.deepEqual(lines(text, 'netprobe_tc_packets_per_second{direction="ingress"'), ['netprobe_tc_packets_per_second{direction="ingress",ifindex="2",interface="eth0"} 1.5']);
+  assert.deepEqual(lines(text, 'netprobe_tc_bytes_per_second{direction="ingress"'), ['netprobe_tc_bytes_per_second{direction="ingress",ifindex="2",interface="eth0"} 1e+21']);
+  assert.deepEqual(lines(text, 'netprobe_interface_active'), ['netprobe_interface_active{ifindex="2",interface="eth0"} 1']);
+  assert.deepEqual(lines(text, 'netprobe_tc_segments_total{direction="ingress"'), ['netprobe_tc_segments_total{direction="ingress",ifindex="2",interface="eth0"} 18446744073709551615']);
+});
+
+test('the eight contract families carry HELP and TYPE, and no sample carries a timestamp', () => {
+  const { text, series } = renderExposition(expositionInput(), 'text');
+  for (const f of CONTRACT_FAMILIES) {
+    assert.ok(text.includes(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`), f.name);
+  }
+  const samples = text.split('\n').filter((l) => l && !l.startsWith('#'));
+  assert.equal(samples.length, series);
+  for (const l of samples) assert.match(l, /^[a-z_:]+(\{.*\})? \S+$/, `one value, no timestamp: ${l}`);
+  assert.deepEqual(lines(text, 'netprobe_up '), ['netprobe_up 1']);
+  assert.deepEqual(lines(text, 'netprobe_collection_total '), ['netprobe_collection_total 3']);
+  assert.deepEqual(lines(text, 'netprobe_last_collection_timestamp_seconds '), ['netprobe_last_collection_timestamp_seconds 1700000000.25']);
+  assert.deepEqual(lines(text, 'netprobe_source_info'), ['netprobe_source_info{attach_mode="tcx",source="ebpf"} 1']);
+  assert.deepEqual(lines(text, 'netprobe_uncounted_packets_total'), ['netprobe_uncounted_packets_total 0']);
+});
+
+test('after a failed collection: all eight families present, no interface samples, netprobe_up 0', () => {
+  const { text } = renderExposition(expositionInput({ samples: [], up: false, collectionErrors: 1, sourceStats: {}, attachMode: undefined, source: 'netdev' }), 'text');
+  for (const f of CONTRACT_FAMILIES) assert.ok(text.includes(`# TYPE ${f.name} ${f.type}\n`), f.name);
+  assert.deepEqual(lines(text, 'netprobe_tc_'), []);
+  assert.deepEqual(lines(text, 'netprobe_up '), ['netprobe_up 0']);
+  assert.deepEqual(lines(text, 'netprobe_collection_errors_total '), ['netprobe_collection_errors_total 1']);
+  assert.deepEqual(lines(text, 'netprobe_source_info'), ['netprobe_source_info{attach_mode="none",source="netdev"} 1']);
+  assert.equal(promtoolCheck(text).output, '');
+});
+
+test('label values escape backslash, double quote and line feed', () => {
+  assert.equal(escapeLabelValue('plain-eth0'), 'plain-eth0');
+  assert.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
+  const { text } = renderExposition(expositionInput({ samples: [sample(7, 'x"y\\z')] }), 'text');
+  assert.ok(text.includes('netprobe_interface_active{ifindex="7",interface="x\\"y\\\\z"} 1\n'));
+});
+
+test('values: exact bigints, Go-style specials', () => {
+  assert.equal(formatValue(123456789012345678901234567890n), '123456789012345678901234567890');
+  assert.equal(formatValue(Infinity), '+Inf');
+  assert.equal(formatValue(-Infinity), '-Inf');
+  assert.equal(formatValue(NaN), 'NaN');
+  assert.equal(formatValue(0.25), '0.25');
+});
+
+test('promtool check metrics passes with no warnings on the real output, process metrics included', async () => {
+  execFileSync('promtool', ['--version'], { stdio: 'ignore' });
+  const input = expositionInput({ processFamilies: await readProcessMetrics() });
+  const { text } = renderExposition(input, 'text');
+  assert.ok(text.includes('# TYPE process_cpu_user_seconds_total counter'));
+  assert.ok(text.includes('process_resident_memory_bytes '));
+  const r = promtoolCheck(text);
+  assert.equal(r.output, '', r.output);
+  assert.equal(r.status, 0);
+});
+
+test('promtool passes for hostile interface names: quotes, backslashes, Unicode, 15 bytes, globs', () => {
+  const names = ['a"b', 'c\\d', '"\\"\\', 'ünï©ødé', '€€€€€', 'eth0.100@eth0', 'x{y}=z,w', '#comment', 'abcdefghijklmno', 'lo:1', ' sp ace'];
+  const { text } = renderExposition(expositionInput({ samples: names.map((n, i) => sample(10 + i, n)) }), 'text');
+  const r = promtoolCheck(text);
+  assert.equal(r.output, '', r.output);
+  assert.equal(r.status, 0);
+  for (const n of names) assert.ok(text.includes(`interface="${escapeLabelValue(n)}"`), n);
+});

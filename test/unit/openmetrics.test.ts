@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { renderExposition } from '../../src/metrics/exposition.js';
+import { ExpositionWriter } from '../../src/metrics/exposition-writer.js';
+import { readProcessMetrics } from '../../src/metrics/process-metrics.js';
+import { expositionInput, sample } from '../helpers/exposition-input.js';
+
+test('OpenMetrics: counter families are named without _total, their samples with it', () => {
+  const { text } = renderExposition(expositionInput(), 'openmetrics');
+  assert.ok(text.includes('# HELP netprobe_tc_packets Total number of packets processed by TC\n# TYPE netprobe_tc_packets counter\n'));
+  assert.ok(text.includes('# TYPE netprobe_collection counter\nnetprobe_collection_total 3\n'));
+  assert.ok(text.includes('netprobe_tc_bytes_total{direction="egress",ifindex="2",interface="eth0"} 400\n'));
+  assert.ok(!/^# (HELP|TYPE) \S+_total /m.test(text), 'no family name ends in _total');
+  assert.ok(text.includes('# TYPE netprobe_up gauge\nnetprobe_up 1\n'));
+});
+
+test('OpenMetrics: ends with exactly one # EOF, has no blank lines, declares every family once', async () => {
+  const { text } = renderExposition(expositionInput({ processFamilies: await readProcessMetrics() }), 'openmetrics');
+  assert.ok(text.endsWith('\n# EOF\n'));
+  assert.equal(text.split('# EOF').length, 2);
+  const body = text.slice(0, -1).split('\n');
+  assert.ok(body.every((l) => l.length > 0), 'no blank lines');
+  const declared = body.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
+  assert.equal(new Set(declared).size, declared.length, 'each family declared once');
+  // Samples of a family follow its TYPE line without interleaving (the families are contiguous).
+  let current = '';
+  const seen = new Set<string>();
+  for (const l of body) {
+    if (l.startsWith('# TYPE ')) {
+      current = l.split(' ')[2]!;
+      seen.add(current);
+    } else if (!l.startsWith('#')) {
+      const name = l.split(/[{ ]/)[0]!;
+      assert.ok(name === current || name.startsWith(`${current}_`), `${name} belongs to ${current}`);
+    }
+  }
+});
+
+test('OpenMetrics HELP escapes double quotes too; 0.0.4 does not need to', () => {
+  const om = new ExpositionWriter('openmetrics');
+  om.family('x_total', 'counter', 'say "hi"\\ \nnow');
+  assert.equal(om.finish(), '# HELP x say \\"hi\\"\\\\ \\nnow\n# TYPE x counter\n# EOF\n');
+  const text = new ExpositionWriter('text');
+  text.family('x_total', 'counter', 'say "hi"\\ \nnow');
+  assert.equal(text.finish(), '# HELP x_total say "hi"\\\\ \\nnow\n# TYPE x_total counter\n');
+});
+
+test('OpenMetrics: untyped becomes unknown; a counter without _total is refused', () => {
+  const om = new ExpositionWriter('openmetrics');
+  om.family('thing', 'untyped', 'h');
+  assert.ok(om.finish().includes('# TYPE thing unknown\n'));
+  assert.throws(() => new ExpositionWriter('openmetrics').family('bad', 'counter', 'h'), /must end in _total/);
+});
+
+test('OpenMetrics and text carry the same samples', () => {
+  const input = expositionInput({ samples: [sample(3, 'a"b'), sample(4, 'veth0')] });
+  const strip = (t: string): string[] => t.split('\n').filter((l) => l && !l.startsWith('#'));
+  assert.deepEqual(strip(renderExposition(input, 'openmetrics').text), strip(renderExposition(input, 'text').text));
+});
