@@ -10,16 +10,18 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { DEFAULT_SERVER_CONFIG } from '../../src/config/exporter-config.js';
+import * as metricFamilies from '../../src/metrics/metric-families.js';
+import type { FamilyDefinition } from '../../src/metrics/metric-families.js';
 import {
   PROMETHEUS_DIR, allPanels, dashboardQueries, loadDashboard, loadRules, metricNames, promtool, substituteGrafanaVariables, withTempDir,
 } from '../helpers/deploy-artefacts.js';
 
-/** The metric families of the contract plus the self-metric the rules and dashboard use. */
-const EXPORTED_METRICS = new Set([
-  'netprobe_tc_packets_total', 'netprobe_tc_bytes_total', 'netprobe_tc_packets_per_second', 'netprobe_tc_bytes_per_second',
-  'netprobe_interface_active', 'netprobe_up', 'netprobe_collection_total', 'netprobe_last_collection_timestamp_seconds',
-  'netprobe_source_info',
-]);
+/** Every metric family netprobe exports, from the exporter's own definitions. */
+const EXPORTED_METRICS = new Set(Object.values(metricFamilies).filter(isFamily).map((f) => f.name));
+
+function isFamily(value: unknown): value is FamilyDefinition {
+  return typeof value === 'object' && value !== null && typeof (value as { name?: unknown }).name === 'string';
+}
 
 test('prometheus.yml is valid for promtool and scrapes the contract defaults', async () => {
   const result = await promtool(['check', 'config', 'prometheus.yml']);
