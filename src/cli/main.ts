@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The `netprobe` command. Configuration problems are printed one per line
+ * (no stack traces: they are the user's to fix) and exit 2; runtime failures
+ * are logged and exit 1; a stop signal exits 0 once everything is detached.
+ */
+import { readFileSync } from 'node:fs';
+import { formatProblem } from '../config/config-problem.js';
+import { renderHelp } from '../config/describe-settings.js';
+import { loadConfig } from '../config/load-config.js';
+import { createLogger } from '../log/logger.js';
+import { packageVersion } from '../metrics/package-version.js';
+
+/** Exit status for invalid configuration (flags, env, file). */
+export const EXIT_BAD_CONFIG = 2;
+
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const version = packageVersion();
+  const loaded = loadConfig({ argv, env, readFile: (path) => readFileSync(path, 'utf8') });
+  if (!loaded.ok) {
+    for (const problem of loaded.problems) process.stderr.write(`netprobe: ${formatProblem(problem)}\n`);
+    return EXIT_BAD_CONFIG;
+  }
+  if (loaded.command === 'help') {
+    process.stdout.write(renderHelp(version));
+    return 0;
+  }
+  if (loaded.command === 'version') {
+    process.stdout.write(`netprobe ${version}\n`);
+    return 0;
+  }
+  const { settings, exporter: exporterConfig } = loaded;
+  const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+  // Loaded only now: --help, --version and config errors need no kernel bindings.
+  if (loaded.command === 'check') {
+    const { check } = await import('./check.js');
+    return check({ settings, exporterConfig, logger, version, write: (text) => process.stdout.write(text) });
+  }
+  const { serve } = await import('./serve.js');
+  return serve({ settings, exporterConfig, logger, version });
+}
+
+const status = await main(process.argv.slice(2), process.env);
+// Exit explicitly: a leftover handle (a netlink socket, a keep-alive
+// connection) must not keep a stopped exporter alive.
+process.exit(status);

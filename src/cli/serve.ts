@@ -1,0 +1,92 @@
+/**
+ * The normal run: open the counter source, serve metrics until SIGTERM or
+ * SIGINT, then stop serving and detach everything. A shutdown that hangs is
+ * cut off after a bound so a DaemonSet rollout never waits on us.
+ */
+import { openCounterSource } from '../collector/select-source.js';
+import type { CounterSource } from '../collector/counter-source.js';
+import type { ExporterConfig } from '../config/exporter-config.js';
+import type { Settings } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { Exporter } from '../metrics/index.js';
+import { logFailure } from './log-failure.js';
+
+/** How long a graceful shutdown may take before the process exits anyway. */
+export const SHUTDOWN_BOUND_MS = 5_000;
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+export interface ServeOptions {
+  settings: Settings;
+  exporterConfig: ExporterConfig;
+  logger: Logger;
+  version: string;
+}
+
+/** Serves until a stop signal; resolves to the exit status. */
+export async function serve(opts: ServeOptions): Promise<number> {
+  const { settings, logger } = opts;
+  const stopRequested = waitForStopSignal(logger);
+  let source: CounterSource | undefined;
+  let exporter: Exporter | undefined;
+  // Fatal errors outside any await below (a throwing timer, a rejected
+  // promise nobody awaited) still detach before exiting.
+  const onFatal = (error: unknown): void => {
+    logFailure(logger, 'fatal error', error);
+    void shutDown(exporter, source, logger).finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
+  try {
+    source = await openCounterSource({ source: settings.source, attachMode: settings.attachMode, include: settings.include, exclude: settings.exclude, logger });
+    exporter = new Exporter(source, opts.exporterConfig, { logger, version: opts.version });
+    // start() logs where it listens, the source and the attach mode.
+    await exporter.start();
+  } catch (error) {
+    logFailure(logger, 'cannot start', error);
+    await shutDown(exporter, source, logger);
+    return 1;
+  }
+  const signal = await stopRequested;
+  logger.info({ signal }, 'stopping: closing the server and detaching');
+  return shutDown(exporter, source, logger);
+}
+
+/** Stops serving and closes the source, within `SHUTDOWN_BOUND_MS`. Resolves to the exit status. */
+async function shutDown(exporter: Exporter | undefined, source: CounterSource | undefined, logger: Logger): Promise<number> {
+  const bound = setTimeout(() => {
+    logger.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown did not finish in time; exiting anyway');
+    process.exit(1);
+  }, SHUTDOWN_BOUND_MS);
+  bound.unref();
+  let status = 0;
+  try {
+    await exporter?.stop();
+  } catch (error) {
+    logFailure(logger, 'stopping the server', error);
+    status = 1;
+  }
+  try {
+    await source?.close();
+  } catch (error) {
+    logFailure(logger, 'closing the counter source', error);
+    status = 1;
+  }
+  clearTimeout(bound);
+  return status;
+}
+
+function waitForStopSignal(logger: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      // A second signal must not kill us mid-detach: the bound ends a hung shutdown.
+      if (stopping) {
+        logger.warn({ signal }, 'already stopping');
+        return;
+      }
+      stopping = true;
+      resolve(signal);
+    };
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * Picks the counter source the `source` setting asks for: the eBPF TC
+ * counters, the kernel's own interface statistics, or (auto) eBPF with a
+ * fallback to the kernel's statistics that says why eBPF could not be used.
+ */
+import type { AttachModeSetting, SourceSetting } from '../config/schema.js';
+import { NetprobeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { CounterSource } from './counter-source.js';
+import { NetdevSource } from './netdev-source.js';
+
+export interface OpenCounterSourceOptions {
+  /** `ebpf` fails when eBPF cannot be used; `auto` falls back to `netdev`. */
+  source: SourceSetting;
+  /** How the eBPF programs attach (ignored by netdev). */
+  attachMode: AttachModeSetting;
+  /** Interfaces to attach to (names or globs); empty = all. */
+  include: string[];
+  /** Interfaces never to attach to; wins over `include`. */
+  exclude: string[];
+  logger: Logger;
+}
+
+/**
+ * Opens (and for eBPF: loads and attaches) the counter source. The caller
+ * owns it and must `close()` it.
+ *
+ * @example
+ * const source = await openCounterSource({ source: 'auto', attachMode: 'auto', include: [], exclude: [], logger });
+ */
+export async function openCounterSource(opts: OpenCounterSourceOptions): Promise<CounterSource> {
+  const { logger } = opts;
+  if (opts.source === 'netdev') return openNetdev(logger, 'source=netdev');
+  try {
+    return await openEbpf(opts);
+  } catch (e) {
+    if (opts.source === 'ebpf') throw e;
+    logger.warn(
+      { code: e instanceof NetprobeError ? e.code : undefined, reason: e instanceof Error ? e.message : String(e) },
+      'eBPF counters unavailable, falling back to the kernel\'s interface statistics (source=netdev). ' +
+        'To count at the TC layer, fix the reason given (typically: run as root or grant CAP_BPF and CAP_NET_ADMIN, ' +
+        'install libbpf1, use a kernel with BPF enabled); --source=ebpf makes this an error instead',
+    );
+    return openNetdev(logger, 'fallback from source=auto');
+  }
+}
+
+function openNetdev(logger: Logger, why: string): CounterSource {
+  const source = new NetdevSource({ logger });
+  logger.info({ source: source.kind, why }, 'counting with the kernel\'s interface statistics');
+  return source;
+}
+
+// TEMPORARY until src/bpf/index.ts (EbpfManager) lands: eBPF is reported unavailable.
+async function openEbpf(_opts: OpenCounterSourceOptions): Promise<CounterSource> {
+  throw new NetprobeError('NP_ERR_EBPF_UNAVAILABLE', 'the eBPF loader is not part of this build yet', { hint: 'use --source=netdev' });
+}
