@@ -111,9 +111,16 @@ function text(status: number, body: string, headers: Record<string, string>): Ro
   return { status, headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }, body };
 }
 
-/** The path of a request target, without query; undefined when unparsable. */
+/** The path of a request target (origin or absolute form), without query; undefined when unparsable. */
 function pathOf(url: string | undefined): string | undefined {
   if (!url) return undefined;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      return new URL(url).pathname;
+    } catch {
+      return undefined;
+    }
+  }
   const end = url.search(/[?#]/);
   const path = end === -1 ? url : url.slice(0, end);
   return path.startsWith('/') ? path : undefined;
