@@ -71,10 +71,12 @@ export class BpfMap {
    * Reads every element with as few `bpf_map_lookup_batch` calls as the
    * buffers allow (one, when `capacity` ≥ the number of elements).
    */
-  lookupAll(capacity: number = this.maxEntries): MapBatch {
+  lookupAll(capacity: number = this.maxEntries, reuse?: { keys: Buffer; values: Buffer }): MapBatch {
     const lib = libbpf();
-    const keys = Buffer.alloc(this.keySize * capacity);
-    const values = Buffer.alloc(this.valueBufferSize * capacity);
+    // Reusing buffers across collections keeps a large per-CPU read from churning the GC.
+    const fits = reuse && reuse.keys.length >= this.keySize * capacity && reuse.values.length >= this.valueBufferSize * capacity;
+    const keys = fits ? reuse.keys : Buffer.alloc(this.keySize * capacity);
+    const values = fits ? reuse.values : Buffer.alloc(this.valueBufferSize * capacity);
     // Batch tokens are opaque; 8 bytes covers every map type's key/bucket id.
     const token = Buffer.alloc(Math.max(8, this.keySize));
     let count = 0;

@@ -1,0 +1,171 @@
+/**
+ * The counter entries in the kernel maps, owned by user space: the program
+ * only ever updates entries that exist. Before an interface is attached we
+ * claim its two slots in np_slots (both directions, every CPU, counters
+ * zero) or, when another interface holds that slot, create its two entries
+ * in np_overflow; after detaching we clear them. So a packet still in flight
+ * cannot resurrect a deleted interface, and a reused ifindex starts at zero.
+ */
+import { constants as os } from 'node:os';
+import type { CounterRow } from '../collector/counter-source.js';
+import { NetprobeError } from '../errors.js';
+import {
+  decodeOverflowKey,
+  encodeArrayKey,
+  encodeOverflowKey,
+  encodeSlotClaim,
+  encodeZeroCounters,
+  NP_EGRESS,
+  NP_INGRESS,
+  NP_SLOTS,
+  NP_STAT_UNCOUNTED,
+  slotIndex,
+  slotOwner,
+  sumPerCpuCounters,
+  sumPerCpuU64,
+  type Counters,
+  type DirectionIndex,
+} from './abi.js';
+import type { BpfMap } from './bpf-map.js';
+import { BpfCallError } from './errors.js';
+import { BPF_ANY } from './libbpf.js';
+
+/** Where an interface's counters live. */
+export type Placement = 'slot' | 'overflow';
+
+/** np_overflow has no room left for another interface. */
+export class MapFullError extends NetprobeError {
+  constructor(ifindex: number, cause: unknown) {
+    super('NP_ERR_MAP_FULL', `count ifindex ${ifindex}: its slot is taken and the overflow map np_overflow is full`, {
+      hint: 'this interface is not counted (netprobe_source_interfaces_uncounted); everything else still is',
+      cause,
+    });
+    this.name = 'MapFullError';
+  }
+}
+
+const FULL_ERRNOS = new Set([os.errno.E2BIG, os.errno.ENOSPC, os.errno.ENOMEM]);
+const ZERO: Counters = { packets: 0n, bytes: 0n, segments: 0n };
+/** Counters sit after `u32 ifindex, u32 reserved` in each CPU's np_slot. */
+const SLOT_COUNTERS_OFFSET = 8;
+
+export class CounterTable {
+  /** Slot base (ifindex & (NP_SLOTS-1)) → the ifindex that owns it. */
+  private readonly slotOwners = new Map<number, number>();
+  private readonly overflowed = new Set<number>();
+  private readonly slotBuffers: { keys: Buffer; values: Buffer };
+  private readonly zeroSlots: Buffer;
+
+  constructor(private readonly slots: BpfMap, private readonly overflow: BpfMap, private readonly stats: BpfMap) {
+    this.slotBuffers = { keys: Buffer.alloc(slots.keySize * slots.maxEntries), values: Buffer.alloc(slots.valueBufferSize * slots.maxEntries) };
+    this.zeroSlots = encodeSlotClaim(0, slots.cpus);
+  }
+
+  placement(ifindex: number): Placement | undefined {
+    if (this.slotOwners.get(ifindex & (NP_SLOTS - 1)) === ifindex) return 'slot';
+    return this.overflowed.has(ifindex) ? 'overflow' : undefined;
+  }
+
+  /** Number of interfaces whose counters live in np_overflow. */
+  get overflowCount(): number {
+    return this.overflowed.size;
+  }
+
+  /** Creates zeroed counter entries for both directions. Throws MapFullError when there is no room. */
+  claim(ifindex: number): Placement {
+    const existing = this.placement(ifindex);
+    if (existing) this.release(ifindex);
+    const base = ifindex & (NP_SLOTS - 1);
+    if (!this.slotOwners.has(base)) {
+      const claim = encodeSlotClaim(ifindex, this.slots.cpus);
+      this.slots.update(encodeArrayKey(slotIndex(ifindex, NP_INGRESS)), claim, BPF_ANY);
+      this.slots.update(encodeArrayKey(slotIndex(ifindex, NP_EGRESS)), claim, BPF_ANY);
+      this.slotOwners.set(base, ifindex);
+      return 'slot';
+    }
+    const zero = encodeZeroCounters(this.overflow.cpus);
+    try {
+      this.overflow.update(encodeOverflowKey(ifindex, NP_INGRESS), zero, BPF_ANY);
+      this.overflow.update(encodeOverflowKey(ifindex, NP_EGRESS), zero, BPF_ANY);
+    } catch (e) {
+      this.overflow.delete(encodeOverflowKey(ifindex, NP_INGRESS));
+      if (e instanceof BpfCallError && FULL_ERRNOS.has(e.errno)) throw new MapFullError(ifindex, e);
+      throw e;
+    }
+    this.overflowed.add(ifindex);
+    return 'overflow';
+  }
+
+  /** Clears (slot) or deletes (overflow) both directions' entries. Idempotent. */
+  release(ifindex: number): void {
+    const base = ifindex & (NP_SLOTS - 1);
+    if (this.slotOwners.get(base) === ifindex) {
+      this.slots.update(encodeArrayKey(slotIndex(ifindex, NP_INGRESS)), this.zeroSlots, BPF_ANY);
+      this.slots.update(encodeArrayKey(slotIndex(ifindex, NP_EGRESS)), this.zeroSlots, BPF_ANY);
+      this.slotOwners.delete(base);
+    }
+    if (this.overflowed.delete(ifindex)) {
+      this.overflow.delete(encodeOverflowKey(ifindex, NP_INGRESS));
+      this.overflow.delete(encodeOverflowKey(ifindex, NP_EGRESS));
+    }
+  }
+
+  /**
+   * Both directions of every given interface, per-CPU values summed: one
+   * batch read of np_slots, plus one of np_overflow when it is in use.
+   */
+  read(interfaces: Iterable<{ ifindex: number; name: string }>): CounterRow[] {
+    const slotBatch = this.slots.lookupAll(this.slots.maxEntries, this.slotBuffers);
+    const slotStride = this.slots.valueStride;
+    const slotValue = (ifindex: number, dir: DirectionIndex): Counters => {
+      const index = slotIndex(ifindex, dir);
+      const at = index * this.slots.valueBufferSize;
+      if (index >= slotBatch.count || slotOwner(slotBatch.values, at) !== ifindex) return ZERO;
+      return sumPerCpuCounters(slotBatch.values, at, this.slots.cpus, slotStride, SLOT_COUNTERS_OFFSET);
+    };
+
+    const overflowValues = new Map<string, Counters>();
+    if (this.overflowed.size > 0) {
+      const batch = this.overflow.lookupAll(this.overflowed.size * 2 + 16);
+      for (let i = 0; i < batch.count; i++) {
+        const key = decodeOverflowKey(batch.keys, i * this.overflow.keySize);
+        const counters = sumPerCpuCounters(batch.values, i * this.overflow.valueBufferSize, this.overflow.cpus, this.overflow.valueStride, 0);
+        overflowValues.set(`${key.ifindex}/${key.direction}`, counters);
+      }
+    }
+
+    const rows: CounterRow[] = [];
+    for (const { ifindex, name } of interfaces) {
+      const where = this.placement(ifindex);
+      for (const [direction, dir] of [['ingress', NP_INGRESS], ['egress', NP_EGRESS]] as const) {
+        const c = where === 'slot' ? slotValue(ifindex, dir) : where === 'overflow' ? (overflowValues.get(`${ifindex}/${dir}`) ?? ZERO) : ZERO;
+        rows.push({ ifindex, name, direction, packets: c.packets, bytes: c.bytes, segments: c.segments });
+      }
+    }
+    return rows;
+  }
+
+  /** Packets that reached an attached hook with no counter entry (np_stats). */
+  uncountedPackets(): bigint {
+    const value = this.stats.lookup(encodeArrayKey(NP_STAT_UNCOUNTED));
+    return value ? sumPerCpuU64(value, 0, this.stats.cpus) : 0n;
+  }
+
+  /** Every ifindex with an entry in np_overflow, as the kernel has it (for tests and diagnostics). */
+  overflowEntries(): Array<{ ifindex: number; direction: DirectionIndex }> {
+    const batch = this.overflow.lookupAll(Math.max(16, this.overflowed.size * 2 + 16));
+    return Array.from({ length: batch.count }, (_, i) => decodeOverflowKey(batch.keys, i * this.overflow.keySize));
+  }
+
+  /** ifindexes that own a slot, as the kernel has it (for tests and diagnostics). */
+  slotEntries(): number[] {
+    const batch = this.slots.lookupAll(this.slots.maxEntries);
+    const owners = new Set<number>();
+    for (let i = 0; i < batch.count; i++) {
+      const owner = slotOwner(batch.values, i * this.slots.valueBufferSize);
+      if (owner !== 0) owners.add(owner);
+    }
+    return [...owners].sort((a, b) => a - b);
+  }
+}
+

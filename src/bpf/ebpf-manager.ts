@@ -1,0 +1,369 @@
+/**
+ * EbpfManager: the eBPF TC counters as a CounterSource. Loads the shipped
+ * BPF object, attaches it to both directions of every interface the filters
+ * accept, follows interfaces as they come, go and get renamed (netlink link
+ * events, no polling), reads all counters in one batch per map, and on
+ * `close()` leaves nothing behind.
+ */
+import { fileURLToPath } from 'node:url';
+import { DIRECTIONS, type AttachMode, type CounterRow, type CounterSource, type Direction } from '../collector/counter-source.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import type { LinkInfo } from '../net/link-message.js';
+import { LinkWatcher } from '../net/link-events.js';
+import { NetlinkSocket } from '../net/netlink-socket.js';
+import { compileInterfaceFilter, type InterfaceFilter } from '../net/interface-filter.js';
+import { EXPECTED_MAPS, MAP_OVERFLOW, MAP_SLOTS, MAP_STATS, PROG_EGRESS, PROG_INGRESS } from './abi.js';
+import { BpfObject } from './bpf-object.js';
+import { attachClsact, destroyClsactIfEmpty, ensureClsact, removeLeftoverClsactFilter } from './clsact-attach.js';
+import { ClsactOwnership, DEFAULT_STATE_DIR } from './clsact-state.js';
+import { CounterTable, MapFullError, type Placement } from './counter-table.js';
+import { AbiMismatchError, BpfCallError, isPermissionErrno, StateError, TcxUnsupportedError } from './errors.js';
+import { chooseAttachMode } from './feature-probe.js';
+import { programId } from './prog-info.js';
+import { attachTcx, type HookAttachment } from './tcx-attach.js';
+
+/** Options of `new EbpfManager(opts)`; every field is optional. */
+export interface EbpfManagerOptions {
+  /** `auto` (default): tcx links where the kernel has them (6.6+), else clsact + cls_bpf. */
+  attachMode?: 'auto' | 'tcx' | 'tc';
+  /** Interface names or globs to count; empty (default) = all. `!pattern` excludes. */
+  include?: string[];
+  /** Interface names or globs never to count; wins over `include`. */
+  exclude?: string[];
+  /** Receives progress, warnings, and libbpf's messages (at debug). Default: silent. */
+  logger?: Logger;
+  /** The compiled BPF object. Default: the shipped `bpf/netprobe.bpf.o` of this package. */
+  objectPath?: string;
+  /** Where clsact qdisc ownership survives a SIGKILL. Default `/run/netprobe`. */
+  stateDir?: string;
+}
+
+/** The shipped object, found from this module's location (`src/bpf/` under tsx, `dist/bpf/` when built). */
+export const DEFAULT_OBJECT_PATH = fileURLToPath(new URL('../../bpf/netprobe.bpf.o', import.meta.url));
+
+/** Program names that mark an attachment as netprobe's. */
+const OUR_PROGRAMS = [PROG_INGRESS, PROG_EGRESS] as const;
+
+interface AttachedInterface {
+  ifindex: number;
+  name: string;
+  hooks: HookAttachment[];
+  placement: Placement;
+  /** tc mode: the clsact qdisc was created by netprobe (this process or a proven predecessor). */
+  ownsClsact: boolean;
+}
+
+type Lifecycle = 'new' | 'loading' | 'loaded' | 'closed';
+
+/**
+ * The eBPF TC counter source.
+ *
+ * @example
+ * const ebpf = new EbpfManager({ attachMode: 'auto', exclude: ['lo'] });
+ * await ebpf.loadNetworkMonitor();
+ * for (const row of ebpf.readCounters()) console.log(row.name, row.direction, row.packets);
+ * await ebpf.close();
+ */
+export class EbpfManager implements CounterSource {
+  readonly kind = 'ebpf' as const;
+
+  private readonly logger: Logger;
+  private readonly requestedMode: 'auto' | 'tcx' | 'tc';
+  private readonly accepts: InterfaceFilter;
+  private readonly objectPath: string;
+  private readonly stateDir: string;
+
+  private lifecycle: Lifecycle = 'new';
+  private mode: AttachMode | undefined;
+  private object: BpfObject | undefined;
+  private table: CounterTable | undefined;
+  private watcher: LinkWatcher | undefined;
+  private tcSocket: NetlinkSocket | undefined;
+  private ownership: ClsactOwnership | undefined;
+  private programs: Record<Direction, { fd: number; id: number }> | undefined;
+  private readonly attached = new Map<number, AttachedInterface>();
+  /** Interfaces the filters accept but that could not be counted (map full, attach failed). */
+  private readonly uncounted = new Map<number, string>();
+  private readonly listeners = new Set<() => void>();
+
+  /** Throws NetprobeError NP_ERR_BAD_GLOB for a bad include/exclude pattern. */
+  constructor(opts: EbpfManagerOptions = {}) {
+    this.logger = opts.logger ?? silentLogger();
+    this.requestedMode = opts.attachMode ?? 'auto';
+    this.accepts = compileInterfaceFilter(opts.include ?? [], opts.exclude ?? []);
+    this.objectPath = opts.objectPath ?? DEFAULT_OBJECT_PATH;
+    this.stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+  }
+
+  /** How the programs are attached: 'tcx' or 'tc' once loaded, undefined before. */
+  get attachMode(): AttachMode | undefined {
+    return this.mode;
+  }
+
+  /** Interfaces currently attached and counted. */
+  get interfaceCount(): number {
+    return this.attached.size;
+  }
+
+  /** The counted interfaces, with their current names, in ifindex order. */
+  interfaces(): Array<{ ifindex: number; name: string }> {
+    return [...this.attached.values()].map(({ ifindex, name }) => ({ ifindex, name })).sort((a, b) => a.ifindex - b.ifindex);
+  }
+
+  /**
+   * Loads and verifies the BPF programs, picks the attach mode, and attaches
+   * to both directions of every interface the filters accept; from then on
+   * follows interfaces as they appear, vanish and get renamed. Call once.
+   * Throws (and leaves nothing attached) when eBPF cannot be used: missing
+   * privileges (NP_ERR_NO_PRIVILEGE), no libbpf (NP_ERR_NO_LIBBPF), no tcx
+   * under `attachMode: 'tcx'` (NP_ERR_NO_TCX), verifier rejection (NP_ERR_BPF_LOAD).
+   */
+  async loadNetworkMonitor(): Promise<void> {
+    if (this.lifecycle !== 'new') throw new StateError(`loadNetworkMonitor: already ${this.lifecycle === 'closed' ? 'closed' : 'loaded'}; create a new EbpfManager`);
+    this.lifecycle = 'loading';
+    try {
+      this.loadObject();
+      const programs = this.programs!;
+      const { mode, tcx } = chooseAttachMode(this.requestedMode, programs.ingress.fd, this.logger);
+      if (mode === 'tcx' && !tcx.supported) throw new TcxUnsupportedError(tcx.reason);
+      this.mode = mode;
+      this.ownership = ClsactOwnership.forCurrentNetns(this.logger, this.stateDir);
+      this.tcSocket = NetlinkSocket.open({ receiveTimeoutMs: 5_000 });
+
+      const { watcher, links } = LinkWatcher.start({
+        onLink: (link) => (link.kind === 'del' ? this.linkGone(link.ifindex) : this.linkSeen(link)),
+        onResync: (all) => this.resync(all),
+        onError: (err) => this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
+      });
+      this.watcher = watcher;
+      for (const link of links) this.linkSeen(link, { initial: true });
+      this.lifecycle = 'loaded';
+      this.logger.info(
+        { attachMode: mode, interfaces: this.attached.size, uncounted: this.uncounted.size, object: this.objectPath },
+        `eBPF counters attached (${mode}) to ${this.attached.size} interface(s)`,
+      );
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Both directions of every counted interface (zero until traffic flows),
+   * with current names: one batch read per map, per-CPU values summed.
+   */
+  readCounters(): CounterRow[] {
+    if (this.lifecycle !== 'loaded' || !this.table) throw new StateError('readCounters: call loadNetworkMonitor() first (or the manager is closed)');
+    return this.table.read(this.interfaces());
+  }
+
+  /**
+   * `uncounted_packets`: packets that hit an attached hook with no counter
+   * entry (normally 0); `interfaces_uncounted`: interfaces the filters accept
+   * that could not be counted (overflow map full, attach failed);
+   * `interfaces_overflow`: interfaces counted in the overflow hash.
+   */
+  readSourceStats(): Record<string, bigint> {
+    if (!this.table) return {};
+    return {
+      uncounted_packets: this.table.uncountedPackets(),
+      interfaces_uncounted: BigInt(this.uncounted.size),
+      interfaces_overflow: BigInt(this.table.overflowCount),
+    };
+  }
+
+  /** Calls `listener` after interfaces were attached, detached or renamed. Returns the unsubscribe function. */
+  onInterfacesChanged(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Detaches everything this manager attached, deletes its map entries,
+   * deletes the clsact qdiscs it created once empty, closes every fd and the
+   * netlink sockets. Idempotent; never throws (problems are logged).
+   */
+  async close(): Promise<void> {
+    if (this.lifecycle === 'closed') return;
+    this.lifecycle = 'closed';
+    this.watcher?.close();
+    this.watcher = undefined;
+    for (const ifindex of [...this.attached.keys()]) this.detach(ifindex, 'close');
+    this.uncounted.clear();
+    this.tcSocket?.close();
+    this.tcSocket = undefined;
+    this.object?.close();
+    this.object = undefined;
+    this.table = undefined;
+    this.programs = undefined;
+    this.listeners.clear();
+  }
+
+  private loadObject(): void {
+    const object = BpfObject.open(this.objectPath, { logger: this.logger });
+    this.object = object;
+    object.load();
+    for (const [name, expected] of Object.entries(EXPECTED_MAPS)) {
+      const map = object.map(name);
+      if (map.keySize !== expected.keySize || map.valueSize !== expected.valueSize) {
+        throw new AbiMismatchError(`map ${name} of ${this.objectPath}: key/value ${map.keySize}/${map.valueSize} bytes, src/bpf/abi.ts expects ${expected.keySize}/${expected.valueSize}`);
+      }
+    }
+    this.table = new CounterTable(object.map(MAP_SLOTS), object.map(MAP_OVERFLOW), object.map(MAP_STATS));
+    const prog = (name: string): { fd: number; id: number } => {
+      const fd = object.programFd(name);
+      return { fd, id: programId(fd) };
+    };
+    this.programs = { ingress: prog(PROG_INGRESS), egress: prog(PROG_EGRESS) };
+  }
+
+  /** A link exists (dump, RTM_NEWLINK, resync): attach, rename, or detach if the filters now refuse it. */
+  private linkSeen(link: LinkInfo, opts: { initial?: boolean } = {}): void {
+    const known = this.attached.get(link.ifindex);
+    if (known) {
+      if (known.name === link.name) return;
+      const oldName = known.name;
+      if (!this.accepts(link.name)) {
+        this.detach(link.ifindex, 'filtered');
+        this.logger.info({ ifindex: link.ifindex, from: oldName, to: link.name }, `interface ${oldName} renamed to ${link.name}, which the filters exclude: detached`);
+      } else {
+        known.name = link.name;
+        if (known.ownsClsact) this.ownership?.record(link.ifindex, link.name);
+        this.logger.info({ ifindex: link.ifindex, from: oldName, to: link.name }, `interface ${oldName} renamed to ${link.name}`);
+      }
+      this.notify();
+      return;
+    }
+    if (!this.accepts(link.name)) {
+      this.uncounted.delete(link.ifindex);
+      return;
+    }
+    if (this.uncounted.get(link.ifindex) === link.name && !opts.initial) return; // already tried; a resync retries
+    try {
+      this.attach(link.ifindex, link.name);
+      this.uncounted.delete(link.ifindex);
+      this.notify();
+    } catch (e) {
+      // Without privileges nothing will ever attach: fail the load instead of logging per interface.
+      if (opts.initial && e instanceof BpfCallError && isPermissionErrno(e.errno)) throw e;
+      this.uncounted.set(link.ifindex, link.name);
+      if (e instanceof MapFullError) this.logger.warn({ ifindex: link.ifindex, interface: link.name, err: e.message }, `interface ${link.name} is not counted: the overflow map is full`);
+      else this.logger.warn({ ifindex: link.ifindex, interface: link.name, err: e instanceof Error ? e.message : String(e) }, `interface ${link.name} could not be attached; skipped`);
+    }
+  }
+
+  /** RTM_DELLINK: the interface is gone (its tcx links and clsact went with it). */
+  private linkGone(ifindex: number): void {
+    this.uncounted.delete(ifindex);
+    if (!this.attached.has(ifindex)) {
+      this.ownership?.forget(ifindex);
+      return;
+    }
+    this.detach(ifindex, 'deleted');
+    this.notify();
+  }
+
+  /** After missed events: reconcile with the complete list. */
+  private resync(links: LinkInfo[]): void {
+    this.logger.warn({ interfaces: links.length }, 'interface events were missed (netlink ENOBUFS): resynchronised from a full interface list');
+    const present = new Map(links.map((l) => [l.ifindex, l]));
+    for (const [ifindex, known] of [...this.attached]) {
+      const now = present.get(ifindex);
+      // Hooks gone while the ifindex exists again: the interface was re-created; start it from zero.
+      if (!now || !known.hooks.every((h) => h.isAttached())) this.linkGone(ifindex);
+    }
+    for (const ifindex of [...this.uncounted.keys()]) if (!present.has(ifindex)) this.uncounted.delete(ifindex);
+    for (const link of links) {
+      if (this.uncounted.get(link.ifindex) === link.name) this.uncounted.delete(link.ifindex); // retry
+      this.linkSeen(link);
+    }
+  }
+
+  private attach(ifindex: number, name: string): void {
+    const table = this.table!;
+    const programs = this.programs!;
+    const placement = table.claim(ifindex);
+    const entry: AttachedInterface = { ifindex, name, hooks: [], placement, ownsClsact: false };
+    try {
+      if (this.mode === 'tc') {
+        const created = ensureClsact(ifindex, name);
+        if (created) this.ownership?.record(ifindex, name);
+        entry.ownsClsact = created || (this.ownership?.owns(ifindex, name) ?? false);
+        for (const direction of DIRECTIONS) {
+          const hook = attachClsact(programs[direction].fd, programs[direction].id, ifindex, name, direction, OUR_PROGRAMS);
+          entry.hooks.push(hook);
+          if (hook.replacedLeftover) this.logger.info({ ifindex, interface: name, direction }, `replaced the clsact filter a previous netprobe left on ${name} ${direction}`);
+        }
+      } else {
+        this.removeLeftoversForTcx(ifindex, name);
+        for (const direction of DIRECTIONS) entry.hooks.push(attachTcx(programs[direction].fd, programs[direction].id, ifindex, name, direction));
+      }
+    } catch (e) {
+      for (const hook of entry.hooks) hook.detach();
+      table.release(ifindex);
+      if (entry.ownsClsact) this.dropClsactIfEmpty(entry);
+      throw e;
+    }
+    this.attached.set(ifindex, entry);
+    this.logger.debug({ ifindex, interface: name, attachMode: this.mode, placement }, `attached to ${name}`);
+  }
+
+  /** In tcx mode, a clsact filter left by a predecessor in tc mode would count on, unseen: remove it. */
+  private removeLeftoversForTcx(ifindex: number, name: string): void {
+    let removed = false;
+    for (const direction of DIRECTIONS) {
+      if (removeLeftoverClsactFilter(ifindex, direction, OUR_PROGRAMS)) {
+        removed = true;
+        this.logger.info({ ifindex, interface: name, direction }, `removed the clsact filter a previous netprobe left on ${name} ${direction}`);
+      }
+    }
+    if (removed && this.ownership?.owns(ifindex, name)) this.dropClsactIfEmpty({ ifindex, name, ownsClsact: true });
+  }
+
+  private detach(ifindex: number, reason: 'deleted' | 'filtered' | 'close'): void {
+    const entry = this.attached.get(ifindex);
+    if (!entry) return;
+    this.attached.delete(ifindex);
+    for (const hook of entry.hooks) {
+      try {
+        hook.detach();
+      } catch (e) {
+        this.logger.warn({ ifindex, interface: entry.name, err: e instanceof Error ? e.message : String(e) }, `detaching from ${entry.name} failed`);
+      }
+    }
+    try {
+      this.table?.release(ifindex);
+    } catch (e) {
+      this.logger.warn({ ifindex, err: e instanceof Error ? e.message : String(e) }, `deleting the counters of ${entry.name} failed`);
+    }
+    if (reason === 'deleted') this.ownership?.forget(ifindex);
+    else if (entry.ownsClsact) this.dropClsactIfEmpty(entry);
+    this.logger.debug({ ifindex, interface: entry.name, reason }, `detached from ${entry.name}`);
+  }
+
+  private dropClsactIfEmpty(entry: { ifindex: number; name: string; ownsClsact: boolean }): void {
+    if (!entry.ownsClsact || !this.tcSocket) return;
+    try {
+      if (destroyClsactIfEmpty(this.tcSocket, entry.ifindex, entry.name)) {
+        this.logger.debug({ ifindex: entry.ifindex, interface: entry.name }, `deleted the clsact qdisc netprobe created on ${entry.name}`);
+      } else {
+        this.logger.info({ ifindex: entry.ifindex, interface: entry.name }, `kept the clsact qdisc of ${entry.name}: other filters are attached to it`);
+      }
+      this.ownership?.forget(entry.ifindex);
+    } catch (e) {
+      this.logger.warn({ ifindex: entry.ifindex, err: e instanceof Error ? e.message : String(e) }, `deleting the clsact qdisc of ${entry.name} failed`);
+    }
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) {
+      queueMicrotask(() => {
+        try {
+          listener();
+        } catch (e) {
+          this.logger.error({ err: e }, 'an onInterfacesChanged listener threw');
+        }
+      });
+    }
+  }
+}

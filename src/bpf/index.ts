@@ -1,0 +1,23 @@
+/**
+ * `netprobe-exporter/ebpf`: the eBPF TC counter source and the pieces it is
+ * built from (for tools and benchmarks that drive BPF objects directly).
+ */
+export { EbpfManager, DEFAULT_OBJECT_PATH, type EbpfManagerOptions } from './ebpf-manager.js';
+export { BpfObject, possibleCpus, type BpfObjectOptions } from './bpf-object.js';
+export { BpfMap, type MapBatch } from './bpf-map.js';
+export { progTestRun, skbContext, SK_BUFF_SIZE, type ProgTestRunOptions, type ProgTestRunResult } from './prog-test-run.js';
+export { CounterTable, MapFullError, type Placement } from './counter-table.js';
+export { probeTcx, type TcxSupport } from './feature-probe.js';
+export { tcxProgramIds } from './tcx-attach.js';
+export { NETPROBE_TC_HANDLE, NETPROBE_TC_PRIORITY, ForeignFilterError } from './clsact-attach.js';
+export {
+  AbiMismatchError,
+  BpfCallError,
+  LibbpfMissingError,
+  MIN_TCX_KERNEL,
+  ProgramLoadError,
+  StateError,
+  TcxUnsupportedError,
+} from './errors.js';
+export * as abi from './abi.js';
+export type { CounterRow, CounterSource, AttachMode, Direction } from '../collector/counter-source.js';

@@ -1,0 +1,54 @@
+/**
+ * tcx links (Linux 6.6+): one bpf_link per interface and direction. The link
+ * dies with its fd, also when the process is killed, so nothing can be left
+ * behind; when the interface is deleted, the kernel detaches it by itself.
+ *
+ * We attach with BPF_F_BEFORE and no anchor: first in the interface's chain.
+ * Counters must see every packet the interface receives or sends, also the
+ * ones a later program (Cilium, Calico) redirects or drops; and since our
+ * program always returns TCX_NEXT, being first never changes what they see.
+ */
+import type { Direction } from '../collector/counter-source.js';
+import { callError } from './errors.js';
+import { BPF_F_BEFORE, BPF_TCX_EGRESS, BPF_TCX_INGRESS, libbpf } from './libbpf.js';
+
+/** The attachment of one program to one hook; `detach()` is idempotent. */
+export interface HookAttachment {
+  readonly ifindex: number;
+  readonly direction: Direction;
+  /** Still attached as far as the kernel knows (false once the interface is gone). */
+  isAttached(): boolean;
+  detach(): void;
+}
+
+export function tcxAttachType(direction: Direction): number {
+  return direction === 'ingress' ? BPF_TCX_INGRESS : BPF_TCX_EGRESS;
+}
+
+/** `attach tcx ingress to eth0 (ifindex 4)` */
+export function hookName(mode: 'tcx' | 'tc', direction: Direction, ifname: string, ifindex: number): string {
+  return `${mode} ${direction} of ${ifname} (ifindex ${ifindex})`;
+}
+
+export function attachTcx(progFd: number, progId: number, ifindex: number, ifname: string, direction: Direction): HookAttachment {
+  const lib = libbpf();
+  const linkFd = lib.linkCreate(progFd, ifindex, tcxAttachType(direction), BPF_F_BEFORE);
+  if (linkFd < 0) throw callError(`attach to ${hookName('tcx', direction, ifname, ifindex)}`, -linkFd);
+  let open = true;
+  return {
+    ifindex,
+    direction,
+    isAttached: () => open && tcxProgramIds(ifindex, direction).includes(progId),
+    detach: () => {
+      if (!open) return;
+      open = false;
+      lib.close(linkFd);
+    },
+  };
+}
+
+/** Program ids attached to a tcx hook, first to last ([] when the interface is gone). */
+export function tcxProgramIds(ifindex: number, direction: Direction): number[] {
+  const { ret, ids } = libbpf().progQuery(ifindex, tcxAttachType(direction), 64);
+  return ret === 0 ? ids : [];
+}
