@@ -3,6 +3,7 @@
  * counters, the kernel's own interface statistics, or (auto) eBPF with a
  * fallback to the kernel's statistics that says why eBPF could not be used.
  */
+import { EbpfManager } from '../bpf/index.js';
 import type { AttachModeSetting, SourceSetting } from '../config/schema.js';
 import { NetprobeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -31,9 +32,13 @@ export interface OpenCounterSourceOptions {
 export async function openCounterSource(opts: OpenCounterSourceOptions): Promise<CounterSource> {
   const { logger } = opts;
   if (opts.source === 'netdev') return openNetdev(logger, 'source=netdev');
+  const ebpf = new EbpfManager({ attachMode: opts.attachMode, include: opts.include, exclude: opts.exclude, logger });
   try {
-    return await openEbpf(opts);
+    await ebpf.loadNetworkMonitor();
+    return ebpf;
   } catch (e) {
+    // Whatever was attached before the failure goes with it.
+    await ebpf.close().catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing the eBPF loader after a failed load'));
     if (opts.source === 'ebpf') throw e;
     logger.warn(
       { code: e instanceof NetprobeError ? e.code : undefined, reason: e instanceof Error ? e.message : String(e) },
@@ -51,7 +56,3 @@ function openNetdev(logger: Logger, why: string): CounterSource {
   return source;
 }
 
-// TEMPORARY until src/bpf/index.ts (EbpfManager) lands: eBPF is reported unavailable.
-async function openEbpf(_opts: OpenCounterSourceOptions): Promise<CounterSource> {
-  throw new NetprobeError('NP_ERR_EBPF_UNAVAILABLE', 'the eBPF loader is not part of this build yet', { hint: 'use --source=netdev' });
-}
