@@ -356,7 +356,14 @@ function bind(): Libbpf {
     setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.length) as number,
     close: (fd) => f.close(fd) as number,
     pollReadable: (fd, onReadable) => {
-      const handle = koffi.node.poll(fd, { readable: true }, (ev) => { if (ev.readable || ev.disconnect) onReadable(); });
+      // koffi 3.3 calls back with (status, events) although its typings say (events):
+      // accept both, and let the reader find out on an error status.
+      const callback = (...args: unknown[]): void => {
+        const ev = args.find((a): a is { readable?: boolean; disconnect?: boolean } => typeof a === 'object' && a !== null);
+        const status = args.find((a) => typeof a === 'number') as number | undefined;
+        if ((status !== undefined && status < 0) || ev?.readable || ev?.disconnect) onReadable();
+      };
+      const handle = koffi.node.poll(fd, { readable: true }, callback as (ev: unknown) => void);
       return { close: () => handle.close(), unref: () => handle.unref() };
     },
   };
