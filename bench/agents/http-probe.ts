@@ -4,11 +4,10 @@
  * namespace's loopback. Modes:
  *   size URL              one plain and one gzip request; prints {plainBytes, gzipBytes, series}
  *   loop URL MS SECONDS   scrapes (gzip, like Prometheus) every MS ms for SECONDS s; prints {scrapes, errors}
- *   watch URL             reads interface names from stdin; for each, polls every 10 ms until
- *                         a packets counter of it is nonzero and prints "seen NAME <epoch ms>"
+ *   watch URL NAME...     polls every 10 ms until each named interface has a nonzero packets
+ *                         counter, printing "seen NAME <epoch ms>" as each appears
  */
 import http from 'node:http';
-import { createInterface } from 'node:readline';
 
 interface Response {
   status: number;
@@ -65,29 +64,28 @@ function hasTraffic(exposition: string, ifname: string): boolean {
   return false;
 }
 
-async function watch(url: string): Promise<void> {
+async function watch(url: string, names: string[]): Promise<void> {
+  const pending = new Set(names);
+  const giveUp = Date.now() + 60_000 * names.length;
   console.log('ready');
-  for await (const name of createInterface({ input: process.stdin })) {
-    const giveUp = Date.now() + 30_000;
-    for (;;) {
-      const r = await get(url).catch(() => undefined);
-      if (r && hasTraffic(r.body.toString(), name)) {
-        console.log(`seen ${name} ${Date.now()}`);
-        break;
-      }
-      if (Date.now() > giveUp) {
-        console.log(`timeout ${name} ${Date.now()}`);
-        break;
-      }
-      await sleep(10);
+  while (pending.size > 0 && Date.now() < giveUp) {
+    const r = await get(url).catch(() => undefined);
+    const text = r?.body.toString() ?? '';
+    for (const name of [...pending]) {
+      if (!hasTraffic(text, name)) continue;
+      pending.delete(name);
+      console.log(`seen ${name} ${Date.now()}`);
     }
+    await sleep(10);
   }
+  for (const name of pending) console.log(`timeout ${name} ${Date.now()}`);
 }
 
-const [mode, url, a, b] = process.argv.slice(2);
+const [mode, url, ...rest] = process.argv.slice(2);
+const [a, b] = rest;
 if (!url) throw new Error('usage: http-probe.ts size|loop|watch URL [...]');
 if (mode === 'size') await size(url);
 else if (mode === 'loop') await loop(url, Number(a), Number(b));
-else if (mode === 'watch') await watch(url);
+else if (mode === 'watch') await watch(url, rest);
 else throw new Error(`unknown mode ${mode}`);
 agent.destroy();

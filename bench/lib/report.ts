@@ -59,7 +59,7 @@ export function cell(s: Summary, format: (v: number) => string): string {
 export const fmt = {
   ns: (v: number): string => `${v.toFixed(1)} ns`,
   ms: (v: number): string => (v < 1 ? `${v.toFixed(3)} ms` : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(1)} ms`),
-  ratio: (v: number): string => `${v.toFixed(2)}×`,
+  ratio: (v: number): string => `${v >= 0.1 ? v.toFixed(2) : Number(v.toPrecision(2)).toString()}×`,
   bytes: (v: number): string => (v >= 1 << 20 ? `${(v / (1 << 20)).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${v} B`),
   count: (v: number): string => Math.round(v).toLocaleString('en-US'),
 };

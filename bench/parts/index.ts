@@ -1,5 +1,10 @@
 /** Every benchmark part, in the order `npm run bench` runs them. */
 import type { BenchPart } from '../lib/context.js';
+import { collectionPart } from './collection.js';
 import { costPart } from './cost.js';
+import { hotplugPart } from './hotplug.js';
+import { memoryPart } from './memory.js';
+import { scrapePart } from './scrape.js';
+import { throughputPart } from './throughput.js';
 
-export const PARTS: BenchPart[] = [costPart];
+export const PARTS: BenchPart[] = [costPart, throughputPart, collectionPart, scrapePart, hotplugPart, memoryPart];

@@ -1,0 +1,67 @@
+/**
+ * The two exporters under comparison, started inside a benchmark namespace on
+ * its loopback: netprobe (the built CLI, `node dist/cli/main.js`, as
+ * deployed) and Debian's prometheus-node-exporter with only the netdev
+ * collector (the per-interface traffic peer).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Netns } from '../../test/helpers/netns.js';
+import type { BenchContext } from './context.js';
+import { startInNs, waitForListen, type NsProcess } from './ns-process.js';
+
+const run = promisify(execFile);
+
+export const NETPROBE_PORT = 8081;
+export const NODE_EXPORTER_PORT = 9100;
+export type ExporterName = 'netprobe' | 'node_exporter';
+
+let built: Promise<void> | undefined;
+
+/** Builds dist/ once per run (`npm run build`), so netprobe runs as deployed: compiled, no TS loader. */
+export function ensureBuilt(ctx: BenchContext): Promise<void> {
+  built ??= (async () => {
+    ctx.log('building dist/ (npm run build)');
+    await run('npm', ['run', '--silent', 'build'], { cwd: ctx.repoRoot, timeout: 300_000 }).catch((e: Error & { stdout?: string }) => {
+      // tsc still emits on type errors elsewhere in the tree; go on if the entry point exists.
+      if (!existsSync(join(ctx.repoRoot, 'dist', 'cli', 'main.js'))) throw e;
+      ctx.log(`npm run build reported errors, using the emitted dist/ anyway:\n${e.stdout ?? e.message}`);
+    });
+  })();
+  return built;
+}
+
+export async function startNetprobe(ctx: BenchContext, ns: Netns, extraArgs: string[] = []): Promise<NsProcess> {
+  await ensureBuilt(ctx);
+  const p = startInNs(
+    ns,
+    process.execPath,
+    [join(ctx.repoRoot, 'dist', 'cli', 'main.js'), `--web.listen-address=127.0.0.1:${NETPROBE_PORT}`, '--source=ebpf', '--log.level=warn', ...extraArgs],
+    { label: `netprobe in ${ns.name}` },
+  );
+  await waitForListen(p, NETPROBE_PORT, 120_000);
+  return p;
+}
+
+export async function startNodeExporter(ns: Netns): Promise<NsProcess> {
+  const p = startInNs(
+    ns,
+    'prometheus-node-exporter',
+    [`--web.listen-address=127.0.0.1:${NODE_EXPORTER_PORT}`, '--collector.disable-defaults', '--collector.netdev', '--log.level=warn'],
+    { label: `node_exporter in ${ns.name}` },
+  );
+  await waitForListen(p, NODE_EXPORTER_PORT, 30_000);
+  return p;
+}
+
+export function metricsUrl(name: ExporterName): string {
+  return `http://127.0.0.1:${name === 'netprobe' ? NETPROBE_PORT : NODE_EXPORTER_PORT}/metrics`;
+}
+
+/** Runs the http-probe agent inside `ns` and returns its last stdout line parsed as JSON. */
+export async function probe<T>(ctx: BenchContext, ns: Netns, args: string[], timeoutMs = 60_000): Promise<T> {
+  const out = await ns.exec(process.execPath, ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'http-probe.ts'), ...args], timeoutMs);
+  return JSON.parse(out.trim().split('\n').pop() ?? '') as T;
+}

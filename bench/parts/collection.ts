@@ -1,0 +1,96 @@
+/**
+ * Part 3: the full collection cycle (batch map read, rates, rendering both
+ * expositions, gzip) at 10 … 2,000 veth interfaces, with the eBPF source (the
+ * product) and the netdev fallback. Target at 2,000 interfaces: median ≤ 15 ms.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Netns } from '../../test/helpers/netns.js';
+import type { BenchContext, BenchPart } from '../lib/context.js';
+import { hotFunctions, readBusiestProfile, type HotFunction } from '../lib/cpu-profile.js';
+import { cell, fmt, type PartResult, type Table } from '../lib/report.js';
+import { summarize } from '../lib/stats.js';
+import { createVethFarm } from '../lib/veth-farm.js';
+
+export const COLLECTION_TARGET_MS = 15;
+const TARGET_SIZE = 2000;
+
+interface WorkerResult {
+  source: string;
+  attachMode: string | null;
+  interfaces: number;
+  rows: number;
+  attachMs: number;
+  collectMs: number[];
+  readMs: number[];
+}
+
+async function runWorker(ctx: BenchContext, ns: Netns, source: 'ebpf' | 'netdev', rounds: number, profileDir?: string): Promise<WorkerResult> {
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const stdout = await ns.exec(process.execPath, [...nodeArgs, '--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'collection-worker.ts'), source, String(rounds), 'auto'], 600_000);
+  const line = stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as WorkerResult;
+}
+
+export const collectionPart: BenchPart = {
+  name: 'collection',
+  title: 'Part 3 — collection cost (read, rates, render, gzip)',
+  needs: ['src/bpf/index.ts', 'src/metrics/index.ts', 'src/collector/netdev-source.ts'],
+  async run(ctx): Promise<PartResult> {
+    const rounds = ctx.smoke ? 3 : 40;
+    const table: Table = {
+      caption: `Median of ${rounds} cycles after 3 warm-up cycles, ± half the IQR. "Full cycle" is \`Exporter.collectNow()\`; "counter read" is \`readCounters()\` alone.`,
+      headers: ['interfaces', 'source', 'series rows', 'full cycle', 'counter read', 'p99-ish (max)', 'attach all at start'],
+      rows: [],
+    };
+    const data: Record<string, unknown> = { rounds, target: COLLECTION_TARGET_MS };
+    const notes: string[] = [];
+    let profile: HotFunction[] | undefined;
+    for (const size of ctx.sizes) {
+      const farm = await createVethFarm(size);
+      try {
+        for (const source of ['ebpf', 'netdev'] as const) {
+          const r = await runWorker(ctx, farm.ns, source, rounds);
+          const full = summarize(r.collectMs);
+          const read = summarize(r.readMs);
+          table.rows.push([
+            fmt.count(size),
+            source === 'ebpf' ? `eBPF (${r.attachMode})` : 'netdev fallback',
+            fmt.count(r.rows),
+            cell(full, fmt.ms),
+            cell(read, fmt.ms),
+            fmt.ms(full.max),
+            source === 'ebpf' ? fmt.ms(r.attachMs) : '–',
+          ]);
+          data[`${size}|${source}`] = { interfaces: r.interfaces, rows: r.rows, fullMedian: full.median, fullP25: full.p25, fullP75: full.p75, fullMax: full.max, readMedian: read.median, attachMs: r.attachMs };
+          ctx.log(`collection: ${size} interfaces, ${source}: ${fmt.ms(full.median)}`);
+          if (source === 'ebpf' && size === TARGET_SIZE && !ctx.smoke) {
+            const met = full.median <= COLLECTION_TARGET_MS;
+            notes.push(met
+              ? `Target met: at ${fmt.count(size)} interfaces the full cycle takes ${fmt.ms(full.median)} (median), target ≤ ${COLLECTION_TARGET_MS} ms.`
+              : `Target NOT met: at ${fmt.count(size)} interfaces the full cycle takes ${fmt.ms(full.median)} (median), target ≤ ${COLLECTION_TARGET_MS} ms. Profile below.`);
+            if (!met) {
+              const dir = join(ctx.outDir, 'profiles', `collection-${Date.now()}`);
+              await mkdir(dir, { recursive: true });
+              await runWorker(ctx, farm.ns, 'ebpf', rounds, dir);
+              profile = hotFunctions(await readBusiestProfile(dir), ctx.repoRoot);
+              await rm(dir, { recursive: true, force: true });
+            }
+          }
+        }
+      } finally {
+        await farm.remove();
+      }
+    }
+    const tables = [table];
+    if (profile) {
+      tables.push({
+        caption: `Where the ${fmt.count(TARGET_SIZE)}-interface worker spends its CPU (\`node --cpu-prof\`, self time, whole process including start-up and attach):`,
+        headers: ['function', 'self %'],
+        rows: profile.map((h) => [h.name, h.selfPercent.toFixed(1)]),
+      });
+      data.profile = profile;
+    }
+    return { part: 'collection', title: this.title, tables, notes, data, seconds: 0 };
+  },
+};
