@@ -49,7 +49,9 @@ function compileAny(patterns: string[]): InterfaceFilter | undefined {
   const globs: InterfaceFilter[] = [];
   for (const pattern of patterns) {
     validate(pattern);
-    if (picomatch.scan(pattern).isGlob) globs.push(compileGlob(pattern));
+    // Compiling every pattern also rejects unbalanced brackets in ones that do not look like globs.
+    const glob = compileGlob(pattern);
+    if (picomatch.scan(pattern).isGlob) globs.push(glob);
     else exact.add(pattern);
   }
   if (globs.length === 0) return (name) => exact.has(name);
