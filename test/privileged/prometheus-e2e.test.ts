@@ -150,6 +150,10 @@ test('a real Prometheus scraping netprobe answers the seed\'s queries with the k
   const { activeTargets } = await promApi<{ activeTargets: Array<{ health: string; lastError: string; labels: Record<string, string> }> }>(left, 'targets');
   assert.deepEqual(activeTargets.map((x) => ({ health: x.health, lastError: x.lastError, job: x.labels.job })), [{ health: 'up', lastError: '', job: 'netprobe' }]);
 
+  // The counters come from the eBPF programs, not the netdev fallback.
+  const sources = await instantQuery(left, 'netprobe_source_info', Date.now() / 1000);
+  assert.deepEqual(sources.map((s) => s.metric.source), ['ebpf']);
+
   // Bounded, paced traffic from left to right: steady rates to compare against.
   iperfServer = right.spawn('iperf3', ['-s', '-1', '-B', link.addrB]);
   await waitFor('iperf3 server', 10_000, async () => (await right.exec('ss', ['-Htln', `src ${link.addrB}:5201`])).includes('5201'));
