@@ -172,6 +172,19 @@ export class EbpfManager implements CounterSource {
     };
   }
 
+  /**
+   * Diagnostics: the ifindexes that own a slot in np_slots and the keys in
+   * np_overflow, as read from the kernel now (e.g. to prove a deleted
+   * interface left nothing behind).
+   */
+  kernelEntries(): { slots: number[]; overflow: Array<{ ifindex: number; direction: Direction }> } {
+    if (!this.table) throw new StateError('kernelEntries: call loadNetworkMonitor() first (or the manager is closed)');
+    return {
+      slots: this.table.slotEntries(),
+      overflow: this.table.overflowEntries().map((k) => ({ ifindex: k.ifindex, direction: k.direction === 0 ? 'ingress' : 'egress' })),
+    };
+  }
+
   /** Calls `listener` after interfaces were attached, detached or renamed. Returns the unsubscribe function. */
   onInterfacesChanged(listener: () => void): () => void {
     this.listeners.add(listener);
