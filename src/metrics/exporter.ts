@@ -24,6 +24,7 @@ import { compileInterfaceFilter } from '../net/interface-filter.js';
 import { checkExporterConfig } from './exporter-config-check.js';
 import { ExporterStateError } from './exporter-errors.js';
 import { buildExpositionSnapshot, type ExpositionSnapshot } from './exposition-snapshot.js';
+import { InterfaceLabelCache } from './interface-labels.js';
 import { packageVersion } from './package-version.js';
 import { readProcessMetrics } from './process-metrics.js';
 
@@ -55,6 +56,7 @@ export class Exporter {
   private unsubscribe: (() => void) | undefined;
   private abortCleanup: (() => void) | undefined;
 
+  private readonly labelCache = new InterfaceLabelCache();
   private snapshot: ExpositionSnapshot | undefined;
   private samples: readonly InterfaceSample[] = [];
   private collections = 0;
@@ -188,7 +190,7 @@ export class Exporter {
       sourceStats: this.lastSourceStats,
       version: this.version,
       processFamilies,
-    });
+    }, this.labelCache);
   }
 
   private record(outcome: CollectionOutcome): void {

@@ -8,6 +8,7 @@ import { gzip, constants as zlibConstants } from 'node:zlib';
 import { promisify } from 'node:util';
 import { renderExposition, type ExpositionInput } from './exposition.js';
 import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE } from './exposition-writer.js';
+import type { InterfaceLabelCache } from './interface-labels.js';
 
 const gzipAsync = promisify(gzip);
 // Level 1: the text is very repetitive, so the fastest level already shrinks it ~10×.
@@ -26,15 +27,14 @@ export interface ExpositionSnapshot {
   series: number;
 }
 
-export async function buildExpositionSnapshot(input: ExpositionInput): Promise<ExpositionSnapshot> {
-  const text = renderExposition(input, 'text');
-  const openMetrics = renderExposition(input, 'openmetrics');
-  const textBody = Buffer.from(text.text, 'utf8');
-  const omBody = Buffer.from(openMetrics.text, 'utf8');
+export async function buildExpositionSnapshot(input: ExpositionInput, labels?: InterfaceLabelCache): Promise<ExpositionSnapshot> {
+  const rendered = renderExposition(input, labels);
+  const textBody = Buffer.from(rendered.text, 'utf8');
+  const omBody = Buffer.from(rendered.openMetrics, 'utf8');
   const [textGzip, omGzip] = await Promise.all([gzipAsync(textBody, GZIP_OPTIONS), gzipAsync(omBody, GZIP_OPTIONS)]);
   return {
     text: { contentType: TEXT_CONTENT_TYPE, identity: textBody, gzip: textGzip },
     openMetrics: { contentType: OPENMETRICS_CONTENT_TYPE, identity: omBody, gzip: omGzip },
-    series: text.series,
+    series: rendered.samples,
   };
 }

@@ -8,7 +8,6 @@
  * With 2,000 interfaces that is 18,000+ series per collection.
  */
 
-export type ExpositionFormat = 'text' | 'openmetrics';
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -42,15 +41,26 @@ export function formatValue(value: number | bigint): string {
   return value > 0 ? '+Inf' : '-Inf';
 }
 
+/** One exposition in both formats. */
+export interface RenderedFormats {
+  /** Prometheus text format 0.0.4. */
+  text: string;
+  /** OpenMetrics 1.0, ending with `# EOF`. */
+  openMetrics: string;
+  /** Number of samples (the same in both). */
+  samples: number;
+}
+
 /**
- * Accumulates one exposition. Call `family()` once per metric family, then
+ * Accumulates one exposition in both formats at once: the sample lines are
+ * identical in the two, only the HELP/TYPE lines and the end differ, so each
+ * sample is formatted once. Call `family()` once per metric family, then
  * `sample()` for its samples, then `finish()`.
  */
 export class ExpositionWriter {
-  private out = '';
+  private text = '';
+  private openMetrics = '';
   private samples = 0;
-
-  constructor(readonly format: ExpositionFormat) {}
 
   /**
    * Writes the HELP and TYPE lines. `name` is the sample name as exposed in
@@ -59,37 +69,29 @@ export class ExpositionWriter {
    */
   family(name: string, type: MetricType, help: string): void {
     if (!METRIC_NAME.test(name)) throw new TypeError(`invalid metric name ${JSON.stringify(name)}`);
-    let familyName = name;
-    let typeName: string = type;
-    if (this.format === 'openmetrics') {
-      if (type === 'counter') {
-        if (!name.endsWith('_total')) throw new TypeError(`counter ${name} must end in _total`);
-        familyName = name.slice(0, -'_total'.length);
-      }
-      if (type === 'untyped') typeName = 'unknown';
+    let omName = name;
+    if (type === 'counter') {
+      if (!name.endsWith('_total')) throw new TypeError(`counter ${name} must end in _total`);
+      omName = name.slice(0, -'_total'.length);
     }
-    this.out += `# HELP ${familyName} ${this.escapeHelp(help)}\n# TYPE ${familyName} ${typeName}\n`;
+    // 0.0.4 escapes only backslash and line feed in HELP; OpenMetrics also the double quote.
+    this.text += `# HELP ${name} ${escape(help, /[\\\n]/g)}\n# TYPE ${name} ${type}\n`;
+    this.openMetrics += `# HELP ${omName} ${escape(help, /[\\"\n]/g)}\n# TYPE ${omName} ${type === 'untyped' ? 'unknown' : type}\n`;
   }
 
   /** Writes one sample line; `labels` is the output of `formatLabels`. */
   sample(name: string, labels: string, value: number | bigint): void {
-    this.out += `${name}${labels} ${formatValue(value)}\n`;
+    const line = `${name}${labels} ${formatValue(value)}\n`;
+    this.text += line;
+    this.openMetrics += line;
     this.samples++;
   }
 
-  /** Number of samples written so far. */
-  get sampleCount(): number {
-    return this.samples;
+  finish(): RenderedFormats {
+    return { text: this.text, openMetrics: `${this.openMetrics}# EOF\n`, samples: this.samples };
   }
+}
 
-  /** The finished exposition (OpenMetrics ends with `# EOF`). */
-  finish(): string {
-    return this.format === 'openmetrics' ? `${this.out}# EOF\n` : this.out;
-  }
-
-  private escapeHelp(help: string): string {
-    // 0.0.4 escapes only backslash and line feed in HELP; OpenMetrics also the double quote.
-    const special = this.format === 'openmetrics' ? /[\\"\n]/g : /[\\\n]/g;
-    return help.replace(special, (c) => (c === '\n' ? '\\n' : `\\${c}`));
-  }
+function escape(help: string, special: RegExp): string {
+  return help.replace(special, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }

@@ -4,7 +4,8 @@
  */
 import type { AttachMode, SourceKind } from '../collector/counter-source.js';
 import type { InterfaceSample } from '../collector/interface-sample.js';
-import { ExpositionWriter, formatLabels, type ExpositionFormat } from './exposition-writer.js';
+import { ExpositionWriter, formatLabels, type RenderedFormats } from './exposition-writer.js';
+import { InterfaceLabelCache } from './interface-labels.js';
 import * as F from './metric-families.js';
 import { writeProcessMetrics, type ProcessFamily } from './process-metrics.js';
 
@@ -28,22 +29,13 @@ export interface ExpositionInput {
   processFamilies: readonly ProcessFamily[];
 }
 
-export interface RenderedExposition {
-  text: string;
-  /** Number of samples (series) in `text`. */
-  series: number;
-}
-
-export function renderExposition(input: ExpositionInput, format: ExpositionFormat): RenderedExposition {
-  const w = new ExpositionWriter(format);
-  const directionLabels = input.samples.map((s) => {
-    const ifindex = String(s.ifindex);
-    return {
-      ingress: formatLabels([['direction', 'ingress'], ['ifindex', ifindex], ['interface', s.name]]),
-      egress: formatLabels([['direction', 'egress'], ['ifindex', ifindex], ['interface', s.name]]),
-      both: formatLabels([['ifindex', ifindex], ['interface', s.name]]),
-    };
-  });
+/**
+ * Renders the exposition in both formats. Pass the same `labels` cache on
+ * every collection to reuse the interfaces' rendered label sets.
+ */
+export function renderExposition(input: ExpositionInput, labels: InterfaceLabelCache = new InterfaceLabelCache()): RenderedFormats {
+  const w = new ExpositionWriter();
+  const directionLabels = labels.labelsFor(input.samples);
   const perDirection = (def: F.FamilyDefinition, pick: (s: InterfaceSample, d: 'ingress' | 'egress') => number | bigint): void => {
     w.family(def.name, def.type, def.help);
     for (let i = 0; i < input.samples.length; i++) {
@@ -78,7 +70,7 @@ export function renderExposition(input: ExpositionInput, format: ExpositionForma
   w.family(F.BUILD_INFO.name, F.BUILD_INFO.type, F.BUILD_INFO.help);
   w.sample(F.BUILD_INFO.name, formatLabels([['nodejs_version', process.version], ['version', input.version]]), 1);
   writeProcessMetrics(w, input.processFamilies);
-  return { text: w.finish(), series: w.sampleCount };
+  return w.finish();
 }
 
 function single(w: ExpositionWriter, def: F.FamilyDefinition, value: number | bigint): void {

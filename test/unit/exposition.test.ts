@@ -22,7 +22,6 @@ test('every interface gets both directions of the four per-direction families, w
   const big = 18_446_744_073_709_551_615n; // u64 max: beyond any JS number
   const { text } = renderExposition(
     expositionInput({ samples: [sample(2, 'eth0', { ingress: { packets: big, bytes: big - 1n, segments: big, packetsPerSecond: 1.5, bytesPerSecond: 1e21 }, egress: { packets: 0n, bytes: 0n, segments: 0n, packetsPerSecond: 0, bytesPerSecond: 0 } })] }),
-    'text',
   );
   assert.deepEqual(lines(text, 'netprobe_tc_packets_total'), [
     'netprobe_tc_packets_total{direction="ingress",ifindex="2",interface="eth0"} 18446744073709551615',
@@ -39,7 +38,7 @@ test('every interface gets both directions of the four per-direction families, w
 });
 
 test('the eight contract families carry HELP and TYPE, and no sample carries a timestamp', () => {
-  const { text, series } = renderExposition(expositionInput(), 'text');
+  const { text, samples: series } = renderExposition(expositionInput());
   for (const f of CONTRACT_FAMILIES) {
     assert.ok(text.includes(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`), f.name);
   }
@@ -54,7 +53,7 @@ test('the eight contract families carry HELP and TYPE, and no sample carries a t
 });
 
 test('after a failed collection: all eight families present, no interface samples, netprobe_up 0', () => {
-  const { text } = renderExposition(expositionInput({ samples: [], up: false, collectionErrors: 1, sourceStats: {}, attachMode: undefined, source: 'netdev' }), 'text');
+  const { text } = renderExposition(expositionInput({ samples: [], up: false, collectionErrors: 1, sourceStats: {}, attachMode: undefined, source: 'netdev' }));
   for (const f of CONTRACT_FAMILIES) assert.ok(text.includes(`# TYPE ${f.name} ${f.type}\n`), f.name);
   assert.deepEqual(lines(text, 'netprobe_tc_'), []);
   assert.deepEqual(lines(text, 'netprobe_up '), ['netprobe_up 0']);
@@ -66,7 +65,7 @@ test('after a failed collection: all eight families present, no interface sample
 test('label values escape backslash, double quote and line feed', () => {
   assert.equal(escapeLabelValue('plain-eth0'), 'plain-eth0');
   assert.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
-  const { text } = renderExposition(expositionInput({ samples: [sample(7, 'x"y\\z')] }), 'text');
+  const { text } = renderExposition(expositionInput({ samples: [sample(7, 'x"y\\z')] }));
   assert.ok(text.includes('netprobe_interface_active{ifindex="7",interface="x\\"y\\\\z"} 1\n'));
 });
 
@@ -81,7 +80,7 @@ test('values: exact bigints, Go-style specials', () => {
 test('promtool check metrics passes with no warnings on the real output, process metrics included', async () => {
   execFileSync('promtool', ['--version'], { stdio: 'ignore' });
   const input = expositionInput({ processFamilies: await readProcessMetrics() });
-  const { text } = renderExposition(input, 'text');
+  const { text } = renderExposition(input);
   assert.ok(text.includes('# TYPE process_cpu_user_seconds_total counter'));
   assert.ok(text.includes('process_resident_memory_bytes '));
   const r = promtoolCheck(text);
@@ -91,7 +90,7 @@ test('promtool check metrics passes with no warnings on the real output, process
 
 test('promtool passes for hostile interface names: quotes, backslashes, Unicode, 15 bytes, globs', () => {
   const names = ['a"b', 'c\\d', '"\\"\\', 'ünï©ødé', '€€€€€', 'eth0.100@eth0', 'x{y}=z,w', '#comment', 'abcdefghijklmno', 'lo:1', ' sp ace'];
-  const { text } = renderExposition(expositionInput({ samples: names.map((n, i) => sample(10 + i, n)) }), 'text');
+  const { text } = renderExposition(expositionInput({ samples: names.map((n, i) => sample(10 + i, n)) }));
   const r = promtoolCheck(text);
   assert.equal(r.output, '', r.output);
   assert.equal(r.status, 0);

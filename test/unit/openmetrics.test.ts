@@ -6,7 +6,7 @@ import { readProcessMetrics } from '../../src/metrics/process-metrics.js';
 import { expositionInput, sample } from '../helpers/exposition-input.js';
 
 test('OpenMetrics: counter families are named without _total, their samples with it', () => {
-  const { text } = renderExposition(expositionInput(), 'openmetrics');
+  const { openMetrics: text } = renderExposition(expositionInput());
   assert.ok(text.includes('# HELP netprobe_tc_packets Total number of packets processed by TC\n# TYPE netprobe_tc_packets counter\n'));
   assert.ok(text.includes('# TYPE netprobe_collection counter\nnetprobe_collection_total 3\n'));
   assert.ok(text.includes('netprobe_tc_bytes_total{direction="egress",ifindex="2",interface="eth0"} 400\n'));
@@ -15,7 +15,7 @@ test('OpenMetrics: counter families are named without _total, their samples with
 });
 
 test('OpenMetrics: ends with exactly one # EOF, has no blank lines, declares every family once', async () => {
-  const { text } = renderExposition(expositionInput({ processFamilies: await readProcessMetrics() }), 'openmetrics');
+  const { openMetrics: text } = renderExposition(expositionInput({ processFamilies: await readProcessMetrics() }));
   assert.ok(text.endsWith('\n# EOF\n'));
   assert.equal(text.split('# EOF').length, 2);
   const body = text.slice(0, -1).split('\n');
@@ -37,23 +37,25 @@ test('OpenMetrics: ends with exactly one # EOF, has no blank lines, declares eve
 });
 
 test('OpenMetrics HELP escapes double quotes too; 0.0.4 does not need to', () => {
-  const om = new ExpositionWriter('openmetrics');
-  om.family('x_total', 'counter', 'say "hi"\\ \nnow');
-  assert.equal(om.finish(), '# HELP x say \\"hi\\"\\\\ \\nnow\n# TYPE x counter\n# EOF\n');
-  const text = new ExpositionWriter('text');
-  text.family('x_total', 'counter', 'say "hi"\\ \nnow');
-  assert.equal(text.finish(), '# HELP x_total say "hi"\\\\ \\nnow\n# TYPE x_total counter\n');
+  const w = new ExpositionWriter();
+  w.family('x_total', 'counter', 'say "hi"\\ \nnow');
+  const { text, openMetrics } = w.finish();
+  assert.equal(openMetrics, '# HELP x say \\"hi\\"\\\\ \\nnow\n# TYPE x counter\n# EOF\n');
+  assert.equal(text, '# HELP x_total say "hi"\\\\ \\nnow\n# TYPE x_total counter\n');
 });
 
 test('OpenMetrics: untyped becomes unknown; a counter without _total is refused', () => {
-  const om = new ExpositionWriter('openmetrics');
-  om.family('thing', 'untyped', 'h');
-  assert.ok(om.finish().includes('# TYPE thing unknown\n'));
-  assert.throws(() => new ExpositionWriter('openmetrics').family('bad', 'counter', 'h'), /must end in _total/);
+  const w = new ExpositionWriter();
+  w.family('thing', 'untyped', 'h');
+  const { text, openMetrics } = w.finish();
+  assert.ok(openMetrics.includes('# TYPE thing unknown\n'));
+  assert.ok(text.includes('# TYPE thing untyped\n'));
+  assert.throws(() => new ExpositionWriter().family('bad', 'counter', 'h'), /must end in _total/);
 });
 
 test('OpenMetrics and text carry the same samples', () => {
   const input = expositionInput({ samples: [sample(3, 'a"b'), sample(4, 'veth0')] });
   const strip = (t: string): string[] => t.split('\n').filter((l) => l && !l.startsWith('#'));
-  assert.deepEqual(strip(renderExposition(input, 'openmetrics').text), strip(renderExposition(input, 'text').text));
+  const { text, openMetrics } = renderExposition(input);
+  assert.deepEqual(strip(openMetrics), strip(text));
 });

@@ -1,0 +1,41 @@
+/**
+ * The rendered label sets of each interface, kept across collections: an
+ * interface's name and ifindex rarely change, so escaping and concatenating
+ * them 5 times per interface per collection is work worth keeping.
+ */
+import type { InterfaceSample } from '../collector/interface-sample.js';
+import { formatLabels } from './exposition-writer.js';
+
+export interface InterfaceLabelSets {
+  /** `{direction="ingress",ifindex="2",interface="eth0"}` */
+  ingress: string;
+  egress: string;
+  /** `{ifindex="2",interface="eth0"}` */
+  both: string;
+}
+
+export class InterfaceLabelCache {
+  private entries = new Map<string, InterfaceLabelSets>();
+
+  /** The label sets of every sample, in order; entries of interfaces no longer exported are dropped. */
+  labelsFor(samples: readonly InterfaceSample[]): InterfaceLabelSets[] {
+    const next = new Map<string, InterfaceLabelSets>();
+    const out = samples.map((s) => {
+      const key = `${s.ifindex}\u0000${s.name}`;
+      const sets = this.entries.get(key) ?? render(s);
+      next.set(key, sets);
+      return sets;
+    });
+    this.entries = next;
+    return out;
+  }
+}
+
+function render(s: InterfaceSample): InterfaceLabelSets {
+  const ifindex = String(s.ifindex);
+  return {
+    ingress: formatLabels([['direction', 'ingress'], ['ifindex', ifindex], ['interface', s.name]]),
+    egress: formatLabels([['direction', 'egress'], ['ifindex', ifindex], ['interface', s.name]]),
+    both: formatLabels([['ifindex', ifindex], ['interface', s.name]]),
+  };
+}
