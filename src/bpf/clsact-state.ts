@@ -52,6 +52,13 @@ export class ClsactOwnership {
     if (this.entries.length !== before) this.save();
   }
 
+  /** Drops entries of interfaces that no longer exist (their qdiscs went with them). */
+  prune(present: ReadonlyArray<{ ifindex: number; name: string }>): void {
+    const before = this.entries.length;
+    this.entries = this.entries.filter((e) => present.some((p) => p.ifindex === e.ifindex && p.name === e.name));
+    if (this.entries.length !== before) this.save();
+  }
+
   private save(): void {
     if (!this.file) return;
     try {

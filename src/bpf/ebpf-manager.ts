@@ -136,6 +136,7 @@ export class EbpfManager implements CounterSource {
         onError: (err) => this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
       });
       this.watcher = watcher;
+      this.ownership.prune(links);
       for (const link of links) this.linkSeen(link, { initial: true });
       this.lifecycle = 'loaded';
       this.logger.info(
@@ -359,10 +360,11 @@ export class EbpfManager implements CounterSource {
     try {
       if (destroyClsactIfEmpty(this.tcSocket, entry.ifindex, entry.name)) {
         this.logger.debug({ ifindex: entry.ifindex, interface: entry.name }, `deleted the clsact qdisc netprobe created on ${entry.name}`);
+        this.ownership?.forget(entry.ifindex);
       } else {
+        // Still ours: remembered, so a later netprobe can delete it once the others are gone.
         this.logger.info({ ifindex: entry.ifindex, interface: entry.name }, `kept the clsact qdisc of ${entry.name}: other filters are attached to it`);
       }
-      this.ownership?.forget(entry.ifindex);
     } catch (e) {
       this.logger.warn({ ifindex: entry.ifindex, err: e instanceof Error ? e.message : String(e) }, `deleting the clsact qdisc of ${entry.name} failed`);
     }
