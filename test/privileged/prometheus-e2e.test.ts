@@ -5,21 +5,25 @@
  * The rules file is loaded too: every rule evaluates without error, no alert
  * fires on a healthy exporter, and every dashboard query returns data.
  *
- * Layout: namespace "left" runs netprobe (the real CLI, --source=ebpf, default
- * port 8081 on the namespace's loopback) and Prometheus (127.0.0.1:9090, 1 s
+ * Layout: namespace "left" runs netprobe and Prometheus (127.0.0.1:9090, 1 s
  * scrape and rule interval); iperf3 sends from left to right over the veth
- * pair. Everything started here is stopped here, namespaces are deleted.
+ * pair. netprobe is the real CLI run the way deploy/kubernetes/daemonset.yaml
+ * runs it: the DaemonSet's args (--source=ebpf, port 8081) and, through
+ * setpriv, only the DaemonSet's capabilities (uid 0, bounding set BPF and
+ * NET_ADMIN, no_new_privs) — so this also proves those two suffice.
+ * Everything started here is stopped here, namespaces are deleted.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parse as parseYaml } from 'yaml';
 import { twoHosts, type Netns } from '../helpers/netns.js';
-import { RULES_PATH, dashboardQueries, loadDashboard, substituteGrafanaVariables } from '../helpers/deploy-artefacts.js';
+import { DEPLOY_DIR, RULES_PATH, dashboardQueries, loadDashboard, substituteGrafanaVariables } from '../helpers/deploy-artefacts.js';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const NETPROBE = '127.0.0.1:8081';
@@ -39,6 +43,19 @@ const WINDOW = `${WINDOW_END_S - WINDOW_START_S}s`;
  * a wrong series, a swapped direction, double counting or a unit error.
  */
 const TOLERANCE = 0.10;
+
+/** Capability numbers (linux/capability.h) of those a DaemonSet might add. */
+const CAPABILITY_BITS: Record<string, number> = { NET_ADMIN: 12, SYS_ADMIN: 21, SYS_RESOURCE: 24, PERFMON: 38, BPF: 39 };
+
+/** The netprobe container of the DaemonSet: its args and added capabilities. */
+async function daemonSetContainer(): Promise<{ args: string[]; capabilities: string[] }> {
+  const ds = parseYaml(await readFile(join(DEPLOY_DIR, 'kubernetes', 'daemonset.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: Array<{ args?: string[]; securityContext?: { capabilities?: { add?: string[] } } }> } } };
+  };
+  const container = ds.spec.template.spec.containers[0];
+  assert.ok(container);
+  return { args: container.args ?? [], capabilities: container.securityContext?.capabilities?.add ?? [] };
+}
 
 type PromVector = Array<{ metric: Record<string, string>; value: [number, string] }>;
 
@@ -125,10 +142,18 @@ test('a real Prometheus scraping netprobe answers the seed\'s queries with the k
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  netprobe = left.spawn('node', ['--import', 'tsx', CLI, '--source=ebpf', `--web.listen-address=${NETPROBE}`, '--collector.interval=250ms', '--log.level=warn']);
+  const { args, capabilities } = await daemonSetContainer();
+  assert.ok(args.includes('--source=ebpf') && args.includes(`--web.listen-address=:${NETPROBE.split(':')[1]}`), args.join(' '));
+  const bounding = ['-all', ...capabilities.map((c) => `+${c.toLowerCase()}`)].join(',');
+  netprobe = left.spawn('setpriv', [`--bounding-set=${bounding}`, '--inh-caps=-all', '--no-new-privs', '--',
+    'node', '--import', 'tsx', CLI, ...args, '--collector.interval=250ms', '--log.level=warn']);
   const netprobeOutput = collectOutput(netprobe);
   await waitFor('netprobe /health', 30_000, async () => (await fetchIn(left, `http://${NETPROBE}/health`)).status === 200)
     .catch((e: unknown) => { throw new Error(`${String(e)}\nnetprobe output:\n${netprobeOutput()}`); });
+
+  // It really runs with nothing but the DaemonSet's capabilities.
+  const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(await readFile(`/proc/${netprobe.pid}/status`, 'utf8'))?.[1];
+  assert.equal(BigInt(`0x${capEff}`), capabilities.reduce((mask, c) => mask | (1n << BigInt(CAPABILITY_BITS[c] ?? -1)), 0n));
 
   const config = {
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
