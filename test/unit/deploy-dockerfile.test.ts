@@ -72,10 +72,20 @@ test('the runtime image has libbpf1, no compiler, and the compiled BPF object', 
   assert.doesNotMatch(runs, COMPILERS, 'no compiler or headers in the final image');
   assert.doesNotMatch(runs, /npm (ci|install)/, 'the final image installs no npm packages itself');
 
-  const copies = runtime.instructions.filter((i): i is Copy => i instanceof Copy)
-    .map((c) => ({ from: c.getFromFlag()?.getValue(), src: c.getArguments()[0]?.getValue() }));
-  const fromBuild = (src: string): boolean => copies.some((c) => c.from === build.name && c.src === src);
-  for (const src of ['/src/node_modules', '/src/dist', '/src/bpf/netprobe.bpf.o', '/src/package.json']) assert.ok(fromBuild(src), `COPY --from=${build.name} ${src}`);
+  const workdir = argumentsOf(runtime, 'WORKDIR').at(-1) ?? '/';
+  const copies = runtime.instructions.filter((i): i is Copy => i instanceof Copy).map((c) => {
+    const [src, dest] = c.getArguments().map((a) => a.getValue());
+    return { from: c.getFromFlag()?.getValue(), src, dest: join(workdir, dest ?? '') };
+  });
+  // The repository's layout is kept, so dist/ finds the object where the loader looks by default.
+  const expected: Array<[string, string]> = [
+    ['/src/node_modules', 'node_modules'], ['/src/dist', 'dist'], ['/src/package.json', 'package.json'], ['/src/bpf/netprobe.bpf.o', 'bpf/netprobe.bpf.o'],
+  ];
+  for (const [src, dest] of expected) {
+    assert.ok(copies.some((c) => c.from === build.name && c.src === src && c.dest === join(workdir, dest)), `COPY --from=${build.name} ${src} ${dest}`);
+  }
+  const { DEFAULT_OBJECT_PATH } = await import('../../src/bpf/ebpf-manager.js');
+  assert.ok(DEFAULT_OBJECT_PATH.endsWith('/bpf/netprobe.bpf.o'), DEFAULT_OBJECT_PATH);
   assert.ok(existsSync(join(ROOT, 'bpf/netprobe.bpf.o')), 'the BPF object is committed, so the build needs no clang');
 });
 
