@@ -14,6 +14,10 @@ import type { Logger } from '../log/logger.js';
 import { BpfCallError, callError, isPermissionErrno, privilegeError, ProgramLoadError, StateError } from './errors.js';
 import { BpfMap } from './bpf-map.js';
 import { LIBBPF_DEBUG, LIBBPF_INFO, libbpf } from './libbpf.js';
+import { hasBpfPrivileges } from './privileges.js';
+import { constants as os } from 'node:os';
+
+const { EPERM } = os.errno;
 
 export interface BpfObjectOptions {
   /** Receives libbpf's messages (the verifier log included) at debug level. */
@@ -47,7 +51,8 @@ export class BpfObject {
     if (ret < 0) {
       const errno = -ret;
       // libbpf blames RLIMIT_MEMLOCK on any EPERM; the real cause is missing capabilities.
-      if (isPermissionErrno(errno)) throw privilegeError(`load BPF object ${this.path}`, errno);
+      // EACCES is also how the verifier rejects an invalid access: the capabilities decide.
+      if (errno === EPERM || (isPermissionErrno(errno) && !hasBpfPrivileges())) throw privilegeError(`load BPF object ${this.path}`, errno);
       throw new ProgramLoadError(this.path, errno);
     }
     this.loaded = true;
