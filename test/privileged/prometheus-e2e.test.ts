@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import { twoHosts, type Netns } from '../helpers/netns.js';
-import { DEPLOY_DIR, RULES_PATH, dashboardQueries, loadDashboard, substituteGrafanaVariables } from '../helpers/deploy-artefacts.js';
+import { DEPLOY_DIR, RULES_PATH, dashboardQueries, loadDashboard, loadRules, metricNames, substituteGrafanaVariables } from '../helpers/deploy-artefacts.js';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const NETPROBE = '127.0.0.1:8081';
@@ -237,8 +237,15 @@ test('a real Prometheus scraping netprobe answers the seed\'s queries with the k
   for (const rule of rules) assert.equal(rule.health, 'ok', `${rule.name}: ${rule.lastError ?? ''}`);
   assert.deepEqual(rules.filter((r) => r.state === 'firing').map((r) => r.name), []);
 
+  // Every metric the rules and the dashboard name is one this exporter really exports.
+  const exportedNames = new Set((await instantQuery(left, 'group by (__name__) ({__name__=~"netprobe_.+|up"})', Date.now() / 1000)).map((s) => s.metric.__name__));
+  const recorded = new Set(rules.map((r) => r.name));
+  const dashboard = await loadDashboard();
+  const used = [...(await loadRules()).groups.flatMap((g) => g.rules).map((r) => r.expr), ...dashboardQueries(dashboard).map((q) => q.expr)].flatMap(metricNames);
+  assert.deepEqual([...new Set(used)].filter((name) => !exportedNames.has(name) && !recorded.has(name)), [], 'metrics used but not exported');
+
   // Every dashboard query, as Grafana would send it, returns data.
-  for (const q of dashboardQueries(await loadDashboard())) {
+  for (const q of dashboardQueries(dashboard)) {
     const result = await instantQuery(left, substituteGrafanaVariables(q.expr, '4s'), Date.now() / 1000);
     assert.ok(result.length > 0, `${q.where} returned nothing: ${q.expr}`);
   }

@@ -16,8 +16,16 @@ import {
   PROMETHEUS_DIR, allPanels, dashboardQueries, loadDashboard, loadRules, metricNames, promtool, substituteGrafanaVariables, withTempDir,
 } from '../helpers/deploy-artefacts.js';
 
-/** Every metric family netprobe exports, from the exporter's own definitions. */
-const EXPORTED_METRICS = new Set(Object.values(metricFamilies).filter(isFamily).map((f) => f.name));
+/**
+ * Every metric family netprobe exports, from the exporter's own definitions,
+ * plus the eBPF source's health counters (EbpfManager.readSourceStats keys;
+ * test/privileged/prometheus-e2e.test.ts checks every name the rules and the
+ * dashboard use against a live exporter).
+ */
+const EXPORTED_METRICS = new Set([
+  ...Object.values(metricFamilies).filter(isFamily).map((f) => f.name),
+  ...['uncounted_packets', 'interfaces_uncounted', 'interfaces_overflow'].map((key) => metricFamilies.sourceStatFamily(key, 'ebpf').name),
+]);
 
 function isFamily(value: unknown): value is FamilyDefinition {
   return typeof value === 'object' && value !== null && typeof (value as { name?: unknown }).name === 'string';
