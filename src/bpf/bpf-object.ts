@@ -42,6 +42,16 @@ export class BpfObject {
     return new BpfObject(path, obj, opts.logger);
   }
 
+  /** Resizes a map before `load()` (e.g. a smaller overflow hash). */
+  setMaxEntries(mapName: string, maxEntries: number): void {
+    if (this.loaded || this.obj === 0n) throw new StateError(`resize map ${mapName} of ${this.path}: only before load()`);
+    const lib = libbpf();
+    const m = lib.findMap(this.obj, mapName);
+    if (m === 0n) throw new BpfCallError(`find map ${mapName} in ${this.path}`, 2, { code: 'NP_ERR_ABI_MISMATCH' });
+    const ret = lib.mapSetMaxEntries(m, maxEntries);
+    if (ret < 0) throw callError(`resize map ${mapName} to ${maxEntries} entries`, -ret);
+  }
+
   /** Loads every program (through the verifier) and creates the maps. */
   load(): void {
     if (this.obj === 0n) throw new StateError(`load BPF object ${this.path}: already closed`);

@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DIRECTIONS, type AttachMode, type CounterRow, type CounterSource, type Direction } from '../collector/counter-source.js';
+import { NetprobeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { LinkInfo } from '../net/link-message.js';
 import { LinkWatcher } from '../net/link-events.js';
@@ -36,6 +37,11 @@ export interface EbpfManagerOptions {
   objectPath?: string;
   /** Where clsact qdisc ownership survives a SIGKILL. Default `/run/netprobe`. */
   stateDir?: string;
+  /**
+   * How many interfaces the overflow hash holds (those whose slot, ifindex
+   * mod 1024, another interface already owns). Default 8192.
+   */
+  overflowCapacity?: number;
 }
 
 /** The shipped object, found from this module's location (`src/bpf/` under tsx, `dist/bpf/` when built). */
@@ -72,6 +78,7 @@ export class EbpfManager implements CounterSource {
   private readonly accepts: InterfaceFilter;
   private readonly objectPath: string;
   private readonly stateDir: string;
+  private readonly overflowCapacity: number | undefined;
 
   private lifecycle: Lifecycle = 'new';
   private mode: AttachMode | undefined;
@@ -93,6 +100,10 @@ export class EbpfManager implements CounterSource {
     this.accepts = compileInterfaceFilter(opts.include ?? [], opts.exclude ?? []);
     this.objectPath = opts.objectPath ?? DEFAULT_OBJECT_PATH;
     this.stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+    if (opts.overflowCapacity !== undefined && !(Number.isInteger(opts.overflowCapacity) && opts.overflowCapacity >= 1)) {
+      throw new NetprobeError('NP_ERR_BAD_OPTION', `EbpfManager option overflowCapacity: ${opts.overflowCapacity} is not a positive integer`);
+    }
+    this.overflowCapacity = opts.overflowCapacity;
   }
 
   /** How the programs are attached: 'tcx' or 'tc' once loaded, undefined before. */
@@ -216,6 +227,7 @@ export class EbpfManager implements CounterSource {
   private loadObject(): void {
     const object = BpfObject.open(this.objectPath, { logger: this.logger });
     this.object = object;
+    if (this.overflowCapacity !== undefined) object.setMaxEntries(MAP_OVERFLOW, 2 * this.overflowCapacity);
     object.load();
     for (const [name, expected] of Object.entries(EXPECTED_MAPS)) {
       const map = object.map(name);
@@ -275,6 +287,15 @@ export class EbpfManager implements CounterSource {
     }
     this.detach(ifindex, 'deleted');
     this.notify();
+    this.retryUncounted();
+  }
+
+  /** Room may have freed up (an overflow entry deleted): try the interfaces left uncounted again. */
+  private retryUncounted(): void {
+    for (const [ifindex, name] of [...this.uncounted]) {
+      this.uncounted.delete(ifindex);
+      this.linkSeen({ ifindex, name, up: true });
+    }
   }
 
   /** After missed events: reconcile with the complete list. */

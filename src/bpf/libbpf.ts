@@ -148,6 +148,7 @@ export interface Libbpf {
   mapValueSize(map: bigint): number;
   mapType(map: bigint): number;
   mapMaxEntries(map: bigint): number;
+  mapSetMaxEntries(map: bigint, maxEntries: number): number;
 
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): number;
   mapLookup(fd: number, key: Buffer, value: Buffer): number;
@@ -217,6 +218,7 @@ function bind(): Libbpf {
     map_value_size: lib.func('uint32_t bpf_map__value_size(void *map)'),
     map_type: lib.func('int bpf_map__type(void *map)'),
     map_max_entries: lib.func('uint32_t bpf_map__max_entries(void *map)'),
+    map_set_max_entries: lib.func('int bpf_map__set_max_entries(void *map, uint32_t max_entries)'),
     update: lib.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
     lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
     del: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
@@ -277,6 +279,7 @@ function bind(): Libbpf {
     mapValueSize: (map) => f.map_value_size(map) as number,
     mapType: (map) => f.map_type(map) as number,
     mapMaxEntries: (map) => f.map_max_entries(map) as number,
+    mapSetMaxEntries: (map, maxEntries) => f.map_set_max_entries(map, maxEntries) as number,
 
     mapUpdate: (fd, key, value, flags) => f.update(fd, key, value, flags) as number,
     mapLookup: (fd, key, value) => f.lookup(fd, key, value) as number,
