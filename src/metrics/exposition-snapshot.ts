@@ -29,8 +29,8 @@ export interface ExpositionSnapshot {
 
 export async function buildExpositionSnapshot(input: ExpositionInput, labels?: InterfaceLabelCache): Promise<ExpositionSnapshot> {
   const rendered = renderExposition(input, labels);
-  const textBody = Buffer.from(rendered.text, 'utf8');
-  const omBody = Buffer.from(rendered.openMetrics, 'utf8');
+  const textBody = rendered.text;
+  const omBody = rendered.openMetrics;
   const [textGzip, omGzip] = await Promise.all([gzipAsync(textBody, GZIP_OPTIONS), gzipAsync(omBody, GZIP_OPTIONS)]);
   return {
     text: { contentType: TEXT_CONTENT_TYPE, identity: textBody, gzip: textGzip },

@@ -34,7 +34,7 @@ export interface ExpositionInput {
  * every collection to reuse the interfaces' rendered label sets.
  */
 export function renderExposition(input: ExpositionInput, labels: InterfaceLabelCache = new InterfaceLabelCache()): RenderedFormats {
-  const w = new ExpositionWriter();
+  const w = new ExpositionWriter(labels.lastTextBytes || undefined);
   const directionLabels = labels.labelsFor(input.samples);
   const perDirection = (def: F.FamilyDefinition, pick: (s: InterfaceSample, d: 'ingress' | 'egress') => number | bigint): void => {
     w.family(def.name, def.type, def.help);
@@ -70,7 +70,9 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
   w.family(F.BUILD_INFO.name, F.BUILD_INFO.type, F.BUILD_INFO.help);
   w.sample(F.BUILD_INFO.name, formatLabels([['nodejs_version', process.version], ['version', input.version]]), 1);
   writeProcessMetrics(w, input.processFamilies);
-  return w.finish();
+  const rendered = w.finish();
+  labels.lastTextBytes = rendered.text.length;
+  return rendered;
 }
 
 function single(w: ExpositionWriter, def: F.FamilyDefinition, value: number | bigint): void {

@@ -6,16 +6,19 @@
 import type { InterfaceSample } from '../collector/interface-sample.js';
 import { formatLabels } from './exposition-writer.js';
 
+/** UTF-8 bytes, ready to copy into the exposition. */
 export interface InterfaceLabelSets {
   /** `{direction="ingress",ifindex="2",interface="eth0"}` */
-  ingress: string;
-  egress: string;
+  ingress: Buffer;
+  egress: Buffer;
   /** `{ifindex="2",interface="eth0"}` */
-  both: string;
+  both: Buffer;
 }
 
 export class InterfaceLabelCache {
   private entries = new Map<string, InterfaceLabelSets>();
+  /** Size of the last text exposition rendered with this cache: the next one's size hint. */
+  lastTextBytes = 0;
 
   /** The label sets of every sample, in order; entries of interfaces no longer exported are dropped. */
   labelsFor(samples: readonly InterfaceSample[]): InterfaceLabelSets[] {
@@ -34,8 +37,8 @@ export class InterfaceLabelCache {
 function render(s: InterfaceSample): InterfaceLabelSets {
   const ifindex = String(s.ifindex);
   return {
-    ingress: formatLabels([['direction', 'ingress'], ['ifindex', ifindex], ['interface', s.name]]),
-    egress: formatLabels([['direction', 'egress'], ['ifindex', ifindex], ['interface', s.name]]),
-    both: formatLabels([['ifindex', ifindex], ['interface', s.name]]),
+    ingress: Buffer.from(formatLabels([['direction', 'ingress'], ['ifindex', ifindex], ['interface', s.name]])),
+    egress: Buffer.from(formatLabels([['direction', 'egress'], ['ifindex', ifindex], ['interface', s.name]])),
+    both: Buffer.from(formatLabels([['ifindex', ifindex], ['interface', s.name]])),
   };
 }

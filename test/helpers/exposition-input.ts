@@ -1,6 +1,6 @@
 /** Builders of exposition inputs for the exporter's unit tests. */
 import type { InterfaceSample } from '../../src/collector/interface-sample.js';
-import type { ExpositionInput } from '../../src/metrics/exposition.js';
+import { renderExposition, type ExpositionInput } from '../../src/metrics/exposition.js';
 
 export function sample(ifindex: number, name: string, overrides: Partial<InterfaceSample> = {}): InterfaceSample {
   return {
@@ -29,4 +29,10 @@ export function expositionInput(overrides: Partial<ExpositionInput> = {}): Expos
     processFamilies: [],
     ...overrides,
   };
+}
+
+/** `renderExposition` with both outputs decoded, for assertions on text. */
+export function renderToStrings(input: ExpositionInput): { text: string; openMetrics: string; samples: number } {
+  const r = renderExposition(input);
+  return { text: r.text.toString('utf8'), openMetrics: r.openMetrics.toString('utf8'), samples: r.samples };
 }

@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { renderExposition } from '../../src/metrics/exposition.js';
 import { CONTRACT_FAMILIES } from '../../src/metrics/metric-families.js';
 import { escapeLabelValue, formatValue } from '../../src/metrics/exposition-writer.js';
 import { readProcessMetrics } from '../../src/metrics/process-metrics.js';
-import { expositionInput, sample } from '../helpers/exposition-input.js';
+import { expositionInput, renderToStrings, sample } from '../helpers/exposition-input.js';
 
 /** Runs the real promtool (Debian's prometheus package) on an exposition; returns its output. */
 function promtoolCheck(text: string): { status: number | null; output: string } {
@@ -20,7 +19,7 @@ function lines(text: string, prefix: string): string[] {
 
 test('every interface gets both directions of the four per-direction families, with exact values', () => {
   const big = 18_446_744_073_709_551_615n; // u64 max: beyond any JS number
-  const { text } = renderExposition(
+  const { text } = renderToStrings(
     expositionInput({ samples: [sample(2, 'eth0', { ingress: { packets: big, bytes: big - 1n, segments: big, packetsPerSecond: 1.5, bytesPerSecond: 1e21 }, egress: { packets: 0n, bytes: 0n, segments: 0n, packetsPerSecond: 0, bytesPerSecond: 0 } })] }),
   );
   assert.deepEqual(lines(text, 'netprobe_tc_packets_total'), [
@@ -38,7 +37,7 @@ test('every interface gets both directions of the four per-direction families, w
 });
 
 test('the eight contract families carry HELP and TYPE, and no sample carries a timestamp', () => {
-  const { text, samples: series } = renderExposition(expositionInput());
+  const { text, samples: series } = renderToStrings(expositionInput());
   for (const f of CONTRACT_FAMILIES) {
     assert.ok(text.includes(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`), f.name);
   }
@@ -53,7 +52,7 @@ test('the eight contract families carry HELP and TYPE, and no sample carries a t
 });
 
 test('after a failed collection: all eight families present, no interface samples, netprobe_up 0', () => {
-  const { text } = renderExposition(expositionInput({ samples: [], up: false, collectionErrors: 1, sourceStats: {}, attachMode: undefined, source: 'netdev' }));
+  const { text } = renderToStrings(expositionInput({ samples: [], up: false, collectionErrors: 1, sourceStats: {}, attachMode: undefined, source: 'netdev' }));
   for (const f of CONTRACT_FAMILIES) assert.ok(text.includes(`# TYPE ${f.name} ${f.type}\n`), f.name);
   assert.deepEqual(lines(text, 'netprobe_tc_'), []);
   assert.deepEqual(lines(text, 'netprobe_up '), ['netprobe_up 0']);
@@ -65,7 +64,7 @@ test('after a failed collection: all eight families present, no interface sample
 test('label values escape backslash, double quote and line feed', () => {
   assert.equal(escapeLabelValue('plain-eth0'), 'plain-eth0');
   assert.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
-  const { text } = renderExposition(expositionInput({ samples: [sample(7, 'x"y\\z')] }));
+  const { text } = renderToStrings(expositionInput({ samples: [sample(7, 'x"y\\z')] }));
   assert.ok(text.includes('netprobe_interface_active{ifindex="7",interface="x\\"y\\\\z"} 1\n'));
 });
 
@@ -80,7 +79,7 @@ test('values: exact bigints, Go-style specials', () => {
 test('promtool check metrics passes with no warnings on the real output, process metrics included', async () => {
   execFileSync('promtool', ['--version'], { stdio: 'ignore' });
   const input = expositionInput({ processFamilies: await readProcessMetrics() });
-  const { text } = renderExposition(input);
+  const { text } = renderToStrings(input);
   assert.ok(text.includes('# TYPE process_cpu_user_seconds_total counter'));
   assert.ok(text.includes('process_resident_memory_bytes '));
   const r = promtoolCheck(text);
@@ -90,9 +89,35 @@ test('promtool check metrics passes with no warnings on the real output, process
 
 test('promtool passes for hostile interface names: quotes, backslashes, Unicode, 15 bytes, globs', () => {
   const names = ['a"b', 'c\\d', '"\\"\\', 'ünï©ødé', '€€€€€', 'eth0.100@eth0', 'x{y}=z,w', '#comment', 'abcdefghijklmno', 'lo:1', ' sp ace'];
-  const { text } = renderExposition(expositionInput({ samples: names.map((n, i) => sample(10 + i, n)) }));
+  const { text } = renderToStrings(expositionInput({ samples: names.map((n, i) => sample(10 + i, n)) }));
   const r = promtoolCheck(text);
   assert.equal(r.output, '', r.output);
   assert.equal(r.status, 0);
   for (const n of names) assert.ok(text.includes(`interface="${escapeLabelValue(n)}"`), n);
+});
+
+test('a label cache reused across collections renders the same bytes and drops renamed interfaces', async () => {
+  const { InterfaceLabelCache } = await import('../../src/metrics/interface-labels.js');
+  const { renderExposition } = await import('../../src/metrics/exposition.js');
+  const cache = new InterfaceLabelCache();
+  const first = expositionInput({ samples: [sample(2, 'eth0'), sample(3, 'ünï"\\')] });
+  assert.deepEqual(renderExposition(first, cache).text, renderExposition(first).text);
+  assert.deepEqual(renderExposition(first, cache).text, renderExposition(first).text, 'second use: from the cache');
+  const renamed = expositionInput({ samples: [sample(2, 'wan0'), sample(3, 'ünï"\\')] });
+  const text = renderExposition(renamed, cache).text.toString();
+  assert.ok(!text.includes('eth0'));
+  assert.equal(text, renderExposition(renamed).text.toString());
+});
+
+test('the writer grows past its size hint without losing bytes (multi-byte UTF-8 included)', async () => {
+  const { renderExposition } = await import('../../src/metrics/exposition.js');
+  const { InterfaceLabelCache } = await import('../../src/metrics/interface-labels.js');
+  const input = expositionInput({ samples: Array.from({ length: 500 }, (_, i) => sample(i + 1, `€${i}ü`)) });
+  const small = new InterfaceLabelCache();
+  small.lastTextBytes = 10; // far too small a hint
+  const grown = renderExposition(input, small);
+  const reference = renderToStrings(input);
+  assert.equal(grown.text.toString(), reference.text);
+  assert.equal(grown.openMetrics.toString(), reference.openMetrics);
+  assert.equal(grown.text.length, Buffer.byteLength(reference.text));
 });

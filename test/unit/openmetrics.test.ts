@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderExposition } from '../../src/metrics/exposition.js';
 import { ExpositionWriter } from '../../src/metrics/exposition-writer.js';
 import { readProcessMetrics } from '../../src/metrics/process-metrics.js';
-import { expositionInput, sample } from '../helpers/exposition-input.js';
+import { expositionInput, renderToStrings, sample } from '../helpers/exposition-input.js';
 
 test('OpenMetrics: counter families are named without _total, their samples with it', () => {
-  const { openMetrics: text } = renderExposition(expositionInput());
+  const { openMetrics: text } = renderToStrings(expositionInput());
   assert.ok(text.includes('# HELP netprobe_tc_packets Total number of packets processed by TC\n# TYPE netprobe_tc_packets counter\n'));
   assert.ok(text.includes('# TYPE netprobe_collection counter\nnetprobe_collection_total 3\n'));
   assert.ok(text.includes('netprobe_tc_bytes_total{direction="egress",ifindex="2",interface="eth0"} 400\n'));
@@ -15,7 +14,7 @@ test('OpenMetrics: counter families are named without _total, their samples with
 });
 
 test('OpenMetrics: ends with exactly one # EOF, has no blank lines, declares every family once', async () => {
-  const { openMetrics: text } = renderExposition(expositionInput({ processFamilies: await readProcessMetrics() }));
+  const { openMetrics: text } = renderToStrings(expositionInput({ processFamilies: await readProcessMetrics() }));
   assert.ok(text.endsWith('\n# EOF\n'));
   assert.equal(text.split('# EOF').length, 2);
   const body = text.slice(0, -1).split('\n');
@@ -39,7 +38,7 @@ test('OpenMetrics: ends with exactly one # EOF, has no blank lines, declares eve
 test('OpenMetrics HELP escapes double quotes too; 0.0.4 does not need to', () => {
   const w = new ExpositionWriter();
   w.family('x_total', 'counter', 'say "hi"\\ \nnow');
-  const { text, openMetrics } = w.finish();
+  const { text, openMetrics } = decode(w.finish());
   assert.equal(openMetrics, '# HELP x say \\"hi\\"\\\\ \\nnow\n# TYPE x counter\n# EOF\n');
   assert.equal(text, '# HELP x_total say "hi"\\\\ \\nnow\n# TYPE x_total counter\n');
 });
@@ -47,7 +46,7 @@ test('OpenMetrics HELP escapes double quotes too; 0.0.4 does not need to', () =>
 test('OpenMetrics: untyped becomes unknown; a counter without _total is refused', () => {
   const w = new ExpositionWriter();
   w.family('thing', 'untyped', 'h');
-  const { text, openMetrics } = w.finish();
+  const { text, openMetrics } = decode(w.finish());
   assert.ok(openMetrics.includes('# TYPE thing unknown\n'));
   assert.ok(text.includes('# TYPE thing untyped\n'));
   assert.throws(() => new ExpositionWriter().family('bad', 'counter', 'h'), /must end in _total/);
@@ -56,6 +55,10 @@ test('OpenMetrics: untyped becomes unknown; a counter without _total is refused'
 test('OpenMetrics and text carry the same samples', () => {
   const input = expositionInput({ samples: [sample(3, 'a"b'), sample(4, 'veth0')] });
   const strip = (t: string): string[] => t.split('\n').filter((l) => l && !l.startsWith('#'));
-  const { text, openMetrics } = renderExposition(input);
+  const { text, openMetrics } = renderToStrings(input);
   assert.deepEqual(strip(openMetrics), strip(text));
 });
+
+function decode(r: { text: Buffer; openMetrics: Buffer }): { text: string; openMetrics: string } {
+  return { text: r.text.toString(), openMetrics: r.openMetrics.toString() };
+}
