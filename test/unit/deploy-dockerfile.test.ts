@@ -89,6 +89,21 @@ test('the runtime image has libbpf1, no compiler, and the compiled BPF object', 
   assert.ok(existsSync(join(ROOT, 'bpf/netprobe.bpf.o')), 'the BPF object is committed, so the build needs no clang');
 });
 
+test('production dependencies are enough: every package src/ imports at run time is a dependency', async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { name: string; dependencies: Record<string, string> };
+  const sources = (await readdir(join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts'));
+  const imported = new Set<string>();
+  for (const file of sources) {
+    const text = await readFile(join(ROOT, 'src', file), 'utf8');
+    // Static value imports (not `import type`) and dynamic imports of bare specifiers.
+    const specifiers = [...text.matchAll(/^import\s+(?!type\s)[^;]*?\sfrom\s+'([^'.][^']*)'/gms), ...text.matchAll(/\bimport\('([^'.][^']*)'\)/g)].map((m) => m[1] as string);
+    for (const spec of specifiers.filter((x) => !x.startsWith('node:'))) imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string));
+  }
+  imported.delete(pkg.name);
+  assert.ok(imported.size >= 3, [...imported].join(' '));
+  assert.deepEqual([...imported].filter((name) => !(name in pkg.dependencies)), [], 'imported at run time but pruned from the image (devDependencies)');
+});
+
 test('the runtime image installs iproute2 if and only if netprobe runs ip or tc', async () => {
   const sources = (await readdir(join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts'));
   let runsIpOrTc = false;
