@@ -44,8 +44,21 @@ export const COLLECTION_DURATION = family('netprobe_collection_duration_seconds'
 export const COLLECTION_ERRORS_TOTAL = family('netprobe_collection_errors_total', 'counter', 'Total number of collections that failed to read the counters');
 export const BUILD_INFO = family('netprobe_build_info', 'gauge', 'netprobe version and the Node.js version it runs on; always 1');
 
-/** Metric name of a counter reported by the source's `readSourceStats()`. */
+/**
+ * The families of the source's `readSourceStats()` keys. Known keys get their
+ * own type and HELP (the eBPF loader's: a packet counter and two interface
+ * counts that can go down, so gauges). An unknown key is exported as a gauge
+ * `netprobe_source_<key>`: a gauge is never misread as a counter reset.
+ */
+const SOURCE_STAT_FAMILIES: Readonly<Record<string, FamilyDefinition>> = {
+  uncounted_packets: family('netprobe_uncounted_packets_total', 'counter', 'Packets that reached an attached TC hook without a counter entry (normally 0)'),
+  interfaces_uncounted: family('netprobe_interfaces_uncounted', 'gauge', 'Interfaces the filters accept that could not be counted (counter map full or attach failed)'),
+  interfaces_overflow: family('netprobe_interfaces_overflow', 'gauge', 'Interfaces counted in the overflow hash because another interface owns their ifindex slot'),
+};
+
 export function sourceStatFamily(key: string, sourceKind: string): FamilyDefinition {
-  const base = `netprobe_${key.replace(/[^a-zA-Z0-9_]/g, '_').replace(/_total$/, '')}`;
-  return family(`${base}_total`, 'counter', `Counter-source health count "${key}" reported by the ${sourceKind} source`);
+  return (
+    SOURCE_STAT_FAMILIES[key] ??
+    family(`netprobe_source_${key.replace(/[^a-zA-Z0-9_]/g, '_')}`, 'gauge', `Counter-source statistic "${key}" reported by the ${sourceKind} source`)
+  );
 }

@@ -121,3 +121,12 @@ test('the writer grows past its size hint without losing bytes (multi-byte UTF-8
   assert.equal(grown.openMetrics.toString(), reference.openMetrics);
   assert.equal(grown.text.length, Buffer.byteLength(reference.text));
 });
+
+test('source statistics: known keys with their own type and HELP, unknown ones as gauges', () => {
+  const { text } = renderToStrings(expositionInput({ sourceStats: { uncounted_packets: 5n, interfaces_uncounted: 1n, interfaces_overflow: 2n, 'new-thing': 9n } }));
+  assert.ok(text.includes('# TYPE netprobe_uncounted_packets_total counter\nnetprobe_uncounted_packets_total 5\n'));
+  assert.ok(text.includes('# TYPE netprobe_interfaces_uncounted gauge\nnetprobe_interfaces_uncounted 1\n'));
+  assert.ok(text.includes('# TYPE netprobe_interfaces_overflow gauge\nnetprobe_interfaces_overflow 2\n'));
+  assert.ok(text.includes('# TYPE netprobe_source_new_thing gauge\nnetprobe_source_new_thing 9\n'));
+  assert.equal(promtoolCheck(text).output, '');
+});
