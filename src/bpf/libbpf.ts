@@ -185,6 +185,13 @@ export interface Libbpf {
   close(fd: number): number;
   /** Calls `onReadable` from the event loop whenever `fd` is readable (koffi's libuv poll). */
   pollReadable(fd: number, onReadable: () => void): { close(): void; unref(): void };
+
+  // --- libc, for dropping capabilities (src/security/capabilities.ts; added by the security helper) ---
+  /** capset(2) on the calling thread (v3 header, pid 0): 0 or -errno. */
+  capset(effective: bigint, permitted: bigint, inheritable: bigint): number;
+  /** prctl(2) with integer arguments: its result, or -errno. */
+  prctl(option: number, arg2: number, arg3: number): number;
+  // --- end of the capabilities section ---
 }
 
 let binding: Libbpf | undefined;
@@ -242,6 +249,9 @@ function bind(): Libbpf {
     recv: libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
     setsockopt: libc.func('int setsockopt(int fd, int level, int name, void *value, uint32_t len)'),
     close: libc.func('int close(int fd)'),
+    // capabilities section (security helper)
+    capset: libc.func('int capset(void *hdr, void *data)'),
+    prctl: libc.func('int prctl(int option, ...)'),
   };
 
   const PrintFn = koffi.proto('int np_libbpf_print_fn(int level, const char *fmt, void *ap)');
@@ -369,6 +379,24 @@ function bind(): Libbpf {
       const handle = koffi.node.poll(fd, { readable: true }, callback as (ev: unknown) => void);
       return { close: () => handle.close(), unref: () => handle.unref() };
     },
+
+    // --- capabilities section (security helper) ---
+    capset: (effective, permitted, inheritable) => {
+      const header = Buffer.alloc(8);
+      header.writeUInt32LE(0x20080522, 0); // _LINUX_CAPABILITY_VERSION_3; pid 0 = this thread
+      // Two __user_cap_data_struct {effective, permitted, inheritable}: bits 0-31, then 32-63.
+      const data = Buffer.alloc(24);
+      for (const [i, set] of [effective, permitted, inheritable].entries()) {
+        data.writeUInt32LE(Number(set & 0xffffffffn), i * 4);
+        data.writeUInt32LE(Number((set >> 32n) & 0xffffffffn), 12 + i * 4);
+      }
+      return (f.capset(header, data) as number) === 0 ? 0 : -koffi.errno();
+    },
+    prctl: (option, arg2, arg3) => {
+      const r = f.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', 0, 'unsigned long', 0) as number;
+      return r < 0 ? -koffi.errno() : r;
+    },
+    // --- end of the capabilities section ---
   };
 }
 
