@@ -14,6 +14,7 @@ import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { DEFAULT_STATE_DIR } from '../../src/bpf/clsact-state.js';
 import { DEFAULT_SERVER_CONFIG } from '../../src/config/exporter-config.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { DEPLOY_DIR, loadRules } from '../helpers/deploy-artefacts.js';
@@ -118,7 +119,8 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
   assert.equal(pod.hostNetwork, true);
   assert.ok(pod.tolerations?.some((t) => t.operator === 'Exists' && t.key === undefined && t.effect === undefined), 'tolerates every taint');
   assert.equal(pod.automountServiceAccountToken, false, 'no API token: netprobe never talks to the API server');
-  assert.equal(pod.volumes, undefined, 'no volumes: no hostPath, nothing pinned in /sys/fs/bpf');
+  // No hostPath (nothing pinned in /sys/fs/bpf): one in-memory volume where the loader keeps its clsact state.
+  assert.deepEqual(pod.volumes, [{ name: 'state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }]);
 
   const container = netprobeContainer(ds);
   const sc = container.securityContext;
@@ -127,6 +129,8 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
   assert.equal(sc?.readOnlyRootFilesystem, true);
   assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
   assert.deepEqual([...(sc?.capabilities?.add ?? [])].sort(), ['BPF', 'NET_ADMIN']);
+
+  assert.deepEqual(container.volumeMounts, [{ name: 'state', mountPath: DEFAULT_STATE_DIR }], 'mounted where the loader writes');
 
   for (const kind of ['requests', 'limits'] as const) {
     for (const resource of ['cpu', 'memory']) assert.ok(container.resources?.[kind]?.[resource], `${kind}.${resource}`);
