@@ -8,6 +8,7 @@
  *   npm run bench -- --smoke              tiny sizes and durations: proves the harness works
  *   npm run bench -- --write-docs         also regenerate docs/benchmarks.md sections and the chart
  *   npm run bench -- --only=memory --minutes=10 --sizes=2000
+ *   npm run bench -- --smoke --json=FILE  also write this run's results as JSON (the smoke test reads it)
  *
  * Results: bench/out/results.json (merged across runs, newest per part) and
  * bench/out/results.md; stdout gets the Markdown of this run.
@@ -36,7 +37,7 @@ interface StoredResults {
 }
 
 function usage(): string {
-  return `usage: npm run bench -- [--only=${PARTS.map((p) => p.name).join(',')}] [--smoke] [--sizes=10,100] [--minutes=N] [--write-docs]`;
+  return `usage: npm run bench -- [--only=${PARTS.map((p) => p.name).join(',')}] [--smoke] [--sizes=10,100] [--minutes=N] [--write-docs] [--json=FILE]`;
 }
 
 async function main(): Promise<number> {
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
       sizes: { type: 'string' },
       minutes: { type: 'string' },
       'write-docs': { type: 'boolean', default: false },
+      json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -114,6 +116,7 @@ async function main(): Promise<number> {
   const machine = describeMachine();
   const markdown = results.map((r) => `## ${r.title}\n\n${partMarkdown(r)}`).join('\n\n');
   console.log(markdown);
+  if (values.json) await writeFile(values.json, JSON.stringify({ totalSeconds, parts: results, failed }, null, 2) + '\n');
   if (!ctx.smoke) {
     const stored = await storeResults(machine, results, command);
     await writeFile(join(outDir, 'results.md'), Object.values(stored.parts).map((r) => `## ${r.title}\n\n${partMarkdown(r)}`).join('\n\n') + '\n');

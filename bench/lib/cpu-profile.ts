@@ -1,62 +1,65 @@
 /**
- * Where a Node process spent its CPU: reads a V8 `.cpuprofile` (from
- * `node --cpu-prof`) and lists the functions with the most self time, for the
- * "target not met" notes of the results.
+ * Where a Node process spent its time: reads a V8 CPU profile (from
+ * `node:inspector` or `node --cpu-prof`) and lists functions by total
+ * (inclusive) and self time, for the "target not met" notes of the results.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
+  children?: number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
   samples: number[];
 }
 
 export interface HotFunction {
   name: string;
-  /** Share of all samples, in percent. */
+  /** Share of non-idle samples in this function or what it called, in percent. */
+  totalPercent: number;
+  /** Share of non-idle samples in this function itself, in percent. */
   selfPercent: number;
 }
 
-/** Self time per function (by name and location), heaviest first. */
-export function hotFunctions(profile: CpuProfile, repoRoot: string, top = 12): HotFunction[] {
-  const total = profile.samples.length || 1;
-  const byName = new Map<string, number>();
-  for (const node of profile.nodes) {
-    const hits = node.hitCount ?? 0;
-    if (hits === 0 || node.callFrame.functionName === '(idle)') continue;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url ? `${relative(repoRoot, url.replace(/^file:\/\//, ''))}:${lineNumber + 1}` : '';
-    const name = `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
-    byName.set(name, (byName.get(name) ?? 0) + hits);
+/** Frames every stack passes through: they say nothing about where time goes. */
+const PLUMBING = new Set(['(root)', '(program)', '(idle)', 'processTicksAndRejections', 'runMicrotasks']);
+
+/** Functions (by name and file) ordered by total time, heaviest first. */
+export function hotFunctions(profile: CpuProfile, repoRoot: string, top = 20): HotFunction[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (n: ProfileNode): string => {
+    const { functionName, url, lineNumber } = n.callFrame;
+    const file = url ? relative(repoRoot, url.replace(/^file:\/\//, '')) : '';
+    return `${functionName || '(anonymous)'}${file ? ` (${file}${lineNumber > 0 ? `:${lineNumber + 1}` : ''})` : ''}`;
+  };
+  const hits = new Map<number, number>();
+  for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+
+  const total = new Map<string, number>();
+  const self = new Map<string, number>();
+  let busy = 0;
+  for (const [id, count] of hits) {
+    const leaf = byId.get(id);
+    if (!leaf || leaf.callFrame.functionName === '(idle)') continue;
+    busy += count;
+    self.set(label(leaf), (self.get(label(leaf)) ?? 0) + count);
+    const onStack = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const node = byId.get(cur)!;
+      if (PLUMBING.has(node.callFrame.functionName)) continue;
+      onStack.add(label(node));
+    }
+    for (const name of onStack) total.set(name, (total.get(name) ?? 0) + count);
   }
-  return [...byName.entries()]
-    .map(([name, hits]) => ({ name, selfPercent: (100 * hits) / total }))
-    .sort((a, b) => b.selfPercent - a.selfPercent)
+  const pct = (n: number): number => (100 * n) / (busy || 1);
+  return [...total.entries()]
+    .map(([name, n]) => ({ name, totalPercent: pct(n), selfPercent: pct(self.get(name) ?? 0) }))
+    .filter((h) => h.totalPercent < 99.5)
+    .sort((a, b) => b.totalPercent - a.totalPercent)
     .slice(0, top);
-}
-
-/** Non-idle samples of a profile. */
-function busySamples(p: CpuProfile): number {
-  const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
-  return p.samples.filter((id) => !idle.has(id)).length;
-}
-
-/**
- * Reads the busiest `.cpuprofile` in `dir` (node writes one per thread; the
- * module loader's thread is mostly idle).
- */
-export async function readBusiestProfile(dir: string): Promise<CpuProfile> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
-  const profiles = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as CpuProfile));
-  const busiest = profiles.sort((a, b) => busySamples(b) - busySamples(a))[0];
-  if (!busiest) throw new Error(`no .cpuprofile in ${dir}`);
-  return busiest;
 }

@@ -1,0 +1,129 @@
+/**
+ * The benchmark harness works: `bench/run.ts --smoke` (tiny sizes and
+ * durations) runs every part and produces well-formed numbers, and it leaves
+ * no namespace or process behind — also when interrupted with Ctrl-C. No
+ * timing is asserted: speed lives in the benchmark results, not in tests.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const benchEntry = join(repoRoot, 'bench', 'run.ts');
+
+interface PartResult {
+  part: string;
+  tables: Array<{ headers: string[]; rows: string[][] }>;
+  data: Record<string, unknown>;
+}
+
+/** Namespaces whose name carries the bench process's PID (every bench namespace does: test/helpers/netns.ts). */
+async function namespacesOf(pid: number): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list']);
+  return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.includes(`-${pid}-`));
+}
+
+/** PIDs of the processes running inside a namespace. */
+async function pidsIn(ns: string): Promise<number[]> {
+  const { stdout } = await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }));
+  return stdout.split('\n').filter(Boolean).map(Number);
+}
+
+const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const positive = (v: unknown): boolean => finite(v) && v > 0;
+
+function exitOf(child: ReturnType<typeof spawn>): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : null))));
+}
+
+test('bench --smoke runs every part and reports well-formed numbers', { timeout: 110_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'netprobe-bench-smoke-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const json = join(dir, 'results.json');
+  const child = spawn(process.execPath, ['--import', 'tsx', benchEntry, '--smoke', `--json=${json}`], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void child.kill('SIGINT'));
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await exitOf(child);
+  assert.equal(code, 0, `bench --smoke failed:\n${output}`);
+  assert.deepEqual(await namespacesOf(child.pid!), [], 'the bench left namespaces behind');
+
+  const { parts, failed } = JSON.parse(await readFile(json, 'utf8')) as { parts: PartResult[]; failed: boolean };
+  assert.equal(failed, false);
+  assert.deepEqual(parts.map((p) => p.part).sort(), ['collection', 'cost', 'hotplug', 'memory', 'scrape', 'throughput']);
+  const part = (name: string): PartResult => parts.find((p) => p.part === name)!;
+  for (const p of parts) {
+    assert.ok(p.tables.length > 0 && p.tables.every((tb) => tb.rows.length > 0 && tb.rows.every((r) => r.length === tb.headers.length)), `${p.part}: malformed table`);
+  }
+
+  // Part 1: every shipped-program path counted every run, and its ratio to the floor is a real number.
+  const cost = part('cost').data as { rows: Array<{ program: string; nsMedian: number; ratioMedian: number; counted: number | null }>; plan: { rounds: number; repeat: number; frameSizes: number[] } };
+  const expected = cost.plan.rounds * cost.plan.repeat * cost.plan.frameSizes.length;
+  for (const r of cost.rows) {
+    assert.ok(positive(r.nsMedian) && positive(r.ratioMedian), `cost row ${r.program}: ${JSON.stringify(r)}`);
+    if (r.program.startsWith('netprobe_')) assert.equal(r.counted, expected, `${r.program} did not count on the measured path`);
+  }
+
+  const throughput = part('throughput').data as Record<string, unknown> & { countedPackets: number[] };
+  for (const key of ['tcp|none', 'tcp|tcx', 'tcp|tc', 'udp64|none', 'udp64|tcx', 'udp64|tc']) {
+    const v = throughput[key] as { median: number; ratio: number };
+    assert.ok(positive(v.median) && positive(v.ratio), `throughput ${key}: ${JSON.stringify(v)}`);
+  }
+  assert.ok(throughput.countedPackets.length === 4 && throughput.countedPackets.every(positive), 'netprobe counted packets in each attached round');
+
+  const collection = part('collection').data as Record<string, { fullMedian: number; readMedian: number; rows: number; interfaces: number }>;
+  for (const source of ['ebpf', 'netdev']) {
+    const v = collection[`10|${source}`]!;
+    assert.ok(positive(v.fullMedian) && positive(v.readMedian), `collection ${source}: ${JSON.stringify(v)}`);
+    // 10 veths plus lo, both directions.
+    assert.equal(v.rows, 22, `collection ${source}: rows`);
+  }
+
+  const scrape = part('scrape').data as { sizes: Array<{ size: number; bytes: Record<string, { plainBytes: number; gzipBytes: number; series: number }>; p50: Record<string, number>; cpuMsPerScrape: Record<string, number> }>; svg: string };
+  for (const s of scrape.sizes) {
+    for (const name of ['netprobe', 'node_exporter']) {
+      const b = s.bytes[name]!;
+      assert.ok(positive(b.series) && positive(b.gzipBytes) && b.gzipBytes < b.plainBytes, `scrape ${name} bytes: ${JSON.stringify(b)}`);
+      assert.ok(positive(s.p50[name]) && finite(s.cpuMsPerScrape[name]) && s.cpuMsPerScrape[name]! >= 0, `scrape ${name} numbers`);
+    }
+  }
+  assert.match(scrape.svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<path d="M[\d.]+,[\d.]+/);
+
+  const hotplug = part('hotplug').data as { latenciesMs: number[] };
+  assert.ok(hotplug.latenciesMs.length === 2 && hotplug.latenciesMs.every(positive), `hotplug: ${JSON.stringify(hotplug)}`);
+
+  const memory = part('memory').data as Record<string, { warm: number; end: number; scrapes: number }>;
+  for (const name of ['netprobe', 'node_exporter']) {
+    const m = memory[`10|${name}`]!;
+    assert.ok(positive(m.warm) && positive(m.end) && positive(m.scrapes), `memory ${name}: ${JSON.stringify(m)}`);
+  }
+});
+
+test('Ctrl-C during a bench removes what it created and exits 130', { timeout: 60_000 }, async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', benchEntry, '--smoke', '--only=scrape'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void child.kill('SIGKILL'));
+  let output = '';
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  // Wait until both exporters run inside the bench's namespace, then interrupt.
+  const deadline = Date.now() + 45_000;
+  let started: number[] = [];
+  while (Date.now() < deadline && started.length < 2) {
+    started = (await Promise.all((await namespacesOf(child.pid!)).map(pidsIn))).flat();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(started.length >= 2, `the bench never started its exporters:\n${output}`);
+  child.kill('SIGINT');
+  assert.equal(await exitOf(child), 130, output);
+  assert.deepEqual(await namespacesOf(child.pid!), [], 'namespaces left after Ctrl-C');
+  assert.deepEqual(started.filter(alive), [], 'processes left after Ctrl-C');
+});
