@@ -7,23 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, arch } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { twoHosts, type Netns } from '../helpers/netns.js';
 import { Agent, row, type AgentRow } from '../fixtures/ebpf-agent-driver.js';
 import { iperf, quietIpv6 } from '../fixtures/ebpf-traffic.js';
-
-const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
-
-function compileSecondProgram(dir: string): string {
-  const out = join(dir, 'second.bpf.o');
-  const archInclude = `/usr/include/${arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
-  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-I', archInclude, '-c', fixture('ebpf-second-counter.bpf.c'), '-o', out]);
-  return out;
-}
+import { compileFixtureProgram, fixturePath } from '../fixtures/ebpf-compile.js';
 
 interface Reading {
   kernel: { rx: bigint; tx: bigint };
@@ -53,7 +43,7 @@ for (const mode of ['tcx', 'tc'] as const) {
   test(`${mode}: a program attached after netprobe's still sees every packet`, { timeout: 90_000 }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'np-second-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const secondObject = compileSecondProgram(dir);
+    const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', dir);
     const hosts = await twoHosts('npx');
     t.after(() => hosts.cleanup());
     const { left, right, link } = hosts;
@@ -62,7 +52,7 @@ for (const mode of ['tcx', 'tc'] as const) {
     const agent = Agent.start(left, [`--mode=${mode}`, `--include=${link.a}`]);
     t.after(() => agent.stop());
     await agent.ready();
-    const second = Agent.start(left, [secondObject, link.a, mode], { script: fixture('ebpf-second-program.ts') });
+    const second = Agent.start(left, [secondObject, link.a, mode], { script: fixturePath('ebpf-second-program.ts') });
     t.after(() => second.stop());
     await second.ready();
 

@@ -8,13 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, arch } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Netns } from '../helpers/netns.js';
 import { Agent } from '../fixtures/ebpf-agent-driver.js';
-
-const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+import { compileFixtureProgram } from '../fixtures/ebpf-compile.js';
 
 async function namespace(t: { after: (fn: () => Promise<void>) => void }): Promise<Netns> {
   const ns = await Netns.create('npe');
@@ -25,9 +23,7 @@ async function namespace(t: { after: (fn: () => Promise<void>) => void }): Promi
 test('a program the verifier rejects: NP_ERR_BPF_LOAD naming the object, the verifier log at debug', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'np-rejected-'));
   t.after(async () => rmSync(dir, { recursive: true, force: true }));
-  const object = join(dir, 'rejected.bpf.o');
-  const archInclude = `/usr/include/${arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
-  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-I', archInclude, '-c', fixture('ebpf-rejected.bpf.c'), '-o', object]);
+  const object = compileFixtureProgram('ebpf-rejected.bpf.c', dir);
   const ns = await namespace(t);
   const agent = Agent.start(ns, [`--object=${object}`], { env: { ...process.env, NP_AGENT_LOG: 'debug' } });
   t.after(() => agent.stop());

@@ -8,20 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { twoHosts, vethBetween, type Netns } from '../helpers/netns.js';
-import { Agent, row } from '../fixtures/ebpf-agent-driver.js';
+import { Agent, row, type AgentInterface } from '../fixtures/ebpf-agent-driver.js';
 import { deltas, iperf, quietIpv6, settledSnapshot } from '../fixtures/ebpf-traffic.js';
 
-type Iface = { ifindex: number; name: string };
 
-/** Waits for the agent to report an interface list satisfying `ok`. */
-async function until(agent: Agent, ok: (ifaces: Iface[]) => boolean): Promise<Iface[]> {
-  for (;;) {
-    const e = await agent.next(['changed'], 10_000);
-    if (e.event === 'error') throw new Error(String(e.message));
-    const ifaces = e.interfaces as Iface[];
-    if (ok(ifaces)) return ifaces;
-  }
-}
 
 async function entries(agent: Agent): Promise<{ slots: number[]; overflow: Array<{ ifindex: number; direction: string }> }> {
   return (await agent.request('entries', 'entries')) as unknown as { slots: number[]; overflow: Array<{ ifindex: number; direction: string }> };
@@ -48,7 +38,7 @@ for (const mode of ['tcx', 'tc'] as const) {
 
     // Created after start: attached without any request from us, counted exactly.
     const plugged = await vethBetween(left, right, { subnet: 251 });
-    const ifaces = await until(agent, (list) => list.some((i) => i.name === plugged.a));
+    const ifaces = await agent.untilInterfaces((list) => list.some((i) => i.name === plugged.a));
     const pluggedIndex = ifaces.find((i) => i.name === plugged.a)!.ifindex;
     await expectExactCounts(agent, left, right, plugged.a, plugged.addrB);
 
@@ -56,7 +46,7 @@ for (const mode of ['tcx', 'tc'] as const) {
     const countsBefore = row(await agent.counters(), plugged.a, 'ingress');
     const renamed = `${plugged.a.slice(0, 10)}-rn`;
     await left.ip(['link', 'set', 'dev', plugged.a, 'name', renamed]);
-    await until(agent, (list) => list.some((i) => i.name === renamed) && !list.some((i) => i.name === plugged.a));
+    await agent.untilInterfaces((list) => list.some((i) => i.name === renamed) && !list.some((i) => i.name === plugged.a));
     const rows = await agent.counters();
     assert.ok(!rows.some((r) => r.name === plugged.a), 'no row carries the old name');
     assert.ok(row(rows, renamed, 'ingress').packets >= countsBefore.packets, 'counters survive a rename');
@@ -64,7 +54,7 @@ for (const mode of ['tcx', 'tc'] as const) {
     // Deleted: detached, entries gone, no error.
     assert.ok((await entries(agent)).slots.includes(pluggedIndex));
     await left.ip(['link', 'del', 'dev', renamed]);
-    await until(agent, (list) => !list.some((i) => i.ifindex === pluggedIndex));
+    await agent.untilInterfaces((list) => !list.some((i) => i.ifindex === pluggedIndex));
     const after = await entries(agent);
     assert.ok(!after.slots.includes(pluggedIndex), 'no slot left for the deleted interface');
     assert.ok(!after.overflow.some((k) => k.ifindex === pluggedIndex), 'no overflow entry left');
@@ -73,10 +63,10 @@ for (const mode of ['tcx', 'tc'] as const) {
     // The same ifindex, reused by a new interface, starts from zero.
     const reused = `npr${pluggedIndex}`;
     await left.ip(['link', 'add', 'name', reused, 'index', String(pluggedIndex), 'type', 'veth', 'peer', 'name', `${reused}p`, 'netns', right.name]);
-    await until(agent, (list) => list.some((i) => i.name === reused && i.ifindex === pluggedIndex));
+    await agent.untilInterfaces((list) => list.some((i) => i.name === reused && i.ifindex === pluggedIndex));
     assert.deepEqual(row(await agent.counters(), reused, 'ingress'), { packets: 0n, bytes: 0n });
     await left.ip(['link', 'del', 'dev', reused]);
-    await until(agent, (list) => !list.some((i) => i.ifindex === pluggedIndex));
+    await agent.untilInterfaces((list) => !list.some((i) => i.ifindex === pluggedIndex));
 
     // An ifindex whose slot is taken (lo is ifindex 1; 1 + 1024 shares its slot) goes to the overflow map.
     const over = `npo${process.pid % 10000}`;
@@ -86,12 +76,12 @@ for (const mode of ['tcx', 'tc'] as const) {
     await right.ip(['addr', 'add', '10.213.252.2/30', 'dev', `${over}p`]);
     await left.ip(['link', 'set', over, 'up']);
     await right.ip(['link', 'set', `${over}p`, 'up']);
-    await until(agent, (list) => list.some((i) => i.name === over));
+    await agent.untilInterfaces((list) => list.some((i) => i.name === over));
     const overflowEntries = (await entries(agent)).overflow.filter((k) => k.ifindex === overIndex).map((k) => k.direction).sort();
     assert.deepEqual(overflowEntries, ['egress', 'ingress']);
     await expectExactCounts(agent, left, right, over, '10.213.252.2');
     await left.ip(['link', 'del', 'dev', over]);
-    await until(agent, (list) => !list.some((i) => i.ifindex === overIndex));
+    await agent.untilInterfaces((list) => !list.some((i) => i.ifindex === overIndex));
     assert.ok(!(await entries(agent)).overflow.some((k) => k.ifindex === overIndex), 'overflow entries deleted with the interface');
 
     const stats = (await agent.request('read', 'counters')).stats as Record<string, string>;

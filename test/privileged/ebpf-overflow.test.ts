@@ -8,18 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { twoHosts } from '../helpers/netns.js';
-import { Agent, row } from '../fixtures/ebpf-agent-driver.js';
+import { Agent, row, type AgentInterface } from '../fixtures/ebpf-agent-driver.js';
 import { deltas, iperf, quietIpv6, settledSnapshot } from '../fixtures/ebpf-traffic.js';
 
-type Iface = { ifindex: number; name: string };
 
-async function until(agent: Agent, ok: (ifaces: Iface[]) => boolean): Promise<void> {
-  for (;;) {
-    const e = await agent.next(['changed'], 10_000);
-    if (e.event === 'error') throw new Error(String(e.message));
-    if (ok(e.interfaces as Iface[])) return;
-  }
-}
 
 test('overflow map full: the interface is skipped with a warning and counted in stats; the rest counts on', { timeout: 90_000 }, async (t) => {
   const hosts = await twoHosts('npo');
@@ -36,7 +28,7 @@ test('overflow map full: the interface is skipped with a warning and counted in 
     await left.ip(['link', 'add', 'name', name, 'index', String(index), 'type', 'veth', 'peer', 'name', `${name}p`, 'netns', right.name]);
   };
   await add(`npf${tag}`, 1025);
-  await until(agent, (l) => l.some((i) => i.ifindex === 1025));
+  await agent.untilInterfaces((l) => l.some((i) => i.ifindex === 1025));
   await add(`npg${tag}`, 2049);
   // Not counted: no 'changed' for it; the warning names it.
   const deadline = Date.now() + 10_000;
@@ -45,7 +37,7 @@ test('overflow map full: the interface is skipped with a warning and counted in 
   const read = await agent.request('read', 'counters');
   assert.equal((read.stats as Record<string, string>).interfaces_uncounted, '1');
   assert.equal((read.stats as Record<string, string>).interfaces_overflow, '1');
-  assert.ok(!(read.interfaces as Iface[]).some((i) => i.ifindex === 2049));
+  assert.ok(!(read.interfaces as AgentInterface[]).some((i) => i.ifindex === 2049));
 
   // Everything else still counts exactly.
   const before = await settledSnapshot(agent, left, link.a);
@@ -56,7 +48,7 @@ test('overflow map full: the interface is skipped with a warning and counted in 
 
   // Room frees up: the skipped interface is counted now, from zero.
   await left.ip(['link', 'del', 'dev', `npf${tag}`]);
-  await until(agent, (l) => l.some((i) => i.ifindex === 2049) && !l.some((i) => i.ifindex === 1025));
+  await agent.untilInterfaces((l) => l.some((i) => i.ifindex === 2049) && !l.some((i) => i.ifindex === 1025));
   const now = await agent.request('read', 'counters');
   assert.equal((now.stats as Record<string, string>).interfaces_uncounted, '0');
   assert.deepEqual(row(now.rows as never, `npg${tag}`, 'egress'), { packets: 0n, bytes: 0n });

@@ -7,16 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, arch } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { twoHosts, type Netns } from '../helpers/netns.js';
 import { Agent } from '../fixtures/ebpf-agent-driver.js';
 import { deltas, iperf, quietIpv6, settledSnapshot } from '../fixtures/ebpf-traffic.js';
-
-const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+import { compileFixtureProgram, fixturePath } from '../fixtures/ebpf-compile.js';
 
 const count = (text: string, re: RegExp): number => text.split('\n').filter((l) => re.test(l)).length;
 const filters = (ns: Netns, dev: string, hook: 'ingress' | 'egress'): Promise<string> => ns.exec('tc', ['filter', 'show', 'dev', dev, hook]);
@@ -47,10 +44,8 @@ test('tc: SIGKILL leaves filters; the restart replaces them (one per hook), a cl
   t.after(() => first.stop());
   await first.ready();
   // Someone else's filter on the qdisc netprobe created (a BPF program at another handle/priority).
-  const secondObject = join(work, 'second.bpf.o');
-  const archInclude = `/usr/include/${arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
-  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-I', archInclude, '-c', fixture('ebpf-second-counter.bpf.c'), '-o', secondObject]);
-  const other = Agent.start(left, [secondObject, link.a, 'tc'], { script: fixture('ebpf-second-program.ts') });
+  const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', work);
+  const other = Agent.start(left, [secondObject, link.a, 'tc'], { script: fixturePath('ebpf-second-program.ts') });
   t.after(() => other.stop());
   await other.ready();
   await other.kill(); // its filter stays, as tc filters do
