@@ -39,9 +39,10 @@ export async function startNetprobe(ctx: BenchContext, ns: Netns, extraArgs: str
     ns,
     process.execPath,
     [join(ctx.repoRoot, 'dist', 'cli', 'main.js'), `--web.listen-address=127.0.0.1:${NETPROBE_PORT}`, '--source=ebpf', '--log.level=warn', ...extraArgs],
-    { label: `netprobe in ${ns.name}` },
+    // Each tcx attach and detach waits for an RCU grace period in the kernel: thousands take a minute.
+    { label: `netprobe in ${ns.name}`, stopGraceMs: 180_000 },
   );
-  await waitForListen(p, NETPROBE_PORT, 120_000);
+  await waitForListen(p, NETPROBE_PORT, 300_000);
   return p;
 }
 

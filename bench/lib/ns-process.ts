@@ -15,13 +15,21 @@ export interface NsProcess {
   output(): string;
   /** Resolves with the next stdout line matching `pattern`. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (idempotent). */
+  /** SIGTERM, then SIGKILL after `graceMs` (default: the start option); resolves with the exit code (idempotent). */
   stop(graceMs?: number): Promise<number | null>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function startInNs(ns: Netns, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; label?: string } = {}): NsProcess {
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Names the process in errors and cleanup messages. */
+  label?: string;
+  /** How long a SIGTERM may take before SIGKILL (netprobe detaching thousands of tcx links takes a while). */
+  stopGraceMs?: number;
+}
+
+export function startInNs(ns: Netns, cmd: string, args: string[], opts: StartOptions = {}): NsProcess {
   const child = ns.spawn(cmd, args, { env: opts.env ?? process.env });
   const label = opts.label ?? `${cmd} in ${ns.name}`;
   if (child.pid === undefined) throw new Error(`could not start ${label}`);
@@ -45,7 +53,7 @@ export function startInNs(ns: Netns, cmd: string, args: string[], opts: { env?: 
   child.stderr?.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))));
 
-  const stop = async (graceMs = 5000): Promise<number | null> => {
+  const stop = async (graceMs = opts.stopGraceMs ?? 5000): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
