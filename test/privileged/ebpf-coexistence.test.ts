@@ -49,7 +49,8 @@ for (const mode of ['tcx', 'tc'] as const) {
     const { left, right, link } = hosts;
     await quietIpv6(left, right);
 
-    const agent = Agent.start(left, [`--mode=${mode}`, `--include=${link.a}`]);
+    // Its own state dir: netprobe remembers the qdisc it leaves to the other program, and this namespace is temporary.
+    const agent = Agent.start(left, [`--mode=${mode}`, `--include=${link.a}`, `--state-dir=${dir}`]);
     t.after(() => agent.stop());
     await agent.ready();
     const second = Agent.start(left, [secondObject, link.a, mode], { script: fixturePath('ebpf-second-program.ts') });
