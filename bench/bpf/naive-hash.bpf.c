@@ -7,7 +7,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
-#include "netprobe.h"
+#include "naive-count.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -30,10 +30,7 @@ int naive_hash_tc(struct __sk_buff *skb)
 		if (!c)
 			return TC_ACT_UNSPEC;
 	}
-	c->packets += 1;
-	c->bytes += skb->len;
-	c->segments += skb->gso_segs > 1 ? skb->gso_segs : 1;
-	return TC_ACT_UNSPEC;
+	return naive_count(c, skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
