@@ -55,6 +55,7 @@ export class Exporter {
   private lifecycle: Lifecycle = 'new';
   private unsubscribe: (() => void) | undefined;
   private abortCleanup: (() => void) | undefined;
+  private startup: Promise<void> | undefined;
 
   private readonly labelCache = new InterfaceLabelCache();
   private snapshot: ExpositionSnapshot | undefined;
@@ -93,7 +94,8 @@ export class Exporter {
 
   /**
    * Collects once, then listens; resolves once listening. Stops when `signal`
-   * aborts. A second call is an ExporterStateError: an Exporter starts once.
+   * aborts (also during start-up: then it resolves without serving). A second
+   * call is an ExporterStateError: an Exporter starts once.
    */
   async start(signal?: AbortSignal): Promise<void> {
     if (this.lifecycle !== 'new') {
@@ -104,9 +106,25 @@ export class Exporter {
       this.lifecycle = 'stopped';
       return;
     }
+    if (signal) {
+      const onAbort = (): void => void this.stop();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.abortCleanup = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.startup = this.startUp();
+    try {
+      await this.startup;
+    } finally {
+      this.startup = undefined;
+    }
+  }
+
+  private async startUp(): Promise<void> {
     try {
       await this.collectAndPublish();
+      if (this.stopRequested()) return;
       const web = await this.webServerOptions();
+      if (this.stopRequested()) return;
       const s = this.config.server;
       this.server = new MetricsServer({
         host: s.host,
@@ -126,32 +144,40 @@ export class Exporter {
       await this.server.listen();
     } catch (error) {
       this.lifecycle = 'stopped';
+      this.abortCleanup?.();
       await this.server?.close();
       throw error;
     }
+    if (this.stopRequested()) return; // stop() closes the server
     this.unsubscribe = this.source.onInterfacesChanged?.(() => this.loop.trigger());
     this.loop.start();
     this.lifecycle = 'running';
-    if (signal) {
-      const onAbort = (): void => void this.stop();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.abortCleanup = () => signal.removeEventListener('abort', onAbort);
-    }
     this.logger.info(
       { port: this.port, path: this.config.server.path, source: this.source.kind, attachMode: this.source.attachMode ?? 'none', interfaces: this.source.interfaceCount, collectIntervalMs: this.config.collectInterval },
       'exporter listening',
     );
   }
 
-  /** Closes the server (keep-alive connections too) and the collection loop. Idempotent. Does not close the source. */
+  /** stop() was called (or the signal aborted) while starting. A method, so TypeScript does not narrow it away across awaits. */
+  private stopRequested(): boolean {
+    return this.lifecycle === 'stopped';
+  }
+
+  /**
+   * Closes the server (keep-alive connections too) and the collection loop,
+   * after a collection in progress. Idempotent; safe during start(). Does not
+   * close the source: the caller owns it.
+   */
   async stop(): Promise<void> {
-    if (this.lifecycle === 'stopped' || this.lifecycle === 'new') {
+    if (this.lifecycle === 'new' || this.lifecycle === 'stopped') {
       this.lifecycle = 'stopped';
+      await this.startup?.catch(() => undefined);
       return;
     }
     this.lifecycle = 'stopped';
     this.abortCleanup?.();
     this.unsubscribe?.();
+    await this.startup?.catch(() => undefined);
     await Promise.all([this.server?.close(), this.loop.stop()]);
     this.logger.info('exporter stopped');
   }

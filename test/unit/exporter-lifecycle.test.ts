@@ -205,3 +205,26 @@ test('listening on a busy port fails with NP_ERR_LISTEN and a hint', async (t) =
   await assert.rejects(second.start(), (e: unknown) => e instanceof NetprobeError && e.code === 'NP_ERR_LISTEN' && /EADDRINUSE/.test(e.message) && /another process/.test(e.hint ?? ''));
   await second.stop();
 });
+
+test('stop() or an abort during start(): start resolves without serving, nothing left listening', async () => {
+  const source = new FakeSource();
+  const aborted = new AbortController();
+  const a = exporterFor(source);
+  const starting = a.start(aborted.signal);
+  aborted.abort();
+  await starting;
+  assert.equal(a.port, 0, 'never listened, or closed again');
+  assert.equal(source.listenerCount, 0);
+
+  const b = exporterFor(source);
+  const startingB = b.start();
+  const stopping = b.stop();
+  await Promise.all([startingB, stopping]);
+  assert.equal(b.port, 0);
+  assert.equal(source.listenerCount, 0);
+  await assert.rejects(b.start(), ExporterStateError);
+
+  const c = exporterFor(source);
+  await c.start(AbortSignal.abort());
+  assert.equal(c.port, 0, 'an already aborted signal: not started');
+});
