@@ -10,6 +10,7 @@ import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { Exporter } from '../metrics/index.js';
 import { logFailure } from './log-failure.js';
+import { applyCapabilitiesKeep } from '../security/keep-capabilities.js';
 
 /** How long a graceful shutdown may take before the process exits anyway. */
 export const SHUTDOWN_BOUND_MS = 5_000;
@@ -41,6 +42,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     exporter = new Exporter(source, opts.exporterConfig, { logger, version: opts.version });
     // start() logs where it listens, the source and the attach mode.
     await exporter.start();
+    applyCapabilitiesKeep(settings.capabilitiesKeep, logger);
   } catch (error) {
     logFailure(logger, 'cannot start', error);
     await shutDown(exporter, source, logger);

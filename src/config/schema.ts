@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DEFAULT_EXPORTER_CONFIG, DEFAULT_SERVER_CONFIG } from './exporter-config.js';
 import { checkInterfacePattern } from './interface-pattern.js';
+import { checkCapabilitiesKeep, DEFAULT_CAPABILITIES_KEEP } from '../security/capabilities.js';
 import {
   booleanKind,
   durationKind,
@@ -208,6 +209,13 @@ export const CONFIG_SCHEMA = {
     kind: enumKind(LOG_LEVELS),
     default: DEFAULT_EXPORTER_CONFIG.logLevel,
     help: 'Only log messages of this level or above.',
+  }),
+  capabilitiesKeep: setting({
+    flag: 'capabilities.keep',
+    file: 'capabilities.keep',
+    kind: stringKind({ placeholder: 'caps', allowed: 'comma-separated capability names (bpf,net_admin), all (no drop) or none', check: checkCapabilitiesKeep }),
+    default: DEFAULT_CAPABILITIES_KEEP,
+    help: 'After attaching, drop every capability not listed (like ebpf_exporter). bpf,net_admin keeps attaching new interfaces; all keeps everything.',
   }),
   logFormat: setting<LogFormat>({
     flag: 'log.format',

@@ -30,8 +30,20 @@ export const CAPABILITY_NAMES: readonly string[] = Object.freeze([
   'checkpoint_restore',
 ]);
 
-/** The default `--capabilities.keep`: what attaching hot-plugged interfaces needs. */
+/** The default `--capabilities.keep`: what attaching hot-plugged interfaces (and netlink link events) needs. */
 export const DEFAULT_KEEP_CAPABILITIES: readonly string[] = Object.freeze(['bpf', 'net_admin']);
+export const DEFAULT_CAPABILITIES_KEEP = DEFAULT_KEEP_CAPABILITIES.join(',');
+
+/** Why a `--capabilities.keep` value is refused (undefined = fine): a list, `all` (no drop) or `none`. */
+export function checkCapabilitiesKeep(spec: string): string | undefined {
+  if (spec === 'all' || spec === 'none') return undefined;
+  try {
+    parseCapabilityList(spec);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
 
 const CAP_SETPCAP = 8;
 

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import {
   CAPABILITY_NAMES, DEFAULT_KEEP_CAPABILITIES, CapabilityDropError, CapabilityNameError, capabilityNames, dropCapabilities,
   parseCapabilityList, parseProcStatusCapabilities, planCapabilityDrop, readCapabilities, type CapabilityMasks, type CapabilitySyscalls,
+  checkCapabilitiesKeep, DEFAULT_CAPABILITIES_KEEP,
 } from '../../src/security/capabilities.js';
+import { applyCapabilitiesKeep } from '../../src/security/keep-capabilities.js';
+import type { Logger } from '../../src/log/logger.js';
 
 // A root process on Linux 6.x (41 capabilities), cut from a real /proc/self/status.
 const ROOT_STATUS = `Name:\tnode
@@ -114,4 +117,21 @@ test('a refused step is a clear error naming the step', () => {
   k.sys.capset = () => 1;
   assert.throws(() => dropCapabilities(parseCapabilityList('bpf'), k.sys, () => ({ ...k.state })),
     (e: CapabilityDropError) => e.code === 'NP_ERR_CAPABILITY_DROP' && e.message.includes('capset') && e.message.includes('errno 1'));
+});
+
+test('--capabilities.keep values: lists, all, none; unknown names refused with the name', () => {
+  for (const ok of ['bpf,net_admin', 'all', 'none', 'CAP_BPF', '']) assert.equal(checkCapabilitiesKeep(ok), undefined, ok);
+  assert.match(checkCapabilitiesKeep('bpf,sys_admn') ?? '', /sys_admn/);
+  assert.equal(DEFAULT_CAPABILITIES_KEEP, 'bpf,net_admin');
+});
+
+test('applyCapabilitiesKeep: all drops nothing; a list drops and logs what is kept', () => {
+  const k = fakeKernel(parseProcStatusCapabilities(ROOT_STATUS));
+  const logs: string[] = [];
+  const logger = { info: (_o: object, m: string) => logs.push(m), warn: (_o: object, m: string) => logs.push(m) } as unknown as Logger;
+  applyCapabilitiesKeep('all', logger, () => k.sys);
+  assert.equal(k.calls.length, 0);
+  // The real read-back goes to /proc/thread-self: only the calls are checked here.
+  assert.throws(() => applyCapabilitiesKeep('bpf', logger, () => ({ ...k.sys, capset: () => 1 })), /capset/);
+  assert.ok(k.calls.includes('ambient'));
 });
