@@ -12,7 +12,7 @@ import { Netns, uniqueTag, vethBetween, type VethPair } from '../helpers/netns.j
 import { quietIpv6 } from '../fixtures/ebpf-traffic.js';
 import { CLI, labelSets, promtoolCheck, sampleValue, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
 import { fetchInNetns } from '../fixtures/cli/netns-fetch.js';
-import { attachedInterfaces } from '../fixtures/cli/attachments.js';
+import { attachedInterfaces, listAttachments } from '../fixtures/cli/attachments.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const CONTRACT_FAMILIES = [
@@ -251,4 +251,19 @@ test('--check without the privileges eBPF needs exits 1 with the reason; invalid
     .then(() => assert.fail('invalid input was accepted'), (e: { code?: number; stderr?: string }) => e);
   assert.equal(invalid.code, 2);
   assert.equal(invalid.stderr, 'netprobe: --web.listen-address=":99999": port 99999 is out of range: must be from 0 to 65535\n');
+});
+
+test('a fatal start error (port taken) is one log line and exit 1, and leaves nothing of its own attached', async () => {
+  const first = await start([]);
+  const attachedByFirst = await listAttachments(left);
+  const failure = await left
+    .exec(process.execPath, ['--import', 'tsx', CLI, '--source=ebpf', `--web.listen-address=127.0.0.1:${first.port}`, '--log.format=json'], 60_000)
+    .then(() => assert.fail('a second exporter started on a taken port'), (e: { code?: number; stderr?: string }) => e);
+  assert.equal(failure.code, 1, failure.stderr);
+  const errors = (failure.stderr ?? '').split('\n').filter((line) => line.includes('"level":"error"'));
+  assert.equal(errors.length, 1, failure.stderr);
+  assert.match(errors[0] as string, new RegExp(`cannot start: cannot listen on 127\\.0\\.0\\.1:${first.port}: EADDRINUSE`));
+  assert.deepEqual(await listAttachments(left), attachedByFirst, 'only the first exporter\'s programs remain');
+  assert.equal(await stop(first), 0);
+  assert.deepEqual(await attachedInterfaces(left), []);
 });
