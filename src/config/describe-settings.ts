@@ -25,8 +25,8 @@ export function renderHelp(version: string): string {
     '',
     'Usage: netprobe [flags]',
     '',
-    `Every setting is also an env var and a config file key; flags win over env, env over the file (--${CONFIG_FILE_FLAG}),`,
-    `the file over defaults. Durations: ${DURATION_SYNTAX}.`,
+    `Each flag also has an env var (shown) and most a config file key (shown); flags win over env vars,`,
+    `env vars over the file (--${CONFIG_FILE_FLAG}), the file over defaults. Durations: ${DURATION_SYNTAX}.`,
     '',
     'Flags:',
   ];
