@@ -109,7 +109,13 @@ test('kustomization.yaml lists every manifest but the alternative PodMonitor, in
   }
   const ds = only<DaemonSetShape>(manifests, 'DaemonSet');
   const image = netprobeContainer(ds).image ?? '';
-  assert.ok(kustomization.images.some((i) => image.split(':')[0] === i.name), `kustomize can retag ${image}`);
+  const [imageName, imageTag] = image.split(':');
+  const retag = kustomization.images.find((i) => i.name === imageName);
+  assert.ok(retag, `kustomize can retag ${image}`);
+  // The manifests deploy the version this tree builds.
+  const { version } = JSON.parse(await readFile(join(DEPLOY_DIR, '..', 'package.json'), 'utf8')) as { version: string };
+  assert.equal(imageTag, version);
+  assert.equal(retag.newTag, version);
 });
 
 test('the DaemonSet runs on every node in the host network, unprivileged, with only BPF and NET_ADMIN', async () => {
