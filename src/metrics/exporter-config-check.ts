@@ -3,7 +3,7 @@
  * milliseconds, numbers). The CLI validates its flags, env and file with the
  * same limits before it gets here; this catches library callers.
  */
-import type { ExporterConfig } from '../config/exporter-config.js';
+import { DEFAULT_EXPORTER_CONFIG, DEFAULT_SERVER_CONFIG, type ExporterConfig } from '../config/exporter-config.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { compileInterfaceFilter } from '../net/interface-filter.js';
 import { ExporterConfigError } from './exporter-errors.js';
@@ -21,7 +21,14 @@ export function checkExporterConfig(config: ExporterConfig): void {
   const boolean = (field: string, value: unknown): void => {
     if (typeof value !== 'boolean') problems.push(`${field}=${JSON.stringify(value)}: must be true or false`);
   };
+  const unknown = (prefix: string, given: object, known: object): void => {
+    for (const key of Object.keys(given)) {
+      if (!Object.hasOwn(known, key)) problems.push(`${prefix}${key}: unknown field (known: ${Object.keys(known).join(', ')})`);
+    }
+  };
+  unknown('', config, DEFAULT_EXPORTER_CONFIG);
   const s = config.server;
+  unknown('server.', s, DEFAULT_SERVER_CONFIG);
   integer('server.port', s.port, 0, 65535);
   if (typeof s.host !== 'string') problems.push(`server.host=${JSON.stringify(s.host)}: must be a string ('' = all addresses)`);
   if (typeof s.path !== 'string' || !/^\/[^\s?#]*$/.test(s.path)) {

@@ -69,12 +69,18 @@ export class Exporter {
   private lastSuccessMonotonic: number | undefined;
   private lastSourceStats: Record<string, bigint> = {};
 
+  /**
+   * @param source where the counters come from (`EbpfManager`, `NetdevSource`); the caller closes it.
+   * @param config any subset of the ExporterConfig (milliseconds for durations); missing fields get
+   *   the defaults; `null`/`undefined` = all defaults. Throws ExporterConfigError naming every bad field.
+   * @param opts logger, version, and TLS/authorization overrides.
+   */
   constructor(
     private readonly source: CounterSource,
-    config?: ExporterConfigInput,
+    config?: ExporterConfigInput | null,
     private readonly opts: ExporterOptions = {},
   ) {
-    const effective = withDefaults(config);
+    const effective = withDefaults(config ?? undefined);
     checkExporterConfig(effective);
     this.config = effective;
     this.logger = opts.logger ?? createLogger({ level: effective.logLevel });

@@ -228,3 +228,13 @@ test('stop() or an abort during start(): start resolves without serving, nothing
   await c.start(AbortSignal.abort());
   assert.equal(c.port, 0, 'an already aborted signal: not started');
 });
+
+test('config: null means all defaults; unknown fields (typos) are errors', () => {
+  const exporter = new Exporter(new FakeSource(), null, { logger: silentLogger() });
+  assert.equal(exporter.config.server.port, 8081);
+  assert.equal(exporter.config.collectInterval, 5000);
+  assert.throws(
+    () => new Exporter(new FakeSource(), { collectinterval: 3000, server: { prot: 9090 } } as never, { logger: silentLogger() }),
+    (e: unknown) => e instanceof ExporterConfigError && e.problems.length === 2 && /collectinterval: unknown field/.test(e.message) && /server\.prot: unknown field/.test(e.message),
+  );
+});
