@@ -22,7 +22,7 @@ export interface RuleFile { groups: Array<{ name: string; rules: Rule[] }> }
 
 export interface DataSourceRef { type?: string; uid: string }
 export interface Target { expr: string; refId: string; datasource?: DataSourceRef }
-export interface Panel { type: string; title: string; datasource?: DataSourceRef; targets?: Target[]; panels?: Panel[] }
+export interface Panel { type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: DataSourceRef; targets?: Target[]; panels?: Panel[] }
 export interface TemplateVar { type: string; name: string; query: unknown; datasource?: DataSourceRef }
 export interface Dashboard { title: string; uid: string; panels: Panel[]; templating: { list: TemplateVar[] } }
 

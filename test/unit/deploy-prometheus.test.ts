@@ -117,6 +117,17 @@ test('the dashboard is import-ready: data source variable, node and interface va
   assert.deepEqual([...new Set(uids)], ['${DS_PROMETHEUS}']);
 });
 
+test('the dashboard layout fits the 24-column grid with no overlapping panels', async () => {
+  const boxes = allPanels((await loadDashboard()).panels).map((p) => ({ title: p.title, ...p.gridPos }));
+  for (const b of boxes) assert.ok(b.x >= 0 && b.w > 0 && b.h > 0 && b.x + b.w <= 24, `${b.title} fits the grid`);
+  for (const [i, a] of boxes.entries()) {
+    for (const b of boxes.slice(i + 1)) {
+      const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+      assert.ok(!overlap, `"${a.title}" overlaps "${b.title}"`);
+    }
+  }
+});
+
 test("the dashboard has the seed's four panels and the seed's four queries", async () => {
   const dashboard = await loadDashboard();
   const panels = allPanels(dashboard.panels);
