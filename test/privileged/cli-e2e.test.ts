@@ -6,6 +6,7 @@
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { Netns, uniqueTag, vethBetween, type VethPair } from '../helpers/netns.js';
@@ -237,7 +238,7 @@ test('--check prints what would be exported, detaches and exits 0', async () => 
   assert.deepEqual(await attachedInterfaces(left), []);
 });
 
-test('--check without the privileges eBPF needs exits 1 with the reason; invalid input exits 2', async () => {
+test('--check without the privileges eBPF needs: exit 1 with the reason (ebpf) or the netdev fallback with a warning (auto); invalid input exits 2', async () => {
   const unprivileged = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
   const failure = await left
     .exec('setpriv', [...unprivileged, process.execPath, '--import', 'tsx', CLI, '--check', '--source=ebpf', '--log.format=json'], 60_000)
@@ -245,6 +246,19 @@ test('--check without the privileges eBPF needs exits 1 with the reason; invalid
   assert.equal(failure.code, 1, failure.stderr);
   assert.match(failure.stderr ?? '', /"level":"error".*check failed: .*CAP_BPF/);
   assert.doesNotMatch(failure.stderr ?? '', /\n\s+at /, 'no stack trace');
+
+  // --source=auto: the same failure becomes a warning with the reason, and the kernel's own counters are exported.
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+    execFile('ip', ['netns', 'exec', left.name, 'setpriv', ...unprivileged, process.execPath, '--import', 'tsx', CLI, '--check', '--source=auto'], { timeout: 60_000 }, (error, out, err) =>
+      error ? reject(new Error(`${error.message}\n${err}`)) : resolve({ stdout: out, stderr: err }),
+    ),
+  );
+  const warnings = stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; msg: string; reason?: string }).filter((entry) => entry.level === 'warn');
+  assert.equal(warnings.length, 1, stderr);
+  assert.match(warnings[0]?.msg ?? '', /eBPF counters unavailable, falling back to the kernel's interface statistics/);
+  assert.match(warnings[0]?.reason ?? '', /EPERM.*CAP_BPF and CAP_NET_ADMIN/);
+  assert.deepEqual(labelSets(stdout, 'netprobe_source_info'), [{ source: 'netdev', attach_mode: 'none' }]);
+  assert.notEqual(sampleValue(stdout, 'netprobe_tc_packets_total', { interface: link.a, direction: 'ingress' }), undefined);
 
   const invalid = await left
     .exec(process.execPath, ['--import', 'tsx', CLI, '--web.listen-address=:99999'], 30_000)
