@@ -60,7 +60,7 @@ export function readConfigFile(text: string, fileName: string): LayerResult<Part
       }
       const name = FILE_KEY_TO_SETTING.get(path);
       if (name === undefined) {
-        problems.push({ field, message: `unknown key${didYouMeanSuffix(path, FILE_KEYS)}` });
+        problems.push({ field, message: `unknown key${didYouMeanSuffix(path, [...FILE_KEYS, ...GROUPS])}` });
         continue;
       }
       const kind = settingOf(name).kind;

@@ -107,6 +107,8 @@ port: 1
 enableActiveOnly: "maybe"
 interfaceFilter: [eth0, "a b"]
 ebpf: tcx
+Server:
+  port: 1
 `;
   assert.deepEqual(problemLines(load(['--config.file=c.yaml'], {}, { 'c.yaml': file })), [
     'c.yaml: server.prot: unknown key (did you mean server.port?)',
@@ -118,6 +120,7 @@ ebpf: tcx
     'c.yaml: enableActiveOnly="maybe": must be true or false',
     'c.yaml: interfaceFilter: interface pattern "a b": interface names never contain white space; use exact interface names or globs such as eth*, veth?*, {eth,ens}*',
     'c.yaml: ebpf="tcx": must be a mapping of ebpf settings (ebpf.attachMode, ebpf.include, ebpf.exclude)',
+    'c.yaml: Server: unknown key (did you mean server?)',
   ]);
 });
 
