@@ -7,6 +7,7 @@
  *   npm run bench -- --only=cost,scrape   some parts
  *   npm run bench -- --smoke              tiny sizes and durations: proves the harness works
  *   npm run bench -- --write-docs         also regenerate docs/benchmarks.md sections and the chart
+ *   npm run bench -- --docs-only          only regenerate them from bench/out/results.json (no measuring)
  *   npm run bench -- --only=memory --minutes=10 --sizes=2000
  *   npm run bench -- --smoke --json=FILE  also write this run's results as JSON (the smoke test reads it)
  *
@@ -18,10 +19,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanupAll, cleanupOnSignals } from './lib/cleanup.js';
+import { cleanupAll, cleanupOnSignals, sweepOwnNamespaces } from './lib/cleanup.js';
 import type { BenchContext, BenchPart } from './lib/context.js';
 import { describeMachine, type MachineInfo } from './lib/machine.js';
-import { partMarkdown, replaceSection, type PartResult } from './lib/report.js';
+import { markdownTable, partMarkdown, replaceSection, summaryTable, type PartResult } from './lib/report.js';
 import { PARTS } from './parts/index.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
       minutes: { type: 'string' },
       'write-docs': { type: 'boolean', default: false },
       json: { type: 'string' },
+      'docs-only': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -62,6 +64,11 @@ async function main(): Promise<number> {
   if (unknown.length > 0) {
     console.error(`bench: unknown part(s) ${unknown.join(', ')}; ${usage()}`);
     return 2;
+  }
+  if (values['docs-only']) {
+    const stored = await readFile(join(outDir, 'results.json'), 'utf8').then((t) => JSON.parse(t) as StoredResults);
+    await writeDocs(stored, [], undefined);
+    return 0;
   }
   if (process.getuid?.() !== 0) {
     console.error('bench: needs root (network namespaces, BPF programs); run as root');
@@ -110,6 +117,7 @@ async function main(): Promise<number> {
       await cleanupAll();
     }
   }
+  sweepOwnNamespaces();
   const totalSeconds = (performance.now() - started) / 1000;
   ctx.log(`done in ${totalSeconds.toFixed(0)} s`);
 
@@ -120,7 +128,7 @@ async function main(): Promise<number> {
   if (!ctx.smoke) {
     const stored = await storeResults(machine, results, command);
     await writeFile(join(outDir, 'results.md'), Object.values(stored.parts).map((r) => `## ${r.title}\n\n${partMarkdown(r)}`).join('\n\n') + '\n');
-    if (values['write-docs']) await writeDocs(stored, results, totalSeconds, command);
+    if (values['write-docs']) await writeDocs(stored, results, { totalSeconds, command });
   }
   return failed ? 1 : 0;
 }
@@ -142,16 +150,26 @@ async function storeResults(machine: MachineInfo, results: PartResult[], command
   return stored;
 }
 
-/** Regenerates the sections of docs/benchmarks.md for the parts of this run, the machine, and the chart. */
-async function writeDocs(stored: StoredResults, results: PartResult[], totalSeconds: number, command: string): Promise<void> {
+/**
+ * Regenerates docs/benchmarks.md: the machine and summary sections, the
+ * sections of the parts of this run (all stored parts with --docs-only), and
+ * the chart. `run` describes this run; without it the machine section is kept.
+ */
+async function writeDocs(stored: StoredResults, results: PartResult[], run: { totalSeconds: number; command: string } | undefined): Promise<void> {
   let doc = await readFile(docPath, 'utf8');
-  const m = stored.machine;
-  const machine = [
-    `- ${m.cpus} CPUs: ${m.cpuModel}; ${m.memoryGiB} GiB; Linux ${m.kernel}; Node ${m.node}; ${m.nodeExporter}`,
-    `- Last run: \`${command}\`, finished ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, took ${(totalSeconds / 60).toFixed(1)} minutes.`,
-  ].join('\n');
-  doc = replaceSection(doc, 'machine', machine).doc;
-  for (const r of results) {
+  if (run) {
+    const m = stored.machine;
+    const machine = [
+      `- ${m.cpus} CPUs: ${m.cpuModel}; ${m.memoryGiB} GiB; Linux ${m.kernel}; Node ${m.node}; ${m.nodeExporter}`,
+      `- Last run: \`${run.command}\`, finished ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, took ${(run.totalSeconds / 60).toFixed(1)} minutes.`,
+    ].join('\n');
+    doc = replaceSection(doc, 'machine', machine).doc;
+  }
+  // Each section from the stored copy, which carries the command and the time it was measured.
+  const shown = (results.length > 0 ? results : Object.values(stored.parts)).map((r) => stored.parts[r.part] ?? r);
+  const inOrder = PARTS.map((p) => stored.parts[p.name]).filter((r): r is StoredResults['parts'][string] => r !== undefined);
+  doc = replaceSection(doc, 'summary', markdownTable(summaryTable(inOrder))).doc;
+  for (const r of shown) {
     const replaced = replaceSection(doc, r.part, partMarkdown(r));
     if (!replaced.found) process.stderr.write(`bench: docs/benchmarks.md has no <!-- bench:${r.part} --> section; not written\n`);
     doc = replaced.doc;

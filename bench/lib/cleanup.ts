@@ -3,6 +3,8 @@
  * Ctrl-C still leaves no namespace, interface or process behind. Actions run
  * newest first (processes stop before their namespace goes).
  */
+import { execFileSync } from 'node:child_process';
+
 type Action = { label: string; run: () => Promise<void> | void };
 
 const actions: Action[] = [];
@@ -32,6 +34,25 @@ export async function cleanupAll(): Promise<void> {
   }
 }
 
+/**
+ * Deletes every namespace named after this process (test/helpers/netns.ts
+ * puts the PID in each name), including one whose creation was still in
+ * flight when a signal came and so never registered its removal.
+ */
+export function sweepOwnNamespaces(): void {
+  const mine = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name.includes(`-${process.pid}-`));
+  for (const name of mine) {
+    try {
+      execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 /** On SIGINT/SIGTERM: clean up, then exit 130/143. A second signal exits at once. */
 export function cleanupOnSignals(): void {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
@@ -39,7 +60,9 @@ export function cleanupOnSignals(): void {
       if (signalled) process.exit(code);
       signalled = true;
       process.stderr.write(`\nbench: ${signal}, cleaning up\n`);
-      void cleanupAll().finally(() => process.exit(code));
+      void cleanupAll()
+        .then(sweepOwnNamespaces)
+        .finally(() => process.exit(code));
     });
   }
 }

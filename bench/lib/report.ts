@@ -12,6 +12,14 @@ export interface Table {
   rows: string[][];
 }
 
+/** One target of issue 5 / issue 2 and how this run did against it. */
+export interface Verdict {
+  target: string;
+  result: string;
+  /** undefined: the part has no pass/fail target (e.g. "say when inside the noise"). */
+  met?: boolean;
+}
+
 export interface PartResult {
   /** Short name, also the --only value and the doc section marker. */
   part: string;
@@ -19,6 +27,8 @@ export interface PartResult {
   tables: Table[];
   /** Plain sentences: targets met or not, caveats. */
   notes: string[];
+  /** The part's targets, for the summary table. */
+  verdicts: Verdict[];
   /** Machine-readable numbers (bench/out/results.json, the chart, the smoke test). */
   data: Record<string, unknown>;
   seconds: number;
@@ -34,11 +44,20 @@ export function markdownTable(t: Table): string {
   return (t.caption ? `${t.caption}\n\n` : '') + lines.join('\n');
 }
 
-export function partMarkdown(r: PartResult): string {
+export function partMarkdown(r: PartResult & { command?: string; finishedAt?: string }): string {
   const parts = [...r.tables.map(markdownTable)];
   if (r.notes.length > 0) parts.push(r.notes.map((n) => `- ${n}`).join('\n'));
-  parts.push(`_Part took ${r.seconds.toFixed(0)} s._`);
+  const when = r.command && r.finishedAt ? `Measured by \`${r.command}\`, ${r.finishedAt.slice(0, 16).replace('T', ' ')} UTC; ` : '';
+  parts.push(`_${when}the part took ${r.seconds.toFixed(0)} s._`);
   return parts.join('\n\n');
+}
+
+/** The summary table: one row per target of every part that has results. */
+export function summaryTable(results: PartResult[]): Table {
+  return {
+    headers: ['part', 'target', 'result', 'met'],
+    rows: results.flatMap((r) => (r.verdicts ?? []).map((v) => [r.title.replace(/ —.*$/, ''), v.target, v.result, v.met === undefined ? '–' : v.met ? 'yes' : '**no**'])),
+  };
 }
 
 /** Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`; false if the markers are missing. */

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Netns } from '../../test/helpers/netns.js';
 import type { BenchContext, BenchPart } from '../lib/context.js';
 import { hotFunctions, type CpuProfile, type HotFunction } from '../lib/cpu-profile.js';
-import { cell, fmt, type PartResult, type Table } from '../lib/report.js';
+import { cell, fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
 import { createVethFarm } from '../lib/veth-farm.js';
 
@@ -47,6 +47,7 @@ export const collectionPart: BenchPart = {
     const notes: string[] = [];
     let profile: HotFunction[] | undefined;
     let profiledSize = 0;
+    const verdicts: Verdict[] = [];
     for (const size of ctx.sizes) {
       const farm = await createVethFarm(size);
       try {
@@ -73,6 +74,7 @@ export const collectionPart: BenchPart = {
           data[`${size}|${source}`] = { interfaces: r.interfaces, rows: r.rows, fullMedian: full.median, fullP25: full.p25, fullP75: full.p75, fullMax: full.max, readMedian: read.median, attachMs: r.attachMs };
           ctx.log(`collection: ${size} interfaces, ${source}: ${fmt.ms(full.median)}`);
           if (source === 'ebpf' && size === TARGET_SIZE) {
+            verdicts.push({ target: `full cycle at ${fmt.count(size)} interfaces ≤ ${COLLECTION_TARGET_MS} ms (median)`, result: fmt.ms(full.median), met: full.median <= COLLECTION_TARGET_MS });
             notes.push(full.median <= COLLECTION_TARGET_MS
               ? `Target met: at ${fmt.count(size)} interfaces the full cycle takes ${fmt.ms(full.median)} (median), target ≤ ${COLLECTION_TARGET_MS} ms.`
               : `Target NOT met: at ${fmt.count(size)} interfaces the full cycle takes ${fmt.ms(full.median)} (median), target ≤ ${COLLECTION_TARGET_MS} ms. The profile below shows where the time goes.`);
@@ -91,6 +93,6 @@ export const collectionPart: BenchPart = {
       });
       data.profile = profile;
     }
-    return { part: 'collection', title: this.title, tables, notes, data, seconds: 0 };
+    return { part: 'collection', title: this.title, tables, notes, verdicts, data, seconds: 0 };
   },
 };

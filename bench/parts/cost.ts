@@ -98,6 +98,10 @@ export const costPart: BenchPart = {
       `The slow path (an ifindex whose slot is taken, counted in the overflow hash) costs up to ${fmt.ratio(worstAll)} the floor.`,
       'The kernel reports whole nanoseconds per run, so a ratio moves in steps of about 1/floor.',
     );
-    return { part: 'cost', title: this.title, tables, notes, data: { plan: { ...plan, netprobeObject: 'bpf/netprobe.bpf.o' }, rows, worstFastRatio: worstFast, target: COST_TARGET }, seconds: 0 };
+    const verdicts = [
+      { target: `counting path ≤ ${COST_TARGET}× the floor`, result: `${fmt.ratio(worstFast)} (worst of ingress/egress, small/large ifindex, 64/1500 B)`, met: worstFast <= COST_TARGET },
+      { target: 'slow path (slot taken → overflow hash)', result: `${fmt.ratio(worstAll)} the floor` },
+    ];
+    return { part: 'cost', title: this.title, tables, notes, verdicts, data: { plan: { ...plan, netprobeObject: 'bpf/netprobe.bpf.o' }, rows, worstFastRatio: worstFast, target: COST_TARGET }, seconds: 0 };
   },
 };

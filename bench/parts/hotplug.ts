@@ -78,6 +78,7 @@ export const hotplugPart: BenchPart = {
           : `Target NOT met: the slowest new interface took ${fmt.ms(s.max)} (target ≤ ${HOTPLUG_TARGET_MS} ms).`,
         'node_exporter has no notion of this: it reads /proc/net/dev at each scrape, so a new interface appears at the next scrape (15–60 s with usual Prometheus intervals).',
       ],
+      verdicts: [{ target: `new interface counted and exported ≤ ${HOTPLUG_TARGET_MS} ms`, result: `median ${fmt.ms(s.median)}, worst ${fmt.ms(s.max)} of ${repeats}`, met }],
       data: { latenciesMs: latencies, median: s.median, max: s.max, target: HOTPLUG_TARGET_MS },
       seconds: 0,
     };

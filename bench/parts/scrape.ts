@@ -10,7 +10,7 @@ import type { BenchPart } from '../lib/context.js';
 import { metricsUrl, probe, startNetprobe, startNodeExporter, type ExporterName } from '../lib/exporters.js';
 import type { NsProcess } from '../lib/ns-process.js';
 import { cpuSeconds } from '../lib/proc-stats.js';
-import { cell, fmt, type PartResult, type Table } from '../lib/report.js';
+import { cell, fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { chartSvg } from '../lib/svg-chart.js';
 import { createVethFarm } from '../lib/veth-farm.js';
@@ -99,11 +99,16 @@ export const scrapePart: BenchPart = {
     }
 
     const notes: string[] = [];
+    const verdicts: Verdict[] = [];
     const largest = results.find((r) => r.size === 2000);
     if (largest) {
       const p50Ratio = largest.p50.netprobe.median / largest.p50.node_exporter.median;
       const cpuRatio = largest.cpuMsPerScrape.netprobe.median / largest.cpuMsPerScrape.node_exporter.median;
       const met = p50Ratio <= SCRAPE_TARGET_RATIO && cpuRatio <= SCRAPE_TARGET_RATIO;
+      verdicts.push(
+        { target: `median latency at 2,000 interfaces ≤ ${SCRAPE_TARGET_RATIO}× node_exporter's`, result: `${fmt.ratio(p50Ratio)} (${fmt.ms(largest.p50.netprobe.median)} vs ${fmt.ms(largest.p50.node_exporter.median)})`, met: p50Ratio <= SCRAPE_TARGET_RATIO },
+        { target: `CPU per scrape at 2,000 interfaces ≤ ${SCRAPE_TARGET_RATIO}× node_exporter's`, result: `${fmt.ratio(cpuRatio)} (${fmt.ms(largest.cpuMsPerScrape.netprobe.median)} vs ${fmt.ms(largest.cpuMsPerScrape.node_exporter.median)})`, met: cpuRatio <= SCRAPE_TARGET_RATIO },
+      );
       notes.push(`${met ? 'Target met' : 'Target NOT met'} at 2,000 interfaces: netprobe's median latency is ${fmt.ratio(p50Ratio)} and its CPU per scrape ${fmt.ratio(cpuRatio)} node_exporter's (target ≤ ${SCRAPE_TARGET_RATIO}× each).`);
     }
     notes.push('netprobe renders and gzips once per collection (every 5 s) and serves the cached bytes; node_exporter reads /proc/net/dev, renders and compresses on every scrape. CPU per scrape includes netprobe\'s background collections.');
@@ -131,6 +136,6 @@ export const scrapePart: BenchPart = {
       })),
       svg,
     };
-    return { part: 'scrape', title: this.title, tables: [latency, size], notes, data, seconds: 0 };
+    return { part: 'scrape', title: this.title, tables: [latency, size], notes, verdicts, data, seconds: 0 };
   },
 };

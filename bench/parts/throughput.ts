@@ -9,7 +9,7 @@ import { twoHosts, type Netns } from '../../test/helpers/netns.js';
 import { onCleanup } from '../lib/cleanup.js';
 import type { BenchContext, BenchPart } from '../lib/context.js';
 import { startInNs, waitForListen, type NsProcess } from '../lib/ns-process.js';
-import { cell, fmt, type PartResult, type Table } from '../lib/report.js';
+import { cell, fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { pairedRatios, summarize, type Summary } from '../lib/stats.js';
 
 const MODES = ['none', 'tcx', 'tc'] as const;
@@ -92,6 +92,7 @@ export const throughputPart: BenchPart = {
     };
     const data: Record<string, unknown> = { seconds, rounds, countedPackets: counted };
     const notes: string[] = [];
+    const verdicts: Verdict[] = [];
     for (const protocol of PROTOCOLS) {
       const base = samples.get(`${protocol}|none`) ?? [];
       const baseSummary = summarize(base);
@@ -102,12 +103,13 @@ export const throughputPart: BenchPart = {
         const ratio: Summary = mode === 'none' ? summarize(s.map(() => 1)) : pairedRatios(s, base);
         const insideNoise = mode === 'none' ? '–' : Math.abs(ratio.median - 1) <= Math.max(noise, (ratio.p75 - ratio.p25) / 2) ? 'yes' : 'no';
         const rate = protocol === 'tcp' ? cell({ ...summary, median: summary.median / 1e9, p25: summary.p25 / 1e9, p75: summary.p75 / 1e9 }, (v) => `${v.toFixed(2)} Gbit/s`) : cell(summary, (v) => `${fmt.count(v)} pkt/s`);
+        if (mode !== 'none') verdicts.push({ target: `${protocol === 'tcp' ? 'TCP' : 'UDP 64 B'} with netprobe (${mode}): no measurable cost`, result: `${fmt.ratio(ratio.median)} of the rate without it; inside the noise: ${insideNoise}` });
         table.rows.push([protocol === 'tcp' ? 'TCP bulk' : 'UDP, 64-byte payload', mode === 'none' ? 'no program' : `netprobe, ${mode}`, rate, mode === 'none' ? '1.00×' : cell(ratio, fmt.ratio), insideNoise]);
         data[`${protocol}|${mode}`] = { median: summary.median, p25: summary.p25, p75: summary.p75, ratio: mode === 'none' ? 1 : ratio.median, samples: s };
       }
       notes.push(`${protocol === 'tcp' ? 'TCP' : 'UDP'}: the run-to-run spread without any program is ±${(100 * noise).toFixed(1)}% (half the IQR); a ratio within that is not a measurable cost.`);
     }
     notes.push('Two cores shared by the client, the server, softirq processing and other work: throughput here is CPU-bound, so this is an upper bound of the per-packet cost that real NICs would show.');
-    return { part: 'throughput', title: this.title, tables: [table], notes, data, seconds: 0 };
+    return { part: 'throughput', title: this.title, tables: [table], notes, verdicts, data, seconds: 0 };
   },
 };
