@@ -42,7 +42,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     exporter = new Exporter(source, opts.exporterConfig, { logger, version: opts.version });
     // start() logs where it listens, the source and the attach mode.
     await exporter.start();
-    applyCapabilitiesKeep(settings.capabilitiesKeep, logger);
+    applyCapabilitiesKeep(settings.capabilitiesKeep, logger, { attachMode: source.attachMode });
   } catch (error) {
     logFailure(logger, 'cannot start', error);
     await shutDown(exporter, source, logger);

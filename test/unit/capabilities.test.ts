@@ -129,9 +129,19 @@ test('applyCapabilitiesKeep: all drops nothing; a list drops and logs what is ke
   const k = fakeKernel(parseProcStatusCapabilities(ROOT_STATUS));
   const logs: string[] = [];
   const logger = { info: (_o: object, m: string) => logs.push(m), warn: (_o: object, m: string) => logs.push(m) } as unknown as Logger;
-  applyCapabilitiesKeep('all', logger, () => k.sys);
+  applyCapabilitiesKeep('all', logger, { syscalls: () => k.sys });
   assert.equal(k.calls.length, 0);
   // The real read-back goes to /proc/thread-self: only the calls are checked here.
-  assert.throws(() => applyCapabilitiesKeep('bpf', logger, () => ({ ...k.sys, capset: () => 1 })), /capset/);
+  assert.throws(() => applyCapabilitiesKeep('bpf', logger, { syscalls: () => ({ ...k.sys, capset: () => 1 }) }), /capset/);
   assert.ok(k.calls.includes('ambient'));
+});
+
+test('applyCapabilitiesKeep in tc mode keeps net_admin (needed to remove the filters at exit), with a warning', () => {
+  const k = fakeKernel(parseProcStatusCapabilities(ROOT_STATUS));
+  const warnings: string[] = [];
+  const logger = { info: () => undefined, warn: (_o: object, m: string) => warnings.push(m) } as unknown as Logger;
+  let kept = -1n;
+  assert.throws(() => applyCapabilitiesKeep('none', logger, { attachMode: 'tc', syscalls: () => ({ ...k.sys, capset: (s) => { kept = s.effective; return 1; } }) }));
+  assert.deepEqual(capabilityNames(kept), ['net_admin']);
+  assert.match(warnings[0] ?? '', /net_admin/);
 });
