@@ -3,12 +3,13 @@
  * apart from the injected `readFile`, so every rule is unit-tested with argv,
  * env and file text in, settings or problems out.
  */
+import { checkWebConfigFile } from './check-web-config-file.js';
 import type { ConfigProblem } from './config-problem.js';
 import { withDefaults, type ExporterConfig } from './exporter-config.js';
 import { parseFlags, type Command } from './parse-flags.js';
 import { readConfigFile } from './read-config-file.js';
 import { readEnv } from './read-env.js';
-import { CONFIG_FILE_FLAG, defaultSettings, envVarOf, type Settings } from './schema.js';
+import { defaultSettings, envVarOf, settingOf, type SettingName, type Settings } from './schema.js';
 
 export interface LoadConfigInput {
   /** Arguments after the script name (`process.argv.slice(2)`). */
@@ -41,9 +42,16 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   const problems = [...flags.problems, ...env.problems];
 
   const configFile = flags.values.settings.configFile ?? env.values.configFile ?? '';
+  /** How the user set a setting, for problem lines: the flag, the env var or the file key. */
+  const whereSet = (name: SettingName): string => {
+    const { flag, file } = settingOf(name);
+    if (flag !== undefined && flags.values.settings[name] !== undefined) return `--${flag}`;
+    if (flag !== undefined && env.values[name] !== undefined) return envVarOf(flag);
+    return `${configFile}: ${file ?? name}`;
+  };
   let fromFile: Partial<Settings> = {};
   if (configFile !== '') {
-    const field = flags.values.settings.configFile !== undefined ? `--${CONFIG_FILE_FLAG}` : envVarOf(CONFIG_FILE_FLAG);
+    const field = whereSet('configFile');
     let text: string | undefined;
     try {
       text = input.readFile(configFile);
@@ -56,9 +64,12 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
       fromFile = file.values;
     }
   }
-  if (problems.length > 0) return { ok: false, problems };
-
   const settings: Settings = { ...defaultSettings(), ...fromFile, ...env.values, ...flags.values.settings, configFile };
+  if (settings.webConfigFile !== '') {
+    const field = whereSet('webConfigFile');
+    for (const message of checkWebConfigFile(settings.webConfigFile, input.readFile)) problems.push({ field, value: settings.webConfigFile, message });
+  }
+  if (problems.length > 0) return { ok: false, problems };
   return { ok: true, command, settings, exporter: toExporterConfig(settings) };
 }
 

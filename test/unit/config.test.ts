@@ -66,7 +66,7 @@ ebpf:
 `;
 
 test('a config file sets every setting it names', () => {
-  const { exporter, settings } = loaded(load(['--config.file=/n.yaml'], {}, { '/n.yaml': FULL_FILE }));
+  const { exporter, settings } = loaded(load(['--config.file=/n.yaml'], {}, { '/n.yaml': FULL_FILE, '/etc/netprobe/web.yml': '# plain HTTP\n' }));
   assert.deepEqual(exporter, {
     server: { host: '127.0.0.1', port: 9090, path: '/stats', readTimeout: 3_000, writeTimeout: 4_000, maxHeaderBytes: 8192, enableCors: false, enableGzip: false, webConfigFile: '/etc/netprobe/web.yml' },
     collectInterval: 3_000,
@@ -136,6 +136,19 @@ test('an unreadable, malformed or non-mapping file is a problem, and is reported
   assert.match(unclosed as string, /^u\.yaml: not valid YAML: /);
   assert.doesNotMatch(unclosed as string, /\n/);
   assert.deepEqual(problemLines(load(['--config.file=l.yaml'], {}, { 'l.yaml': '- a\n- b\n' })), ['l.yaml: must be a YAML mapping of settings, e.g. "collectInterval: 5s"']);
+});
+
+test('the web config file is checked with the rest: unreadable or invalid is a problem naming where it was set', () => {
+  const webConfigs = { '/etc/np/web.yml': 'basic_auth_users:\n  prometheus: $2y$10$abcdefghijklmnopqrstuuJd1y0tkcU6JpOKpGnMdKr5vMqDFvdmu\n', '/etc/np/typo.yml': 'tls_server_confg: {}\nbasic_auth_users:\n  prometheus: plain-text\n' };
+  assert.equal(loaded(load(['--web.config.file=/etc/np/web.yml'], {}, webConfigs)).exporter.server.webConfigFile, '/etc/np/web.yml');
+  assert.deepEqual(problemLines(load(['--web.config.file=/etc/np/missing.yml'])), ['--web.config.file="/etc/np/missing.yml": cannot read the web config file: ENOENT']);
+  const lines = problemLines(load([], { NETPROBE_WEB_CONFIG_FILE: '/etc/np/typo.yml' }, webConfigs));
+  assert.ok(lines.length >= 2, lines.join('\n'));
+  for (const line of lines) assert.match(line, /^NETPROBE_WEB_CONFIG_FILE="\/etc\/np\/typo\.yml": web config file: /);
+  assert.match(lines.join('\n'), /tls_server_confg/);
+  assert.match(lines.join('\n'), /prometheus/);
+  const fromFile = problemLines(load(['--config.file=/n.yaml'], {}, { '/n.yaml': 'server:\n  webConfigFile: /etc/np/missing.yml\n' }));
+  assert.deepEqual(fromFile, ['/n.yaml: server.webConfigFile="/etc/np/missing.yml": cannot read the web config file: ENOENT']);
 });
 
 test('an empty file, and keys left empty, keep the defaults', () => {
