@@ -6,6 +6,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { parseWebConfig, WebConfigError } from '../http/web-config.js';
+import { describeReadError } from './describe-read-error.js';
 
 /** Returns the problems of the web config file at `path` (empty = fine). */
 export function checkWebConfigFile(path: string, readFile: (path: string) => string): string[] {
@@ -14,7 +15,7 @@ export function checkWebConfigFile(path: string, readFile: (path: string) => str
   try {
     text = readFile(file);
   } catch (e) {
-    return [`cannot read the web config file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`];
+    return [`cannot read the web config file: ${describeReadError(e)}`];
   }
   try {
     parseWebConfig(text, dirname(file), file);

@@ -4,6 +4,7 @@
  * env and file text in, settings or problems out.
  */
 import { checkWebConfigFile } from './check-web-config-file.js';
+import { describeReadError } from './describe-read-error.js';
 import type { ConfigProblem } from './config-problem.js';
 import { withDefaults, type ExporterConfig } from './exporter-config.js';
 import { parseFlags, type Command } from './parse-flags.js';
@@ -94,12 +95,4 @@ export function toExporterConfig(settings: Settings): ExporterConfig {
     enableActiveOnly: settings.enableActiveOnly,
     logLevel: settings.logLevel,
   });
-}
-
-function describeReadError(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return e instanceof Error ? e.message : String(e);
 }

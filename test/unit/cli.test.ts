@@ -52,7 +52,7 @@ test('invalid input exits 2 with one line per problem naming the field, the valu
     { args: [`--config.file=${dir}`], lines: [/^netprobe: --config\.file=".*": cannot read the config file: it is a directory$/] },
     { args: [`--config.file=${file('bad.yaml', 'server: [\n')}`], lines: [/^netprobe: .*bad\.yaml: not valid YAML: /] },
     { args: [`--config.file=${file('typo.yaml', 'server:\n  prot: 80\n')}`], lines: [/^netprobe: .*typo\.yaml: server\.prot: unknown key \(did you mean server\.port\?\)$/] },
-    { args: [`--web.config.file=${unreadable}`], lines: [/^netprobe: --web\.config\.file=".*missing\.yaml": cannot read the web config file: ENOENT$/] },
+    { args: [`--web.config.file=${unreadable}`], lines: [/^netprobe: --web\.config\.file=".*missing\.yaml": cannot read the web config file: no such file$/] },
     {
       args: ['--log.level=loud', '--web.max-header-bytes=10', 'extra'],
       env: { NETPROBE_COLLECTOR_INTERVAL: '1 second' },

@@ -141,14 +141,14 @@ test('an unreadable, malformed or non-mapping file is a problem, and is reported
 test('the web config file is checked with the rest: unreadable or invalid is a problem naming where it was set', () => {
   const webConfigs = { '/etc/np/web.yml': 'basic_auth_users:\n  prometheus: $2y$10$abcdefghijklmnopqrstuuJd1y0tkcU6JpOKpGnMdKr5vMqDFvdmu\n', '/etc/np/typo.yml': 'tls_server_confg: {}\nbasic_auth_users:\n  prometheus: plain-text\n' };
   assert.equal(loaded(load(['--web.config.file=/etc/np/web.yml'], {}, webConfigs)).exporter.server.webConfigFile, '/etc/np/web.yml');
-  assert.deepEqual(problemLines(load(['--web.config.file=/etc/np/missing.yml'])), ['--web.config.file="/etc/np/missing.yml": cannot read the web config file: ENOENT']);
+  assert.deepEqual(problemLines(load(['--web.config.file=/etc/np/missing.yml'])), ['--web.config.file="/etc/np/missing.yml": cannot read the web config file: no such file']);
   const lines = problemLines(load([], { NETPROBE_WEB_CONFIG_FILE: '/etc/np/typo.yml' }, webConfigs));
   assert.ok(lines.length >= 2, lines.join('\n'));
   for (const line of lines) assert.match(line, /^NETPROBE_WEB_CONFIG_FILE="\/etc\/np\/typo\.yml": web config file: /);
   assert.match(lines.join('\n'), /tls_server_confg/);
   assert.match(lines.join('\n'), /prometheus/);
   const fromFile = problemLines(load(['--config.file=/n.yaml'], {}, { '/n.yaml': 'server:\n  webConfigFile: /etc/np/missing.yml\n' }));
-  assert.deepEqual(fromFile, ['/n.yaml: server.webConfigFile="/etc/np/missing.yml": cannot read the web config file: ENOENT']);
+  assert.deepEqual(fromFile, ['/n.yaml: server.webConfigFile="/etc/np/missing.yml": cannot read the web config file: no such file']);
 });
 
 test('an empty file, and keys left empty, keep the defaults', () => {
