@@ -20,8 +20,8 @@ export interface RequestHead {
 export interface RouteResponse {
   status: number;
   headers: Record<string, string>;
-  /** The GET body; the server sends none for HEAD (but keeps Content-Length). */
-  body: Buffer | string;
+  /** The GET body (chunks are sent back to back); the server sends none for HEAD (but keeps Content-Length). */
+  body: Buffer | string | readonly Buffer[];
 }
 
 export interface RouteOptions<H extends RequestHead = RequestHead> {

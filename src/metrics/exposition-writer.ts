@@ -46,8 +46,8 @@ export function formatValue(value: number | bigint): string {
 export interface RenderedFormats {
   /** Prometheus text format 0.0.4. */
   text: Buffer;
-  /** OpenMetrics 1.0, ending with `# EOF`. */
-  openMetrics: Buffer;
+  /** OpenMetrics 1.0, ending with `# EOF`, in chunks (large ones share the text output's memory). */
+  openMetrics: readonly Buffer[];
   /** Number of samples (the same in both). */
   samples: number;
 }
@@ -62,13 +62,16 @@ interface FamilyBlock {
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** OpenMetrics pieces smaller than this are copied together; larger sample blocks are shared with the text output. */
+const SHARE_BLOCKS_FROM = 16 * 1024;
 
 /**
  * Accumulates one exposition in both formats at once. Sample lines are the
  * same in the two; only the HELP/TYPE lines and the end differ. So samples
  * are written once, as bytes, into the text output, and the OpenMetrics
- * output is assembled from its own headers and a copy of each family's
- * sample block. Call `family()` once per metric family, then `sample()` for
+ * output is a list of chunks: its own headers, and each family's sample
+ * block (shared with the text output when large). Call `family()` once per metric family, then `sample()` for
  * its samples, then `finish()`.
  */
 export class ExpositionWriter {
@@ -116,7 +119,8 @@ export class ExpositionWriter {
     if (typeof labels === 'string') t.string(labels);
     else t.bytes(labels);
     t.byte(SPACE);
-    t.ascii(formatValue(value));
+    if (typeof value === 'bigint' ? value <= MAX_SAFE && value >= -MAX_SAFE : Number.isSafeInteger(value)) t.integer(Number(value));
+    else t.ascii(formatValue(value));
     t.byte(NEWLINE);
     this.samples++;
   }
@@ -124,13 +128,22 @@ export class ExpositionWriter {
   finish(): RenderedFormats {
     this.closeBlock();
     const text = this.text.finish();
-    const om = new GrowableBuffer(text.length + this.blocks.length * 64 + 16);
+    // OpenMetrics as chunks: its own headers, and the large sample blocks
+    // shared with the text output (no second multi-megabyte copy).
+    const chunks: Buffer[] = [];
+    let pending = new GrowableBuffer(4096);
     for (const b of this.blocks) {
-      om.string(b.openMetricsHeader);
-      om.bytes(text, b.samplesStart, b.samplesEnd);
+      pending.string(b.openMetricsHeader);
+      if (b.samplesEnd - b.samplesStart < SHARE_BLOCKS_FROM) {
+        pending.bytes(text, b.samplesStart, b.samplesEnd);
+        continue;
+      }
+      chunks.push(pending.finish(), text.subarray(b.samplesStart, b.samplesEnd));
+      pending = new GrowableBuffer(4096);
     }
-    om.ascii('# EOF\n');
-    return { text, openMetrics: om.finish(), samples: this.samples };
+    pending.ascii('# EOF\n');
+    chunks.push(pending.finish());
+    return { text, openMetrics: chunks, samples: this.samples };
   }
 
   private closeBlock(): void {

@@ -34,5 +34,5 @@ export function expositionInput(overrides: Partial<ExpositionInput> = {}): Expos
 /** `renderExposition` with both outputs decoded, for assertions on text. */
 export function renderToStrings(input: ExpositionInput): { text: string; openMetrics: string; samples: number } {
   const r = renderExposition(input);
-  return { text: r.text.toString('utf8'), openMetrics: r.openMetrics.toString('utf8'), samples: r.samples };
+  return { text: r.text.toString('utf8'), openMetrics: Buffer.concat(r.openMetrics).toString('utf8'), samples: r.samples };
 }

@@ -118,7 +118,7 @@ test('the writer grows past its size hint without losing bytes (multi-byte UTF-8
   const grown = renderExposition(input, small);
   const reference = renderToStrings(input);
   assert.equal(grown.text.toString(), reference.text);
-  assert.equal(grown.openMetrics.toString(), reference.openMetrics);
+  assert.equal(Buffer.concat(grown.openMetrics).toString(), reference.openMetrics);
   assert.equal(grown.text.length, Buffer.byteLength(reference.text));
 });
 
@@ -129,4 +129,27 @@ test('source statistics: known keys with their own type and HELP, unknown ones a
   assert.ok(text.includes('# TYPE netprobe_interfaces_overflow gauge\nnetprobe_interfaces_overflow 2\n'));
   assert.ok(text.includes('# TYPE netprobe_source_new_thing gauge\nnetprobe_source_new_thing 9\n'));
   assert.equal(promtoolCheck(text).output, '');
+});
+
+test('integers are written digit by digit exactly as String() would; other values through formatValue', async () => {
+  const { ExpositionWriter } = await import('../../src/metrics/exposition-writer.js');
+  const values: Array<number | bigint> = [0, -0, 7, -7, 10, 99, 100, 1234567890, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 53, 1e21, 0.5, -2.25, 1 / 3,
+    0n, 9n, 10n, 9007199254740991n, 9007199254740992n, 18446744073709551615n, -5n, Infinity, NaN];
+  const w = new ExpositionWriter(16);
+  w.family('v', 'gauge', 'values');
+  for (const v of values) w.sample('v', '', v);
+  const lines = w.finish().text.toString().split('\n').slice(2, -1);
+  assert.deepEqual(lines, values.map((v) => `v ${formatValue(v)}`));
+});
+
+test('the OpenMetrics chunks share the large sample blocks with the text output and gzip to the same bytes', async () => {
+  const { gunzipSync } = await import('node:zlib');
+  const { buildExpositionSnapshot } = await import('../../src/metrics/exposition-snapshot.js');
+  const input = expositionInput({ samples: Array.from({ length: 300 }, (_, i) => sample(i + 1, `veth${i}`)) });
+  const snapshot = await buildExpositionSnapshot(input);
+  const om = snapshot.openMetrics.identity;
+  assert.ok(om.some((c) => c.buffer === snapshot.text.identity[0]!.buffer), 'a block shared, not copied');
+  assert.equal(gunzipSync(snapshot.openMetrics.gzip).toString(), Buffer.concat(om).toString());
+  assert.equal(gunzipSync(snapshot.text.gzip).toString(), snapshot.text.identity[0]!.toString());
+  assert.equal(snapshot.openMetrics.identityLength, Buffer.concat(om).length);
 });

@@ -38,6 +38,11 @@ function routes(opts: Partial<RouteOptions> = {}): (head: RequestHead) => RouteR
   };
 }
 
+/** The body of a route response as text (chunks joined). */
+function bodyText(r: RouteResponse): string {
+  return typeof r.body === 'string' ? r.body : Buffer.isBuffer(r.body) ? r.body.toString() : Buffer.concat(r.body).toString();
+}
+
 const get = (url: string, headers: RequestHead['headers'] = {}, method = 'GET'): RequestHead => ({ method, url, headers });
 
 test('GET /metrics: 0.0.4 text, identity without Accept-Encoding, Vary set', () => {
@@ -47,13 +52,13 @@ test('GET /metrics: 0.0.4 text, identity without Accept-Encoding, Vary set', () 
   assert.equal(r.headers['Content-Encoding'], undefined);
   assert.equal(r.headers.Vary, 'Accept-Encoding, Accept');
   assert.equal(r.headers['Access-Control-Allow-Origin'], '*');
-  assert.ok(r.body.toString().includes('netprobe_up 1\n'));
+  assert.ok(bodyText(r).includes('netprobe_up 1\n'));
 });
 
 test('gzip when accepted (q-values respected), never when disabled', () => {
   const r = routes()(get('/metrics', { 'accept-encoding': 'deflate, gzip;q=0.5' }));
   assert.equal(r.headers['Content-Encoding'], 'gzip');
-  assert.equal(gunzipSync(r.body as Buffer).toString(), snapshot.text.identity.toString());
+  assert.equal(gunzipSync(r.body as Buffer).toString(), Buffer.concat(snapshot.text.identity).toString());
   assert.equal(routes()(get('/metrics', { 'accept-encoding': 'gzip;q=0, identity' })).headers['Content-Encoding'], undefined);
   assert.equal(routes()(get('/metrics', { 'accept-encoding': '*' })).headers['Content-Encoding'], 'gzip');
   assert.equal(routes()(get('/metrics', { 'accept-encoding': '*, gzip;q=0' })).headers['Content-Encoding'], undefined);
@@ -64,7 +69,7 @@ test('OpenMetrics when Accept asks for it (as Prometheus does), text otherwise',
   const prometheusAccept = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
   const om = routes()(get('/metrics', { accept: prometheusAccept }));
   assert.equal(om.headers['Content-Type'], 'application/openmetrics-text; version=1.0.0; charset=utf-8');
-  assert.ok(om.body.toString().endsWith('# EOF\n'));
+  assert.ok(bodyText(om).endsWith('# EOF\n'));
   const omGzip = routes()(get('/metrics', { accept: prometheusAccept, 'accept-encoding': 'gzip' }));
   assert.ok(gunzipSync(omGzip.body as Buffer).toString().endsWith('# EOF\n'));
   assert.equal(routes()(get('/metrics', { accept: 'text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5' })).headers['Content-Type'], 'text/plain; version=0.0.4; charset=utf-8');
@@ -114,7 +119,7 @@ test('/health: the seed shape, 200 ok while fresh, 503 when stale or never colle
   const fresh = routes()(get('/health'));
   assert.equal(fresh.status, 200);
   assert.equal(fresh.headers['Content-Type'], 'application/json; charset=utf-8');
-  const doc = JSON.parse(fresh.body.toString());
+  const doc = JSON.parse(bodyText(fresh));
   assert.equal(doc.status, 'ok');
   assert.match(doc.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
   assert.deepEqual(doc.server, { running: true, port: 8081, requests: 42, metrics: snapshot.series, collections: 8, last_collection: '2026-01-02T03:04:05.000Z' });
@@ -123,7 +128,7 @@ test('/health: the seed shape, 200 ok while fresh, 503 when stale or never colle
   // max(3 × 5 s, 30 s) = 30 s.
   const at = (ageMs: number | undefined, intervalMs = 5000): { status: number; body: { status: string } } => {
     const r = routes({ status: () => status({ lastSuccessAgeMs: ageMs, collectIntervalMs: intervalMs }) })(get('/health'));
-    return { status: r.status, body: JSON.parse(r.body.toString()) };
+    return { status: r.status, body: JSON.parse(bodyText(r)) };
   };
   assert.equal(at(29_999).status, 200);
   assert.deepEqual(at(30_000), { status: 503, body: at(30_000).body });
@@ -139,7 +144,7 @@ test('/: an HTML overview with version, source, attach mode, rates and links; ev
   const r = routes()(get('/'));
   assert.equal(r.status, 200);
   assert.equal(r.headers['Content-Type'], 'text/html; charset=utf-8');
-  const html = r.body.toString();
+  const html = bodyText(r);
   assert.ok(html.includes('Version 1.2.3'));
   assert.ok(html.includes('source <b>ebpf</b>'));
   assert.ok(html.includes('attach mode <b>tcx</b>'));

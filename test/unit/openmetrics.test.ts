@@ -59,6 +59,6 @@ test('OpenMetrics and text carry the same samples', () => {
   assert.deepEqual(strip(openMetrics), strip(text));
 });
 
-function decode(r: { text: Buffer; openMetrics: Buffer }): { text: string; openMetrics: string } {
-  return { text: r.text.toString(), openMetrics: r.openMetrics.toString() };
+function decode(r: { text: Buffer; openMetrics: readonly Buffer[] }): { text: string; openMetrics: string } {
+  return { text: r.text.toString(), openMetrics: Buffer.concat(r.openMetrics).toString() };
 }
