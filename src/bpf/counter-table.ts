@@ -26,7 +26,7 @@ import {
   type Counters,
   type DirectionIndex,
 } from './abi.js';
-import type { BpfMap } from './bpf-map.js';
+import type { BpfMap, MapBatch } from './bpf-map.js';
 import { BpfCallError } from './errors.js';
 import { BPF_ANY } from './libbpf.js';
 
@@ -54,6 +54,7 @@ export class CounterTable {
   private readonly slotOwners = new Map<number, number>();
   private readonly overflowed = new Set<number>();
   private readonly slotBuffers: { keys: Buffer; values: Buffer };
+  private overflowBuffers: { keys: Buffer; values: Buffer } | undefined;
   private readonly zeroSlots: Buffer;
 
   constructor(private readonly slots: BpfMap, private readonly overflow: BpfMap, private readonly stats: BpfMap) {
@@ -124,23 +125,34 @@ export class CounterTable {
       return sumPerCpuCounters(slotBatch.values, at, this.slots.cpus, slotStride, SLOT_COUNTERS_OFFSET);
     };
 
-    const overflowValues = new Map<string, Counters>();
+    // np_overflow: where each (ifindex, direction) sits in the batch; summed only when a row asks.
+    const overflowAt = new Map<number, number>();
+    let overflowBatch: MapBatch | undefined;
     if (this.overflowed.size > 0) {
-      const batch = this.overflow.lookupAll(this.overflowed.size * 2 + 16);
-      for (let i = 0; i < batch.count; i++) {
-        const key = decodeOverflowKey(batch.keys, i * this.overflow.keySize);
-        const counters = sumPerCpuCounters(batch.values, i * this.overflow.valueBufferSize, this.overflow.cpus, this.overflow.valueStride, 0);
-        overflowValues.set(`${key.ifindex}/${key.direction}`, counters);
+      const capacity = this.overflowed.size * 2 + 16;
+      overflowBatch = this.overflow.lookupAll(capacity, this.overflowBuffers);
+      this.overflowBuffers = { keys: overflowBatch.keys, values: overflowBatch.values };
+      for (let i = 0; i < overflowBatch.count; i++) {
+        const key = decodeOverflowKey(overflowBatch.keys, i * this.overflow.keySize);
+        overflowAt.set(key.ifindex * 2 + key.direction, i * this.overflow.valueBufferSize);
       }
     }
+    const overflowValue = (ifindex: number, dir: DirectionIndex): Counters => {
+      const at = overflowAt.get(ifindex * 2 + dir);
+      if (at === undefined || !overflowBatch) return ZERO;
+      return sumPerCpuCounters(overflowBatch.values, at, this.overflow.cpus, this.overflow.valueStride, 0);
+    };
 
     const rows: CounterRow[] = [];
     for (const { ifindex, name } of interfaces) {
       const where = this.placement(ifindex);
-      for (const [direction, dir] of [['ingress', NP_INGRESS], ['egress', NP_EGRESS]] as const) {
-        const c = where === 'slot' ? slotValue(ifindex, dir) : where === 'overflow' ? (overflowValues.get(`${ifindex}/${dir}`) ?? ZERO) : ZERO;
-        rows.push({ ifindex, name, direction, packets: c.packets, bytes: c.bytes, segments: c.segments });
-      }
+      const read = where === 'slot' ? slotValue : where === 'overflow' ? overflowValue : () => ZERO;
+      const ingress = read(ifindex, NP_INGRESS);
+      const egress = read(ifindex, NP_EGRESS);
+      rows.push(
+        { ifindex, name, direction: 'ingress', packets: ingress.packets, bytes: ingress.bytes, segments: ingress.segments },
+        { ifindex, name, direction: 'egress', packets: egress.packets, bytes: egress.bytes, segments: egress.segments },
+      );
     }
     return rows;
   }

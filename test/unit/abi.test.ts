@@ -94,6 +94,23 @@ test('per-CPU values: stride rounds to 8, sums are exact bigints', () => {
   assert.equal(abi.sumPerCpuU64(u64s, 0, cpus), 12n);
 });
 
+test('per-CPU sums stay exact at the top of the u64 range (carries between the 32-bit halves)', () => {
+  const cpus = 3;
+  const buf = Buffer.alloc(24 * cpus);
+  const max = (1n << 64n) - 1n;
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    buf.writeBigUInt64LE(max, cpu * 24);
+    buf.writeBigUInt64LE((1n << 32n) + 0xffffffffn, cpu * 24 + 8);
+    buf.writeBigUInt64LE(BigInt(Number.MAX_SAFE_INTEGER), cpu * 24 + 16);
+  }
+  assert.deepEqual(abi.sumPerCpuCounters(buf, 0, cpus, 24, 0), {
+    packets: 3n * max,
+    bytes: 3n * ((1n << 32n) + 0xffffffffn),
+    segments: 3n * BigInt(Number.MAX_SAFE_INTEGER),
+  });
+  assert.equal(abi.sumPerCpuU64(buf, 0, cpus), max + BigInt(Number.MAX_SAFE_INTEGER) + ((1n << 32n) + 0xffffffffn));
+});
+
 test('overflow keys round-trip', () => {
   const key = abi.encodeOverflowKey(123456, abi.NP_EGRESS);
   assert.deepEqual(abi.decodeOverflowKey(key), { ifindex: 123456, direction: abi.NP_EGRESS });
