@@ -5,6 +5,8 @@
  * one more. The work function must not throw (a rejection is reported to
  * `onError` and the loop goes on).
  */
+import { performance } from 'node:perf_hooks';
+
 export interface CollectionLoopOptions {
   intervalMs: number;
   /** Delay between a trigger and the collection it causes. */
@@ -18,7 +20,7 @@ export class CollectionLoop {
   private running: Promise<void> | undefined;
   private rerunRequested = false;
   private stopped = true;
-  /** Date.now() at which the pending timer fires; Infinity when none is pending. */
+  /** Monotonic time (performance.now()) at which the pending timer fires; Infinity when none is pending. */
   private dueAt = Infinity;
 
   constructor(private readonly opts: CollectionLoopOptions) {}
@@ -53,7 +55,7 @@ export class CollectionLoop {
   }
 
   private schedule(delayMs: number, onlyIfSooner = false): void {
-    const due = Date.now() + delayMs;
+    const due = performance.now() + delayMs;
     if (onlyIfSooner && this.timer && this.dueAt <= due) return;
     this.clearTimer();
     this.dueAt = due;

@@ -159,7 +159,7 @@ export class Exporter {
     this.loop.start();
     this.lifecycle = 'running';
     this.logger.info(
-      { port: this.port, path: this.config.server.path, source: this.source.kind, attachMode: this.source.attachMode ?? 'none', interfaces: this.source.interfaceCount, collectIntervalMs: this.config.collectInterval },
+      { host: this.config.server.host || '*', port: this.port, path: this.config.server.path, source: this.source.kind, attachMode: this.source.attachMode ?? 'none', interfaces: this.source.interfaceCount, collectIntervalMs: this.config.collectInterval },
       'exporter listening',
     );
   }
