@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.js';
 import { BpfCallError, callError, isPermissionErrno, privilegeError, ProgramLoadError, StateError } from './errors.js';
 import { BpfMap } from './bpf-map.js';
 import { LIBBPF_DEBUG, LIBBPF_INFO, libbpf } from './libbpf.js';
-import { hasBpfPrivileges } from './privileges.js';
+import { effectiveCapabilities, hasBpfPrivileges } from './privileges.js';
 import { constants as os } from 'node:os';
 
 const { EPERM } = os.errno;
@@ -62,7 +62,7 @@ export class BpfObject {
       const errno = -ret;
       // libbpf blames RLIMIT_MEMLOCK on any EPERM; the real cause is missing capabilities.
       // EACCES is also how the verifier rejects an invalid access: the capabilities decide.
-      if (errno === EPERM || (isPermissionErrno(errno) && !hasBpfPrivileges())) throw privilegeError(`load BPF object ${this.path}`, errno);
+      if (errno === EPERM || (isPermissionErrno(errno) && !hasBpfPrivileges(effectiveCapabilities()))) throw privilegeError(`load BPF object ${this.path}`, errno);
       throw new ProgramLoadError(this.path, errno);
     }
     this.loaded = true;

@@ -24,8 +24,8 @@ export function effectiveCapabilities(status?: string): bigint | undefined {
   return hex === undefined ? undefined : BigInt(`0x${hex}`);
 }
 
-/** True when the effective set allows loading and attaching TC programs (undefined set: assume not). */
-export function hasBpfPrivileges(caps: bigint | undefined = effectiveCapabilities()): boolean {
+/** True when a capability set (e.g. `effectiveCapabilities()`) allows loading and attaching TC programs; undefined: assume not. */
+export function hasBpfPrivileges(caps: bigint | undefined): boolean {
   if (caps === undefined) return false;
   const has = (bit: bigint): boolean => ((caps >> bit) & 1n) === 1n;
   const sys = has(CAP_SYS_ADMIN);
