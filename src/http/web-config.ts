@@ -174,13 +174,6 @@ export function webConfigToServerOptions(cfg: WebConfig): WebServerOptions {
   return out;
 }
 
-/** A short description for the startup log line (no secrets). */
-export function describeWebConfig(cfg: WebConfigSpec): string {
-  const parts = [cfg.tls ? `TLS (min ${cfg.tls.minVersion}, client certs: ${cfg.tls.clientAuthType})` : 'plain HTTP'];
-  if (cfg.basicAuthUsers.size > 0) parts.push(`basic auth (${cfg.basicAuthUsers.size} user${cfg.basicAuthUsers.size === 1 ? '' : 's'})`);
-  return parts.join(', ');
-}
-
 function allOf(checks: Array<(req: IncomingMessage) => boolean | Promise<boolean>>): (req: IncomingMessage) => boolean | Promise<boolean> {
   return (req) => {
     for (let i = 0; i < checks.length; i++) {
