@@ -4,15 +4,26 @@
  * used. They count what the driver saw, from the interface's creation:
  * rx = ingress, tx = egress. The kernel keeps no GSO segment count here, so
  * `segments` equals `packets`.
+ *
+ * Netlink goes through the same FFI library as libbpf; without libbpf.so.1
+ * the source reads sysfs instead (and follows interfaces by its interval only).
  */
+import { NetprobeError } from '../errors.js';
+import { LinkWatcher } from '../net/link-events.js';
 import { dumpLinks as dumpLinksFromKernel, type LinkInfo } from '../net/link-dump.js';
 import type { Logger } from '../log/logger.js';
 import type { CounterRow, CounterSource } from './counter-source.js';
+import { readSysfsLinks } from './sysfs-links.js';
+
+/** The error code of a missing libbpf.so.1 (src/bpf/errors.ts). */
+const NO_LIBBPF = 'NP_ERR_NO_LIBBPF';
 
 export interface NetdevSourceOptions {
-  /** Reads the interfaces with their stats; the netlink dump by default (injectable for tests). */
+  /** Reads the interfaces with their stats; the netlink dump (sysfs without libbpf) by default. Injectable for tests. */
   dumpLinks?: () => LinkInfo[];
-  /** Notes changes of the interface count at debug level. */
+  /** Follows interface changes (default: netlink link events). Returns the function that stops following. Injectable for tests. */
+  watchLinks?: (onChange: () => void) => () => void;
+  /** Notes the switch to sysfs, link-event failures and interface-count changes. */
   logger?: Logger;
 }
 
@@ -20,11 +31,16 @@ export class NetdevSource implements CounterSource {
   readonly kind = 'netdev' as const;
   readonly attachMode = undefined;
   private readonly dump: () => LinkInfo[];
+  private readonly watch: (onChange: () => void) => () => void;
   private readonly logger: Logger | undefined;
+  private readonly listeners = new Set<() => void>();
+  private stopWatching: (() => void) | undefined;
+  private viaSysfs = false;
   private count = 0;
 
   constructor(opts: NetdevSourceOptions = {}) {
-    this.dump = opts.dumpLinks ?? dumpLinksFromKernel;
+    this.dump = opts.dumpLinks ?? (() => this.dumpFromKernel());
+    this.watch = opts.watchLinks ?? ((onChange) => this.watchLinkEvents(onChange));
     this.logger = opts.logger;
   }
 
@@ -33,7 +49,7 @@ export class NetdevSource implements CounterSource {
     return this.count;
   }
 
-  /** One netlink dump: both directions of every interface. Throws when netlink fails. */
+  /** One netlink dump (or sysfs read): both directions of every interface. Throws when the read fails. */
   readCounters(): CounterRow[] {
     const links = this.dump();
     if (links.length !== this.count) this.logger?.debug({ interfaces: links.length, before: this.count }, 'netdev source: interface count changed');
@@ -49,6 +65,61 @@ export class NetdevSource implements CounterSource {
     return rows;
   }
 
-  /** Nothing to release: each read opens and closes its own netlink socket. */
-  async close(): Promise<void> {}
+  /**
+   * Calls `listener` when an interface appears, disappears or changes, so a
+   * hot-plugged interface is exported without waiting for the interval.
+   * Without netlink (no libbpf.so.1) nothing is reported: the interval still
+   * picks changes up.
+   */
+  onInterfacesChanged(listener: () => void): () => void {
+    this.listeners.add(listener);
+    if (!this.stopWatching) {
+      try {
+        this.stopWatching = this.watch(() => {
+          for (const l of this.listeners) l();
+        });
+      } catch (error) {
+        this.logger?.info({ err: error }, 'netdev source: cannot follow link events; interfaces are picked up every collection interval');
+        this.stopWatching = () => undefined;
+      }
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.stopFollowing();
+    };
+  }
+
+  /** Stops following link events (each read opens and closes its own netlink socket). */
+  async close(): Promise<void> {
+    this.listeners.clear();
+    this.stopFollowing();
+  }
+
+  private stopFollowing(): void {
+    this.stopWatching?.();
+    this.stopWatching = undefined;
+  }
+
+  private watchLinkEvents(onChange: () => void): () => void {
+    const { watcher } = LinkWatcher.start({
+      onLink: onChange,
+      onResync: onChange,
+      // The periodic dump still sees every interface; a broken event socket only costs promptness.
+      onError: (error) => this.logger?.warn({ err: error }, 'netdev source: link events failed; interfaces are picked up every collection interval'),
+    });
+    return () => watcher.close();
+  }
+
+  private dumpFromKernel(): LinkInfo[] {
+    if (this.viaSysfs) return readSysfsLinks();
+    try {
+      return dumpLinksFromKernel();
+    } catch (error) {
+      if (!(error instanceof NetprobeError && error.code === NO_LIBBPF)) throw error;
+      this.viaSysfs = true;
+      this.logger?.warn({ reason: error.message }, 'netdev source: netlink needs libbpf.so.1 (same FFI library); reading /sys/class/net instead');
+      return readSysfsLinks();
+    }
+  }
 }
+

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { twoHosts, type Netns } from '../helpers/netns.js';
+import { twoHosts, uniqueTag, type Netns } from '../helpers/netns.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/netdev-exporter.ts', import.meta.url));
 const INTERVAL_MS = 300;
@@ -98,6 +98,54 @@ test('netdev source: scraped counters equal ip -s link after iperf3 traffic over
   exporter.kill('SIGTERM');
   const [code] = (await withTimeout(once(exporter, 'exit'), 10_000, () => `no exit within 10 s of SIGTERM; stderr: ${stderr}`)) as [number | null];
   assert.equal(code, 0, `clean exit on SIGTERM; stderr: ${stderr}`);
+});
+
+test('netdev source: a hot-plugged interface is exported on its link event, long before the 60 s interval', { timeout: 60_000 }, async (t) => {
+  const { left, cleanup } = await twoHosts('npxh');
+  t.after(cleanup);
+  const exporter = left.spawn(process.execPath, ['--import', 'tsx', FIXTURE, '--interval=60000']);
+  t.after(() => { if (exporter.exitCode === null) exporter.kill('SIGKILL'); });
+  let stderr = '';
+  exporter.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const ready = await waitForEvent(exporter, 'ready', 20_000).catch((e: Error) => { throw new Error(`${e.message}; stderr: ${stderr}`); });
+  const base = `http://127.0.0.1:${ready.port as number}`;
+  const tag = uniqueTag();
+  const name = `nphp${tag}`;
+  assert.ok(!(await curl(left, `${base}/metrics`)).includes(`interface="${name}"`));
+  await left.ip(['link', 'add', name, 'type', 'veth', 'peer', 'name', `nphq${tag}`]);
+  const added = Date.now();
+  let text = '';
+  while (Date.now() - added < 5_000 && !text.includes(`interface="${name}"`)) {
+    await sleep(100);
+    text = await curl(left, `${base}/metrics`);
+  }
+  assert.ok(text.includes(`interface="${name}"`), `exported after ${Date.now() - added} ms; stderr: ${stderr}`);
+  await left.ip(['link', 'del', name]);
+  const removed = Date.now();
+  while (Date.now() - removed < 5_000 && text.includes(`interface="${name}"`)) {
+    await sleep(100);
+    text = await curl(left, `${base}/metrics`);
+  }
+  assert.ok(!text.includes(`interface="${name}"`), 'a deleted interface loses its series promptly too');
+  exporter.kill('SIGTERM');
+  const [code] = (await withTimeout(once(exporter, 'exit'), 10_000, () => `no exit within 10 s of SIGTERM; stderr: ${stderr}`)) as [number | null];
+  assert.equal(code, 0);
+});
+
+test('sysfs reader (the netdev source without libbpf) agrees with the netlink dump', async () => {
+  const { dumpLinks } = await import('../../src/net/link-dump.js');
+  const { readSysfsLinks } = await import('../../src/collector/sysfs-links.js');
+  const viaNetlink = dumpLinks();
+  const viaSysfs = readSysfsLinks();
+  const viaNetlinkAfter = dumpLinks();
+  assert.deepEqual(viaSysfs.map((l) => [l.ifindex, l.name, l.up]), viaNetlink.map((l) => [l.ifindex, l.name, l.up]));
+  for (const [i, s] of viaSysfs.entries()) {
+    const before = viaNetlink[i]!.stats!;
+    const after = viaNetlinkAfter[i]!.stats!;
+    for (const k of ['rxPackets', 'rxBytes', 'txPackets', 'txBytes'] as const) {
+      assert.ok(before[k] <= s.stats![k] && s.stats![k] <= after[k], `${s.name} ${k}: ${before[k]} <= ${s.stats![k]} <= ${after[k]}`);
+    }
+  }
 });
 
 function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {

@@ -24,3 +24,37 @@ test('NetdevSource: a netlink failure propagates to the collector', () => {
   const source = new NetdevSource({ dumpLinks: () => { throw new Error('netlink: ENOBUFS'); } });
   assert.throws(() => source.readCounters(), /ENOBUFS/);
 });
+
+test('NetdevSource follows link events while someone listens, and stops with the last listener or close()', async () => {
+  let fire: (() => void) | undefined;
+  let watching = 0;
+  const source = new NetdevSource({
+    dumpLinks: () => [],
+    watchLinks: (onChange) => {
+      watching++;
+      fire = onChange;
+      return () => { watching--; fire = undefined; };
+    },
+  });
+  const seen: string[] = [];
+  const offA = source.onInterfacesChanged(() => seen.push('a'));
+  const offB = source.onInterfacesChanged(() => seen.push('b'));
+  assert.equal(watching, 1, 'one watcher for all listeners');
+  fire!();
+  assert.deepEqual(seen, ['a', 'b']);
+  offA();
+  assert.equal(watching, 1);
+  offB();
+  assert.equal(watching, 0);
+  source.onInterfacesChanged(() => undefined);
+  assert.equal(watching, 1);
+  await source.close();
+  assert.equal(watching, 0);
+});
+
+test('NetdevSource: a watcher that cannot start (no netlink) leaves the periodic reads working', () => {
+  const source = new NetdevSource({ dumpLinks: () => [], watchLinks: () => { throw new Error('no libbpf.so.1'); } });
+  const off = source.onInterfacesChanged(() => undefined);
+  off();
+  assert.deepEqual(source.readCounters(), []);
+});

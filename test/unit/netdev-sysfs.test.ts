@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSysfsLinks } from '../../src/collector/sysfs-links.js';
+
+/** A fake /sys/class/net with the files the reader uses. */
+function fakeSysfs(t: { after: (fn: () => void) => void }, links: Array<{ name: string; ifindex: number; flags: string; rx: [string, string]; tx: [string, string] }>): string {
+  const root = mkdtempSync(join(tmpdir(), 'np-sysfs-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  for (const l of links) {
+    const dir = join(root, l.name);
+    mkdirSync(join(dir, 'statistics'), { recursive: true });
+    writeFileSync(join(dir, 'ifindex'), `${l.ifindex}\n`);
+    writeFileSync(join(dir, 'flags'), `${l.flags}\n`);
+    writeFileSync(join(dir, 'statistics', 'rx_packets'), `${l.rx[0]}\n`);
+    writeFileSync(join(dir, 'statistics', 'rx_bytes'), `${l.rx[1]}\n`);
+    writeFileSync(join(dir, 'statistics', 'tx_packets'), `${l.tx[0]}\n`);
+    writeFileSync(join(dir, 'statistics', 'tx_bytes'), `${l.tx[1]}\n`);
+  }
+  return root;
+}
+
+test('sysfs reader: counters as exact bigints, IFF_UP from flags, ifindex order; non-interfaces skipped', (t) => {
+  const root = fakeSysfs(t, [
+    { name: 'veth9', ifindex: 12, flags: '0x1002', rx: ['1', '2'], tx: ['3', '4'] },
+    { name: 'lo', ifindex: 1, flags: '0x9', rx: ['18446744073709551615', '100'], tx: ['5', '6'] },
+    { name: 'we"ird', ifindex: 7, flags: '0x1003', rx: ['0', '0'], tx: ['0', '0'] },
+  ]);
+  writeFileSync(join(root, 'bonding_masters'), 'bond0\n'); // a file, not an interface
+  mkdirSync(join(root, 'half-gone')); // vanished while being read: no ifindex file
+  assert.deepEqual(readSysfsLinks(root), [
+    { ifindex: 1, name: 'lo', up: true, stats: { rxPackets: 18446744073709551615n, rxBytes: 100n, txPackets: 5n, txBytes: 6n } },
+    { ifindex: 7, name: 'we"ird', up: true, stats: { rxPackets: 0n, rxBytes: 0n, txPackets: 0n, txBytes: 0n } },
+    { ifindex: 12, name: 'veth9', up: false, stats: { rxPackets: 1n, rxBytes: 2n, txPackets: 3n, txBytes: 4n } },
+  ]);
+});
+
+test('sysfs reader: a malformed counter is an error, not a silent zero', (t) => {
+  const root = fakeSysfs(t, [{ name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['12x', '0'], tx: ['0', '0'] }]);
+  assert.throws(() => readSysfsLinks(root), SyntaxError);
+});
