@@ -19,8 +19,10 @@ import { readSysfsLinks } from './sysfs-links.js';
 const NO_LIBBPF = 'NP_ERR_NO_LIBBPF';
 
 export interface NetdevSourceOptions {
-  /** Reads the interfaces with their stats; the netlink dump (sysfs without libbpf) by default. Injectable for tests. */
+  /** Reads the interfaces with their stats; the netlink dump by default. Injectable for tests. */
   dumpLinks?: () => LinkInfo[];
+  /** Where sysfs is read when netlink needs the missing libbpf.so.1 (default `/sys/class/net`). */
+  sysfsRoot?: string;
   /** Follows interface changes (default: netlink link events). Returns the function that stops following. Injectable for tests. */
   watchLinks?: (onChange: () => void) => () => void;
   /** Notes the switch to sysfs, link-event failures and interface-count changes. */
@@ -35,11 +37,13 @@ export class NetdevSource implements CounterSource {
   private readonly logger: Logger | undefined;
   private readonly listeners = new Set<() => void>();
   private stopWatching: (() => void) | undefined;
+  private readonly sysfsRoot: string | undefined;
   private viaSysfs = false;
   private count = 0;
 
   constructor(opts: NetdevSourceOptions = {}) {
-    this.dump = opts.dumpLinks ?? (() => this.dumpFromKernel());
+    this.dump = opts.dumpLinks ?? dumpLinksFromKernel;
+    this.sysfsRoot = opts.sysfsRoot;
     this.watch = opts.watchLinks ?? ((onChange) => this.watchLinkEvents(onChange));
     this.logger = opts.logger;
   }
@@ -51,7 +55,7 @@ export class NetdevSource implements CounterSource {
 
   /** One netlink dump (or sysfs read): both directions of every interface. Throws when the read fails. */
   readCounters(): CounterRow[] {
-    const links = this.dump();
+    const links = this.readLinks();
     if (links.length !== this.count) this.logger?.debug({ interfaces: links.length, before: this.count }, 'netdev source: interface count changed');
     this.count = links.length;
     const rows: CounterRow[] = [];
@@ -110,15 +114,15 @@ export class NetdevSource implements CounterSource {
     return () => watcher.close();
   }
 
-  private dumpFromKernel(): LinkInfo[] {
-    if (this.viaSysfs) return readSysfsLinks();
+  private readLinks(): LinkInfo[] {
+    if (this.viaSysfs) return readSysfsLinks(this.sysfsRoot);
     try {
-      return dumpLinksFromKernel();
+      return this.dump();
     } catch (error) {
       if (!(error instanceof NetprobeError && error.code === NO_LIBBPF)) throw error;
       this.viaSysfs = true;
       this.logger?.warn({ reason: error.message }, 'netdev source: netlink needs libbpf.so.1 (same FFI library); reading /sys/class/net instead');
-      return readSysfsLinks();
+      return readSysfsLinks(this.sysfsRoot);
     }
   }
 }

@@ -41,3 +41,17 @@ test('sysfs reader: a malformed counter is an error, not a silent zero', (t) => 
   const root = fakeSysfs(t, [{ name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['12x', '0'], tx: ['0', '0'] }]);
   assert.throws(() => readSysfsLinks(root), SyntaxError);
 });
+
+test('NetdevSource switches to sysfs for good when netlink reports libbpf.so.1 missing; other errors propagate', async (t) => {
+  const { NetdevSource } = await import('../../src/collector/netdev-source.js');
+  const { NetprobeError } = await import('../../src/errors.js');
+  const root = fakeSysfs(t, [{ name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['10', '1000'], tx: ['20', '2000'] }]);
+  let netlinkCalls = 0;
+  const source = new NetdevSource({ sysfsRoot: root, dumpLinks: () => { netlinkCalls++; throw new NetprobeError('NP_ERR_NO_LIBBPF', 'load libbpf.so.1: not found'); } });
+  const rows = source.readCounters();
+  assert.deepEqual(rows.map((r) => [r.name, r.direction, r.packets, r.bytes]), [['eth0', 'ingress', 10n, 1000n], ['eth0', 'egress', 20n, 2000n]]);
+  source.readCounters();
+  assert.equal(netlinkCalls, 1, 'netlink not retried on every read');
+  const broken = new NetdevSource({ sysfsRoot: root, dumpLinks: () => { throw new NetprobeError('NP_ERR_NETLINK', 'recv: EBUSY'); } });
+  assert.throws(() => broken.readCounters(), /EBUSY/);
+});
