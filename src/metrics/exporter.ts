@@ -23,6 +23,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { compileInterfaceFilter } from '../net/interface-filter.js';
 import { checkExporterConfig } from './exporter-config-check.js';
 import { ExporterStateError } from './exporter-errors.js';
+import type { ExpositionInput } from './exposition.js';
 import { buildExpositionSnapshot, type ExpositionSnapshot } from './exposition-snapshot.js';
 import { InterfaceLabelCache } from './interface-labels.js';
 import { packageVersion } from './package-version.js';
@@ -208,12 +209,12 @@ export class Exporter {
     const outcome = this.collector.collect();
     this.collections++;
     this.record(outcome);
-    const processFamilies = await readProcessMetrics();
-    this.snapshot = await buildExpositionSnapshot({
+    const lastSuccessMs = outcome.ok ? outcome.wallTimeMs : this.lastSuccessWall?.getTime();
+    const input: ExpositionInput = {
       samples: this.samples,
       up: this.up,
       collections: this.collections,
-      lastSuccessSeconds: this.lastSuccessWall ? this.lastSuccessWall.getTime() / 1000 : 0,
+      lastSuccessSeconds: lastSuccessMs === undefined ? 0 : lastSuccessMs / 1000,
       source: this.source.kind,
       attachMode: this.source.attachMode,
       attachedInterfaces: this.source.interfaceCount,
@@ -221,8 +222,20 @@ export class Exporter {
       collectionErrors: this.collectionErrors,
       sourceStats: this.lastSourceStats,
       version: this.version,
-      processFamilies,
-    }, this.labelCache);
+      processFamilies: await readProcessMetrics(),
+    };
+    try {
+      this.snapshot = await buildExpositionSnapshot(input, this.labelCache);
+      if (outcome.ok) {
+        // Fresh for /health only once it is what scrapes get.
+        this.lastSuccessWall = new Date(outcome.wallTimeMs);
+        this.lastSuccessMonotonic = performance.now();
+      }
+    } catch (error) {
+      // A bug in rendering must not leave the previous exposition served as fresh.
+      this.record({ ok: false, error, durationSeconds: outcome.durationSeconds, wallTimeMs: outcome.wallTimeMs });
+      this.snapshot = await buildExpositionSnapshot({ ...input, samples: [], up: false, lastSuccessSeconds: (this.lastSuccessWall?.getTime() ?? 0) / 1000, collectionErrors: this.collectionErrors, sourceStats: {}, processFamilies: [] });
+    }
   }
 
   private record(outcome: CollectionOutcome): void {
@@ -231,8 +244,6 @@ export class Exporter {
       this.lastSourceStats = outcome.sourceStats;
       this.up = true;
       this.lastError = undefined;
-      this.lastSuccessWall = new Date(outcome.wallTimeMs);
-      this.lastSuccessMonotonic = performance.now();
       this.logger.debug({ interfaces: outcome.samples.length, durationMs: outcome.durationSeconds * 1000 }, 'collection done');
       return;
     }
@@ -241,7 +252,7 @@ export class Exporter {
     this.lastSourceStats = {};
     this.collectionErrors++;
     const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-    if (this.up || this.lastError !== message) this.logger.error({ err: outcome.error }, 'collection failed: counters could not be read');
+    if (this.up || this.lastError !== message) this.logger.error({ err: outcome.error }, 'collection failed');
     this.up = false;
     this.lastError = message;
   }

@@ -31,10 +31,12 @@ const KNOWN_TYPES = new Set<string>(['counter', 'gauge', 'histogram', 'summary']
 /** Reads every process metric once. */
 export async function readProcessMetrics(): Promise<ProcessFamily[]> {
   const families = await registry().getMetricsAsJSON();
-  // prom-client's nodejs_active_{handles,requests,resources}_total are gauges
-  // named like counters (promtool warns; OpenMetrics forbids it); the same
-  // numbers are in nodejs_active_{handles,requests,resources} by type.
-  return families.filter((f) => String(f.type) === 'counter' || !f.name.endsWith('_total')).map((f) => {
+  // A family's name must match its type: prom-client's
+  // nodejs_active_{handles,requests,resources}_total are gauges named like
+  // counters (promtool warns; OpenMetrics forbids it; the same numbers are in
+  // nodejs_active_{handles,requests,resources} by type), and a counter
+  // without `_total` could not be written in OpenMetrics.
+  return families.filter((f) => (String(f.type) === 'counter') === f.name.endsWith('_total')).map((f) => {
     const type = String(f.type);
     return {
       name: f.name,
