@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns, ip, vethBetween, type VethPair } from '../helpers/netns.js';
 import { dumpMap, fetchIn, labelSets, mapsOf, probe, procStats, sampleValue, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp } from '../fixtures/security/traffic.js';
+import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
 import type { LoadResult } from '../fixtures/security/http-probe.js';
 
 const WAVES = 6;
@@ -34,7 +34,11 @@ before(async () => {
   b = await Netns.create('npchB');
   await disableIpv6(a);
   await disableIpv6(b);
-  for (let i = 0; i < 3; i++) survivors.push(await vethBetween(a, b, { subnet: 200 + i }));
+  for (let i = 0; i < 3; i++) {
+    const pair = await vethBetween(a, b, { subnet: 200 + i });
+    await staticNeighbours(a, b, pair);
+    survivors.push(pair);
+  }
   for (const s of survivors) startStats.set(s.a, await a.linkStats(s.a));
   netprobe = await startNetprobe(a, ['--collector.interval=1s']);
 });

@@ -11,26 +11,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { twoHosts } from '../helpers/netns.js';
 import { fetchIn, sampleValue, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp } from '../fixtures/security/traffic.js';
-import { ForeignPrograms, buildForeignObject, census, netprobeOn, type Position } from '../fixtures/security/foreign-driver.js';
+import { sendUdp } from '../fixtures/security/traffic.js';
+import { ForeignPrograms, census, foreignTestbed, netprobeOn, type Position } from '../fixtures/security/foreign-driver.js';
 
 const POSITIONS: Position[] = ['tcx-first', 'tcx-last', 'tc-first', 'tc-last'];
 
 for (const mode of ['tcx', 'tc'] as const) {
   test(`${mode}: foreign tcx and clsact programs before and after netprobe see every packet across start, stop, kill and restart under traffic`, { timeout: 110_000 }, async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'np-coexist-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    const object = await buildForeignObject(dir);
-    const hosts = await twoHosts('npco');
-    t.after(() => hosts.cleanup());
-    const { left, right, link } = hosts;
-    await disableIpv6(left);
-    await disableIpv6(right);
+    const { object, left, right, link } = await foreignTestbed(t, 'npco');
     const foreign = await ForeignPrograms.start(left, object, link.a, POSITIONS);
     t.after(() => foreign.close());
     const s0 = await left.linkStats(link.a);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { twoHosts } from '../helpers/netns.js';
 import { FAULTY_EXPORTER, fetchIn, probe, sampleValue, startNetprobe } from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp } from '../fixtures/security/traffic.js';
+import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
 import type { LoadResult } from '../fixtures/security/http-probe.js';
 
 const INTERVAL_MS = 500;
@@ -26,6 +26,7 @@ test('kernel reads fail: up 0, /health 503 after the freshness limit, server ans
   t.after(() => hosts.cleanup());
   await disableIpv6(hosts.left);
   await disableIpv6(hosts.right);
+  await staticNeighbours(hosts.left, hosts.right, hosts.link);
   const fault = join(dir, 'fail');
   const np = await startNetprobe(hosts.left, [`--fault-file=${fault}`, `--interval=${INTERVAL_MS}`], { script: FAULTY_EXPORTER });
   t.after(() => np.stop('SIGKILL'));

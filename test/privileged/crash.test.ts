@@ -10,13 +10,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ip, twoHosts } from '../helpers/netns.js';
+import { ip } from '../helpers/netns.js';
 import { fetchIn, sampleValue, startNetprobe, cliCommand, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp } from '../fixtures/security/traffic.js';
-import { ForeignPrograms, buildForeignObject, census, netprobeOn, type Census } from '../fixtures/security/foreign-driver.js';
+import { sendUdp } from '../fixtures/security/traffic.js';
+import { ForeignPrograms, census, foreignTestbed, netprobeOn, type Census } from '../fixtures/security/foreign-driver.js';
 
 const PAIRS = 40;
 const KILLS = 6;
@@ -31,14 +30,7 @@ test('six SIGKILLs at random moments, alternating tc and tcx, 82 interfaces: nev
   t.diagnostic(`seed ${seed} (NP_CRASH_SEED to replay)`);
   let s = seed;
   const random = (): number => { s = (s * 1103515245 + 12345) % 2 ** 31; return s / 2 ** 31; };
-  const dir = await mkdtemp(join(tmpdir(), 'np-crash-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const object = await buildForeignObject(dir);
-  const hosts = await twoHosts('npcr');
-  t.after(() => hosts.cleanup());
-  const { left, right, link } = hosts;
-  await disableIpv6(left);
-  await disableIpv6(right);
+  const { dir, object, left, right, link } = await foreignTestbed(t, 'npcr');
   await writeFile(join(dir, 'batch'), Array.from({ length: PAIRS }, (_, i) => `link add cr${i}a type veth peer name cr${i}b\nlink set cr${i}a up\nlink set cr${i}b up`).join('\n') + '\n');
   await ip(['-n', left.name, '-batch', join(dir, 'batch')]);
   const foreign = await ForeignPrograms.start(left, object, link.a, ['tcx-first', 'tc-first']);

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { twoHosts } from '../helpers/netns.js';
 import { FAULTY_EXPORTER, fetchIn, labelSets, procStats, promtoolCheck, sampleValue, startNetprobe } from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp } from '../fixtures/security/traffic.js';
+import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
 
 const NP_SLOTS = 1024;
 const OVERFLOW_CAPACITY = 2;
@@ -22,6 +22,7 @@ test('maps full: uncounted interfaces in a metric and the log, the rest exact, r
   const { left, right, link } = hosts;
   await disableIpv6(left);
   await disableIpv6(right);
+  await staticNeighbours(left, right, link);
   // The pair predates netprobe (and IPv6 was on for a moment): compare deltas from here.
   const pairAtStart = await left.linkStats(link.a);
   const np = await startNetprobe(left, [`--overflow-capacity=${OVERFLOW_CAPACITY}`, '--interval=500'], { script: FAULTY_EXPORTER });
@@ -47,6 +48,7 @@ test('maps full: uncounted interfaces in a metric and the log, the rest exact, r
   await right.ip(['addr', 'add', '10.214.7.2/30', 'dev', `${names[0]}p`]);
   for (const n of names) await left.ip(['link', 'set', n, 'up']);
   await right.ip(['link', 'set', `${names[0]}p`, 'up']);
+  await staticNeighbours(left, right, { a: names[0]!, b: `${names[0]}p`, addrA: '10.214.7.1', addrB: '10.214.7.2' });
 
   const uncounted = COLLIDERS - OVERFLOW_CAPACITY;
   let body = '';

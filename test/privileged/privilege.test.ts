@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { Netns, vethBetween } from '../helpers/netns.js';
 import { fetchIn, sampleValue, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp } from '../fixtures/security/traffic.js';
+import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
 import { capabilityNames, parseProcStatusCapabilities } from '../../src/security/capabilities.js';
 
 const NOBODY = 65534;
@@ -51,6 +51,7 @@ async function attachedNames(ns: Netns, np: NetprobeProcess): Promise<Set<string
 /** Creates a veth pair after start, waits until it is attached, sends traffic, checks exact counts. */
 async function hotPlugCountsExactly(a: Netns, b: Netns, np: NetprobeProcess): Promise<void> {
   const pair = await vethBetween(a, b, { subnet: 210 });
+  await staticNeighbours(a, b, pair);
   const deadline = Date.now() + 10_000;
   while (!(await attachedNames(a, np)).has(pair.a)) {
     if (Date.now() > deadline) assert.fail(`${pair.a} (created after the drop) was never attached:\n${np.output().slice(-3000)}`);
