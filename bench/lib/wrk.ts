@@ -26,8 +26,8 @@ function parseDuration(text: string): number {
 /** Reads wrk's `--latency` report. Pure. */
 export function parseWrk(out: string): WrkResult {
   const done = /(\d+) requests in ([\d.]+)(us|ms|s|m),/.exec(out);
-  const p50 = /^\s+50%\s+(\S+)$/m.exec(out);
-  const p99 = /^\s+99%\s+(\S+)$/m.exec(out);
+  const p50 = /^\s+50%\s+(\S+)\s*$/m.exec(out);
+  const p99 = /^\s+99%\s+(\S+)\s*$/m.exec(out);
   if (!done || !p50 || !p99) throw new Error(`wrk: unexpected output:\n${out}`);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
