@@ -92,6 +92,7 @@ export class EbpfManager implements CounterSource {
   /** Interfaces the filters accept but that could not be counted (map full, attach failed). */
   private readonly uncounted = new Map<number, string>();
   private readonly listeners = new Set<() => void>();
+  private notifyPending = false;
 
   /** Throws NetprobeError NP_ERR_BAD_GLOB for a bad include/exclude pattern. */
   constructor(opts: EbpfManagerOptions = {}) {
@@ -391,15 +392,19 @@ export class EbpfManager implements CounterSource {
     }
   }
 
+  /** Tells listeners once per burst of changes (a resync may change thousands of interfaces at once). */
   private notify(): void {
-    for (const listener of [...this.listeners]) {
-      queueMicrotask(() => {
+    if (this.notifyPending) return;
+    this.notifyPending = true;
+    queueMicrotask(() => {
+      this.notifyPending = false;
+      for (const listener of [...this.listeners]) {
         try {
           listener();
         } catch (e) {
           this.logger.error({ err: e }, 'an onInterfacesChanged listener threw');
         }
-      });
-    }
+      }
+    });
   }
 }
