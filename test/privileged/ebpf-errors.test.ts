@@ -1,7 +1,7 @@
 /**
  * How the loader fails and reports: a verifier rejection (clear error, the
  * verifier log at debug level), a missing object file, a second
- * loadNetworkMonitor(); and `auto` says which mode it chose. Each case runs
+ * loadNetworkMonitor(), no libbpf.so.1; and `auto` says which mode it chose. Each case runs
  * the loader inside a fresh namespace.
  */
 import { test } from 'node:test';
@@ -60,4 +60,18 @@ test('auto picks tcx on this kernel and says so; a second loadNetworkMonitor() i
   const again = await agent.request('reload', 'reloaded').catch((e: Error) => e);
   assert.ok(again instanceof Error && /already loaded/.test(again.message), String(again));
   assert.equal(await agent.close(), 0);
+});
+
+test('no libbpf.so.1: NP_ERR_NO_LIBBPF naming the package to install', { timeout: 60_000 }, async (t) => {
+  // Hide the library in a private mount namespace (inside the test's network namespace).
+  const path = /libbpf\.so\.1 \(.*\) => (\S+)/.exec(execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }))?.[1];
+  assert.ok(path, 'libbpf.so.1 is installed');
+  const ns = await namespace(t);
+  const agent = Agent.start(ns, [], { wrapper: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount --bind /dev/null ${path} && exec "$@"`, 'sh'] });
+  t.after(() => agent.stop());
+  const e = await agent.next(['ready']);
+  assert.equal(e.code, 'NP_ERR_NO_LIBBPF');
+  assert.match(String(e.message), /^load libbpf\.so\.1: /);
+  assert.match(String(e.message), /apt-get install libbpf1/);
+  assert.equal(await agent.exited, 1);
 });
