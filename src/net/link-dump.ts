@@ -32,8 +32,8 @@ export function readLinks(sock: NetlinkSocket): LinkInfo[] {
   const links: LinkInfo[] = [];
   for (const msg of sock.dump(buildLinkDumpRequest, 'dump network interfaces (RTM_GETLINK)')) {
     if (!isLinkMessage(msg)) continue;
-    const { kind: _kind, ...link } = parseLinkMessage(msg);
-    links.push(link);
+    const { kind: _kind, family, ...link } = parseLinkMessage(msg);
+    if (family === 0) links.push(link);
   }
   return links.sort((a, b) => a.ifindex - b.ifindex);
 }

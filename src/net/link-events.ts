@@ -6,8 +6,8 @@
  */
 import { constants as os } from 'node:os';
 import { readLinks } from './link-dump.js';
-import { isLinkMessage, parseLinkMessage, RTMGRP_LINK, type LinkInfo, type LinkMessage } from './link-message.js';
-import { MalformedNetlinkError, splitMessages } from './netlink-message.js';
+import { linkEvents, RTMGRP_LINK, type LinkInfo, type LinkMessage } from './link-message.js';
+import { MalformedNetlinkError } from './netlink-message.js';
 import { NetlinkError, NetlinkSocket } from './netlink-socket.js';
 
 /** 4 MiB of queued events: a burst of thousands of veth creations fits. */
@@ -55,9 +55,7 @@ export class LinkWatcher {
     if (!events) return;
     try {
       for (let datagram = events.receive(); datagram; datagram = this.events?.receive()) {
-        for (const msg of splitMessages(datagram)) {
-          if (isLinkMessage(msg)) this.handlers.onLink(parseLinkMessage(msg));
-        }
+        for (const link of linkEvents(datagram)) this.handlers.onLink(link);
       }
     } catch (e) {
       if ((e instanceof NetlinkError && e.errno === os.errno.ENOBUFS) || e instanceof MalformedNetlinkError) {

@@ -3,7 +3,7 @@
  * to plain objects, pure. Layouts: include/uapi/linux/rtnetlink.h,
  * if_link.h (struct rtnl_link_stats64).
  */
-import { buildRequest, MalformedNetlinkError, NLM_F_DUMP, NLM_F_REQUEST, parseAttributes, type NetlinkMessage } from './netlink-message.js';
+import { buildRequest, MalformedNetlinkError, NLM_F_DUMP, NLM_F_REQUEST, parseAttributes, splitMessages, type NetlinkMessage } from './netlink-message.js';
 
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
@@ -12,6 +12,8 @@ export const RTM_GETLINK = 18;
 export const RTMGRP_LINK = 0x1;
 
 const IFINFOMSG_LEN = 16;
+/** ifi_family of the interface itself; bridges also send AF_BRIDGE messages about their ports. */
+const AF_UNSPEC = 0;
 const IFLA_IFNAME = 3;
 const IFLA_STATS64 = 23;
 const IFF_UP = 0x1;
@@ -39,6 +41,8 @@ export interface LinkInfo {
 /** A link message: `new` (created or changed: renamed, up/down) or `del`. */
 export interface LinkMessage extends LinkInfo {
   kind: 'new' | 'del';
+  /** ifi_family: 0 for the interface itself; AF_BRIDGE (7) for bridge-port news. */
+  family: number;
 }
 
 /** True for message types this module parses. */
@@ -60,6 +64,7 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
   const nul = nameAttr.indexOf(0);
   const link: LinkMessage = {
     kind: msg.type === RTM_NEWLINK ? 'new' : 'del',
+    family: p.readUInt8(0),
     ifindex,
     name: nameAttr.toString('utf8', 0, nul < 0 ? nameAttr.length : nul),
     up: (flags & IFF_UP) !== 0,
@@ -74,6 +79,19 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
     };
   }
   return link;
+}
+
+/**
+ * The interface events in one datagram from an RTMGRP_LINK socket. Only
+ * messages about interfaces themselves count: a bridge reports a port
+ * leaving it as an AF_BRIDGE RTM_DELLINK, yet the interface still exists.
+ * Throws MalformedNetlinkError on input that cannot be parsed.
+ */
+export function linkEvents(datagram: Buffer): LinkMessage[] {
+  return splitMessages(datagram)
+    .filter(isLinkMessage)
+    .map(parseLinkMessage)
+    .filter((link) => link.family === AF_UNSPEC);
 }
 
 /** An RTM_GETLINK dump request for every interface of the namespace. */

@@ -1,6 +1,7 @@
 /**
  * Following interfaces at runtime (netlink events, no polling): an interface
- * created after start is attached and counted exactly; a rename shows the new
+ * created after start is attached and counted exactly; leaving a bridge does
+ * not look like a deletion; a rename shows the new
  * name and keeps the counts; a deleted interface leaves no map entry and no
  * error; an ifindex reused by a new interface starts from zero; an interface
  * whose slot is taken is counted exactly in the overflow map.
@@ -41,6 +42,18 @@ for (const mode of ['tcx', 'tc'] as const) {
     const ifaces = await agent.untilInterfaces((list) => list.some((i) => i.name === plugged.a));
     const pluggedIndex = ifaces.find((i) => i.name === plugged.a)!.ifindex;
     await expectExactCounts(agent, left, right, plugged.a, plugged.addrB);
+
+    // Joining and leaving a bridge (the bridge reports the port's departure as an AF_BRIDGE
+    // RTM_DELLINK) neither detaches nor resets the interface.
+    const beforeBridge = row(await agent.counters(), plugged.a, 'egress');
+    assert.ok(beforeBridge.packets > 0n);
+    await left.ip(['link', 'add', 'npbr0', 'type', 'bridge']);
+    await left.ip(['link', 'set', plugged.a, 'master', 'npbr0']);
+    await left.ip(['link', 'set', plugged.a, 'nomaster']);
+    await left.ip(['link', 'del', 'npbr0']);
+    await agent.untilInterfaces((list) => !list.some((i) => i.name === 'npbr0'));
+    assert.ok(row(await agent.counters(), plugged.a, 'egress').packets >= beforeBridge.packets, 'still attached, counters not reset');
+    assert.ok((await entries(agent)).slots.includes(pluggedIndex), 'its counters are still there');
 
     // Renamed: the new name, the same counters.
     const countsBefore = row(await agent.counters(), plugged.a, 'ingress');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errorCode, MalformedNetlinkError, NLMSG_DONE, NLMSG_ERROR, parseAttributes, splitMessages } from '../../src/net/netlink-message.js';
-import { buildLinkDumpRequest, parseLinkMessage, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../src/net/link-message.js';
+import { buildLinkDumpRequest, linkEvents, parseLinkMessage, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../src/net/link-message.js';
 import { buildFilterDumpRequest, CLSACT_INGRESS_PARENT, parseFilterEntries, RTM_GETTFILTER, RTM_NEWTFILTER } from '../../src/net/tc-filter-dump.js';
 
 // Hand-built messages in the kernel's layout (little-endian host order).
@@ -49,7 +49,7 @@ test('RTM_NEWLINK: ifindex, name, IFF_UP and IFLA_STATS64', () => {
   assert.equal(rest.length, 0);
   assert.ok(msg);
   const link = parseLinkMessage(msg);
-  assert.deepEqual(link, { kind: 'new', ifindex: 42, name: 'veth0', up: true, stats: { rxPackets: 11n, txPackets: 22n, rxBytes: 3333n, txBytes: 4444n } });
+  assert.deepEqual(link, { kind: 'new', family: 0, ifindex: 42, name: 'veth0', up: true, stats: { rxPackets: 11n, txPackets: 22n, rxBytes: 3333n, txBytes: 4444n } });
 });
 
 test('RTM_NEWLINK of a down interface, without stats', () => {
@@ -68,6 +68,13 @@ test('a rename is an RTM_NEWLINK with the same ifindex and the new name', () => 
   const dgram = Buffer.concat([linkMsg(RTM_NEWLINK, 5, 1, attr(IFLA_IFNAME, name('old'))), linkMsg(RTM_NEWLINK, 5, 1, attr(IFLA_IFNAME, name('new-name')))]);
   const links = splitMessages(dgram).map(parseLinkMessage);
   assert.deepEqual(links.map((l) => [l.ifindex, l.name]), [[5, 'old'], [5, 'new-name']]);
+});
+
+test('link events: a bridge port leaving its bridge (AF_BRIDGE RTM_DELLINK) is not an interface deletion', () => {
+  const bridgeNews = linkMsg(RTM_DELLINK, 6, 1, attr(IFLA_IFNAME, name('veth6')));
+  bridgeNews.writeUInt8(7, 16); // ifi_family = AF_BRIDGE
+  const dgram = Buffer.concat([bridgeNews, linkMsg(RTM_NEWLINK, 8, 1, attr(IFLA_IFNAME, name('veth8'))), linkMsg(RTM_DELLINK, 9, 0, attr(IFLA_IFNAME, name('veth9')))]);
+  assert.deepEqual(linkEvents(dgram).map((l) => [l.kind, l.ifindex]), [['new', 8], ['del', 9]]);
 });
 
 test('several messages and NLMSG_DONE in one datagram', () => {
