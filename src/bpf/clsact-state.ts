@@ -2,7 +2,7 @@
  * Which clsact qdiscs netprobe created, remembered in a small file under
  * /run so that a restart after SIGKILL can still prove a qdisc was ours and
  * delete it once it is empty. One file per network namespace (keyed by the
- * namespace's inode); entries are (ifindex, name) pairs, so a reused ifindex
+ * namespace's cookie); entries are (ifindex, name) pairs, so a reused ifindex
  * with another name is never mistaken for ours. /run is a tmpfs: a reboot
  * forgets everything, as it should. Without a writable /run, ownership is
  * kept in memory only (a SIGKILLed process's qdisc then stays, harmlessly).
@@ -25,14 +25,21 @@ export class ClsactOwnership {
     this.entries = file ? readEntries(file, logger) : [];
   }
 
-  /** The state file of the current network namespace in `dir`. */
-  static forCurrentNetns(logger: Logger, dir: string = DEFAULT_STATE_DIR): ClsactOwnership {
+  /**
+   * The state file of the current network namespace in `dir`, named by the
+   * namespace's cookie (never reused until reboot; an inode number can be
+   * reused by a later namespace, which would inherit a stale file).
+   */
+  static forCurrentNetns(logger: Logger, netnsCookie: bigint | undefined, dir: string = DEFAULT_STATE_DIR): ClsactOwnership {
     let file: string | undefined;
-    try {
-      const netns = statSync('/proc/self/ns/net').ino;
-      file = join(dir, `clsact-netns-${netns}.json`);
-    } catch (e) {
-      logger.debug({ err: e }, 'clsact ownership: cannot identify the network namespace; keeping it in memory');
+    if (netnsCookie !== undefined) {
+      file = join(dir, `clsact-netns-cookie-${netnsCookie}.json`);
+    } else {
+      try {
+        file = join(dir, `clsact-netns-inode-${statSync('/proc/self/ns/net').ino}.json`);
+      } catch (e) {
+        logger.debug({ err: e }, 'clsact ownership: cannot identify the network namespace; keeping it in memory');
+      }
     }
     return new ClsactOwnership(file, logger);
   }

@@ -139,8 +139,8 @@ export class EbpfManager implements CounterSource {
       const { mode, tcx } = chooseAttachMode(this.requestedMode, programs.ingress.fd, this.logger);
       if (mode === 'tcx' && !tcx.supported) throw new TcxUnsupportedError(tcx.reason);
       this.mode = mode;
-      this.ownership = ClsactOwnership.forCurrentNetns(this.logger, this.stateDir);
       this.tcSocket = NetlinkSocket.open({ receiveTimeoutMs: 5_000 });
+      this.ownership = ClsactOwnership.forCurrentNetns(this.logger, this.tcSocket.netnsCookie(), this.stateDir);
 
       const { watcher, links } = LinkWatcher.start({
         onLink: (link) => (link.kind === 'del' ? this.linkGone(link.ifindex) : this.linkSeen(link)),

@@ -182,6 +182,8 @@ export interface Libbpf {
   sendto(fd: number, data: Buffer, flags: number, addr: Buffer | null): number;
   recv(fd: number, into: Buffer, flags: number): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer): number;
+  /** Fills `into` (its length is the option's size); returns 0 or -1 (see errno()). */
+  getsockopt(fd: number, level: number, name: number, into: Buffer): number;
   close(fd: number): number;
   /** Calls `onReadable` from the event loop whenever `fd` is readable (koffi's libuv poll). */
   pollReadable(fd: number, onReadable: () => void): { close(): void; unref(): void };
@@ -248,6 +250,7 @@ function bind(): Libbpf {
     sendto: libc.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
     recv: libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
     setsockopt: libc.func('int setsockopt(int fd, int level, int name, void *value, uint32_t len)'),
+    getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *len)'),
     close: libc.func('int close(int fd)'),
     // capabilities section (security helper)
     capset: libc.func('int capset(void *hdr, void *data)'),
@@ -367,6 +370,7 @@ function bind(): Libbpf {
     sendto: (fd, data, flags, addr) => Number(f.sendto(fd, data, data.length, flags, addr, addr?.length ?? 0)),
     recv: (fd, into, flags) => Number(f.recv(fd, into, into.length, flags)),
     setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.length) as number,
+    getsockopt: (fd, level, name, into) => f.getsockopt(fd, level, name, into, u32(into.length)) as number,
     close: (fd) => f.close(fd) as number,
     pollReadable: (fd, onReadable) => {
       // koffi 3.3 calls back with (status, events) although its typings say (events):

@@ -17,6 +17,7 @@ const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SO_RCVBUFFORCE = 33;
 const SO_RCVTIMEO = 20;
+const SO_NETNS_COOKIE = 71;
 const { EAGAIN, EINTR, EPERM, EACCES } = os.errno;
 
 /** Datagrams of a dump are at most a few pages; this leaves ample room. */
@@ -133,6 +134,17 @@ export class NetlinkSocket {
         replies.push(msg);
       }
     }
+  }
+
+  /**
+   * The network namespace's cookie (SO_NETNS_COOKIE, Linux 5.14+): unique
+   * for the namespace's lifetime and never reused until reboot, unlike its
+   * inode number. Undefined where the kernel lacks it.
+   */
+  netnsCookie(): bigint | undefined {
+    const value = Buffer.alloc(8);
+    if (libbpf().getsockopt(this.fd, SOL_SOCKET, SO_NETNS_COOKIE, value) !== 0) return undefined;
+    return value.readBigUInt64LE(0);
   }
 
   /** Calls `onReadable` from the event loop when data waits. Does not keep the process alive. */
