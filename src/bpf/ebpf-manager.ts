@@ -129,6 +129,11 @@ export class EbpfManager implements CounterSource {
    * Throws (and leaves nothing attached) when eBPF cannot be used: missing
    * privileges (NP_ERR_NO_PRIVILEGE), no libbpf (NP_ERR_NO_LIBBPF), no tcx
    * under `attachMode: 'tcx'` (NP_ERR_NO_TCX), verifier rejection (NP_ERR_BPF_LOAD).
+   *
+   * Following interfaces does not keep the process alive by itself (like an
+   * unref'd timer): a server or another handle must. Attaching costs about
+   * 30 ms per interface in tcx mode (see docs/architecture.md), so this
+   * takes about a minute on a node with 2,000 interfaces.
    */
   async loadNetworkMonitor(): Promise<void> {
     if (this.lifecycle !== 'new') throw new StateError(`loadNetworkMonitor: already ${this.lifecycle === 'closed' ? 'closed' : 'loaded'}; create a new EbpfManager`);
@@ -246,6 +251,7 @@ export class EbpfManager implements CounterSource {
 
   /** A link exists (dump, RTM_NEWLINK, resync): attach, rename, or detach if the filters now refuse it. */
   private linkSeen(link: LinkInfo, opts: { initial?: boolean } = {}): void {
+    if (this.lifecycle === 'closed') return;
     const known = this.attached.get(link.ifindex);
     if (known) {
       if (known.name === link.name) return;
@@ -281,6 +287,7 @@ export class EbpfManager implements CounterSource {
 
   /** RTM_DELLINK: the interface is gone (its tcx links and clsact went with it). */
   private linkGone(ifindex: number): void {
+    if (this.lifecycle === 'closed') return;
     this.uncounted.delete(ifindex);
     if (!this.attached.has(ifindex)) {
       this.ownership?.forget(ifindex);
@@ -301,6 +308,7 @@ export class EbpfManager implements CounterSource {
 
   /** After missed events: reconcile with the complete list. */
   private resync(links: LinkInfo[]): void {
+    if (this.lifecycle === 'closed') return;
     this.logger.warn({ interfaces: links.length }, 'interface events were missed (netlink ENOBUFS): resynchronised from a full interface list');
     const present = new Map(links.map((l) => [l.ifindex, l]));
     for (const [ifindex, known] of [...this.attached]) {
