@@ -265,8 +265,10 @@ function parseTls(o: Obj | undefined, baseDir: string, problems: string[]): TlsS
   const keyPem = str(o, 'key', p, problems);
   const clientCaFile = str(o, 'client_ca_file', p, problems);
   const authRaw = str(o, 'client_auth_type', p, problems);
-  // exporter-toolkit: a section with no certificate at all means plain HTTP.
-  if (!certFile && !keyFile && !certPem && !keyPem && !clientCaFile && !authRaw && problems.length === before) return undefined;
+  // An empty section means plain HTTP, as in exporter-toolkit. A section with
+  // anything in it but no certificate is a mistake (the user expects TLS): an error.
+  const isEmpty = (v: unknown): boolean => v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
+  if (Object.values(o).every(isEmpty) && problems.length === before) return undefined;
 
   if (!certFile && !certPem) problems.push(`${p}cert_file: missing (or give the PEM inline as cert)`);
   if (!keyFile && !keyPem) problems.push(`${p}key_file: missing (or give the PEM inline as key)`);

@@ -37,6 +37,14 @@ test('an empty file, or an empty tls section, means plain HTTP without auth', ()
   }
 });
 
+test('a tls section with settings but no certificate is an error, not silent plain HTTP', () => {
+  for (const text of ['tls_server_config: {min_version: TLS13}', 'tls_server_config: {min_version: TLS14}', 'tls_server_config: {client_auth_type: RequireAnyClientCert}']) {
+    const problems = problemsOf(() => parseWebConfig(text, '/x'));
+    assert.ok(problems.some((p) => p.startsWith('tls_server_config.cert_file:')), `${text}: ${JSON.stringify(problems)}`);
+  }
+  assert.ok(problemsOf(() => parseWebConfig('tls_server_config: {min_version: TLS14}', '/x')).some((p) => p.startsWith('tls_server_config.min_version:')));
+});
+
 test('paths are relative to the config file directory and Go TLS names are mapped', () => {
   const cfg = parseWebConfig(
     [
