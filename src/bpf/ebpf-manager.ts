@@ -93,6 +93,7 @@ export class EbpfManager implements CounterSource {
   private readonly uncounted = new Map<number, string>();
   private readonly listeners = new Set<() => void>();
   private notifyPending = false;
+  private readonly pendingEvents: Array<() => void> = [];
 
   /** Throws NetprobeError NP_ERR_BAD_GLOB for a bad include/exclude pattern. */
   constructor(opts: EbpfManagerOptions = {}) {
@@ -148,8 +149,8 @@ export class EbpfManager implements CounterSource {
       this.ownership = ClsactOwnership.forCurrentNetns(this.logger, this.tcSocket.netnsCookie(), this.stateDir);
 
       const { watcher, links } = LinkWatcher.start({
-        onLink: (link) => (link.kind === 'del' ? this.linkGone(link.ifindex) : this.linkSeen(link)),
-        onResync: (all) => this.resync(all),
+        onLink: (link) => this.enqueue(() => (link.kind === 'del' ? this.linkGone(link.ifindex) : this.linkSeen(link))),
+        onResync: (all) => this.enqueue(() => this.resync(all)),
         onError: (err) => this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
       });
       this.watcher = watcher;
@@ -219,6 +220,7 @@ export class EbpfManager implements CounterSource {
     this.lifecycle = 'closed';
     this.watcher?.close();
     this.watcher = undefined;
+    this.pendingEvents.length = 0;
     for (const ifindex of [...this.attached.keys()]) this.detach(ifindex, 'close');
     this.uncounted.clear();
     this.tcSocket?.close();
@@ -247,6 +249,28 @@ export class EbpfManager implements CounterSource {
       return { fd, id: programId(fd) };
     };
     this.programs = { ingress: prog(PROG_INGRESS), egress: prog(PROG_EGRESS) };
+  }
+
+  /**
+   * Link events are handled one per event-loop turn, in order: a tcx attach
+   * blocks for an RCU grace period (~15 ms per hook), and a burst of new pods
+   * must not stall a scrape for seconds.
+   */
+  private enqueue(work: () => void): void {
+    this.pendingEvents.push(work);
+    if (this.pendingEvents.length === 1) setImmediate(() => this.runPendingEvent());
+  }
+
+  private runPendingEvent(): void {
+    const work = this.pendingEvents[0];
+    if (!work) return;
+    try {
+      work();
+    } catch (e) {
+      this.logger.error({ err: e }, 'handling an interface event failed');
+    }
+    this.pendingEvents.shift();
+    if (this.pendingEvents.length > 0) setImmediate(() => this.runPendingEvent());
   }
 
   /** A link exists (dump, RTM_NEWLINK, resync): attach, rename, or detach if the filters now refuse it. */
