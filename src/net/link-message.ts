@@ -17,6 +17,7 @@ const AF_UNSPEC = 0;
 const IFLA_IFNAME = 3;
 const IFLA_STATS64 = 23;
 const IFF_UP = 0x1;
+const WANTED_ATTRIBUTES: ReadonlySet<number> = new Set([IFLA_IFNAME, IFLA_STATS64]);
 /** struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes, tx_bytes (u64 each). */
 const STATS64_MIN_LEN = 32;
 
@@ -58,7 +59,7 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
   const ifindex = p.readInt32LE(4);
   const flags = p.readUInt32LE(8);
   if (ifindex <= 0) throw new MalformedNetlinkError(`link message with ifindex ${ifindex}`);
-  const attrs = parseAttributes(p, IFINFOMSG_LEN);
+  const attrs = parseAttributes(p, IFINFOMSG_LEN, WANTED_ATTRIBUTES);
   const nameAttr = attrs.get(IFLA_IFNAME);
   if (!nameAttr) throw new MalformedNetlinkError(`link message for ifindex ${ifindex} without IFLA_IFNAME`);
   const nul = nameAttr.indexOf(0);
