@@ -94,3 +94,61 @@ for (const mode of ['tcx', 'tc'] as const) {
     await second.request('close', 'closed');
   });
 }
+
+test('tcx: netprobe goes before a program that was attached first (BPF_F_BEFORE), and both see every packet', { timeout: 90_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-second-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', dir);
+  const hosts = await twoHosts('npx');
+  t.after(() => hosts.cleanup());
+  const { left, right, link } = hosts;
+  await quietIpv6(left, right);
+
+  const second = Agent.start(left, [secondObject, link.a, 'tcx'], { script: fixturePath('ebpf-second-program.ts') });
+  t.after(() => second.stop());
+  await second.ready();
+  const agent = Agent.start(left, ['--mode=tcx', `--include=${link.a}`]);
+  t.after(() => agent.stop());
+  await agent.ready();
+  const hooks = (await agent.request('hooks', 'hooks')).hooks as Array<{ name: string; ingress: string[]; egress: string[] }>;
+  const h = hooks.find((x) => x.name === link.a);
+  assert.deepEqual([h?.ingress, h?.egress], [['netprobe_tc_in', 'second_in'], ['netprobe_tc_eg', 'second_eg']]);
+
+  const before = await settledReading(left, link.a, agent, second);
+  await iperf(left, right, link.addrB, [{ seconds: 1, udp: true }, { seconds: 1, udp: true, reverse: true }]);
+  const after = await settledReading(left, link.a, agent, second);
+  const kernelIn = after.kernel.rx - before.kernel.rx;
+  const kernelOut = after.kernel.tx - before.kernel.tx;
+  assert.ok(kernelIn > 100n && kernelOut > 100n);
+  assert.deepEqual(
+    [after.ours.ingress - before.ours.ingress, after.ours.egress - before.ours.egress, after.second.ingress - before.second.ingress, after.second.egress - before.second.egress],
+    [kernelIn, kernelOut, kernelIn, kernelOut],
+  );
+  assert.equal(await agent.close(), 0);
+  await second.request('close', 'closed');
+});
+
+test("tc: someone else's filter at netprobe's handle and priority is left alone; that interface is reported uncounted", { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'np-second-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', dir);
+  const hosts = await twoHosts('npx');
+  t.after(() => hosts.cleanup());
+  const { left, link } = hosts;
+
+  const squatter = Agent.start(left, [secondObject, link.a, 'tc', String(0x4e50), '1'], { script: fixturePath('ebpf-second-program.ts') });
+  t.after(() => squatter.stop());
+  await squatter.ready();
+  const agent = Agent.start(left, ['--mode=tc', `--state-dir=${dir}`]);
+  t.after(() => agent.stop());
+  const ready = await agent.ready();
+  assert.ok(!(ready.interfaces as Array<{ name: string }>).some((i) => i.name === link.a), `${link.a} is not attached`);
+  assert.ok((ready.interfaces as Array<{ name: string }>).some((i) => i.name === 'lo'), 'the others are');
+  assert.match(agent.log, /NP_ERR_TC_HANDLE_TAKEN|is held by another program \(second_in/);
+  const stats = (await agent.request('read', 'counters')).stats as Record<string, string>;
+  assert.equal(stats.interfaces_uncounted, '1');
+  assert.equal(await agent.close(), 0);
+  const filters = await left.exec('tc', ['filter', 'show', 'dev', link.a, 'ingress']);
+  assert.match(filters, /handle 0x4e50 second_in/, 'the squatter is untouched');
+  assert.match(await left.exec('tc', ['qdisc', 'show', 'dev', link.a]), /clsact/, 'and so is the qdisc it sits on');
+});
