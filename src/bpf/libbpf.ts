@@ -133,10 +133,36 @@ export interface TestRunResult {
   dataSizeOut: number;
 }
 
-export interface Libbpf {
+/**
+ * The libc calls, loadable without libbpf (netlink works where libbpf.so.1
+ * is missing, e.g. for the netdev fallback source).
+ */
+export interface Libc {
   /** Last errno of the calling thread (for libc calls and NULL-returning libbpf calls). */
   errno(): number;
 
+  // libc, for netlink sockets
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer): number;
+  sendto(fd: number, data: Buffer, flags: number, addr: Buffer | null): number;
+  recv(fd: number, into: Buffer, flags: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer): number;
+  /** Fills `into` (its length is the option's size); returns 0 or -1 (see errno()). */
+  getsockopt(fd: number, level: number, name: number, into: Buffer): number;
+  close(fd: number): number;
+  /** Calls `onReadable` from the event loop whenever `fd` is readable (koffi's libuv poll). */
+  pollReadable(fd: number, onReadable: () => void): { close(): void; unref(): void };
+
+  // --- libc, for dropping capabilities (src/security/capabilities.ts; added by the security helper) ---
+  /** capset(2) on the calling thread (v3 header, pid 0): 0 or -errno. */
+  capset(effective: bigint, permitted: bigint, inheritable: bigint): number;
+  /** prctl(2) with integer arguments: its result, or -errno. */
+  prctl(option: number, arg2: number, arg3: number): number;
+  // --- end of the capabilities section ---
+}
+
+/** libbpf.so.1, plus the libc calls. */
+export interface Libbpf extends Libc {
   objectOpenFile(path: string): bigint;
   objectLoad(obj: bigint): number;
   objectClose(obj: bigint): void;
@@ -175,28 +201,10 @@ export interface Libbpf {
   numPossibleCpus(): number;
   /** Routes libbpf's own messages (including the verifier log) to `sink`; null silences them. */
   setPrint(sink: ((level: number, message: string) => void) | null): void;
-
-  // libc, for netlink sockets
-  socket(domain: number, type: number, protocol: number): number;
-  bind(fd: number, addr: Buffer): number;
-  sendto(fd: number, data: Buffer, flags: number, addr: Buffer | null): number;
-  recv(fd: number, into: Buffer, flags: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer): number;
-  /** Fills `into` (its length is the option's size); returns 0 or -1 (see errno()). */
-  getsockopt(fd: number, level: number, name: number, into: Buffer): number;
-  close(fd: number): number;
-  /** Calls `onReadable` from the event loop whenever `fd` is readable (koffi's libuv poll). */
-  pollReadable(fd: number, onReadable: () => void): { close(): void; unref(): void };
-
-  // --- libc, for dropping capabilities (src/security/capabilities.ts; added by the security helper) ---
-  /** capset(2) on the calling thread (v3 header, pid 0): 0 or -errno. */
-  capset(effective: bigint, permitted: bigint, inheritable: bigint): number;
-  /** prctl(2) with integer arguments: its result, or -errno. */
-  prctl(option: number, arg2: number, arg3: number): number;
-  // --- end of the capabilities section ---
 }
 
 let binding: Libbpf | undefined;
+let libcBinding: Libc | undefined;
 
 /** Loads libbpf.so.1 and libc once; throws `LibbpfMissingError` when libbpf is absent. */
 export function libbpf(): Libbpf {
@@ -204,13 +212,75 @@ export function libbpf(): Libbpf {
   return binding;
 }
 
+/** Loads libc once (never needs libbpf). */
+export function libc(): Libc {
+  libcBinding ??= bindLibc();
+  return libcBinding;
+}
+
+function bindLibc(): Libc {
+  const c = koffi.load('libc.so.6');
+  const f = {
+    socket: c.func('int socket(int domain, int type, int protocol)'),
+    bind: c.func('int bind(int fd, void *addr, uint32_t addrlen)'),
+    sendto: c.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
+    recv: c.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
+    setsockopt: c.func('int setsockopt(int fd, int level, int name, void *value, uint32_t len)'),
+    getsockopt: c.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *len)'),
+    close: c.func('int close(int fd)'),
+    // capabilities section (security helper)
+    capset: c.func('int capset(void *hdr, void *data)'),
+    prctl: c.func('int prctl(int option, ...)'),
+  };
+  const u32 = (n: number): [number] => [n >>> 0];
+  return {
+    errno: () => koffi.errno(),
+    socket: (domain, type, protocol) => f.socket(domain, type, protocol) as number,
+    bind: (fd, addr) => f.bind(fd, addr, addr.length) as number,
+    sendto: (fd, data, flags, addr) => Number(f.sendto(fd, data, data.length, flags, addr, addr?.length ?? 0)),
+    recv: (fd, into, flags) => Number(f.recv(fd, into, into.length, flags)),
+    setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.length) as number,
+    getsockopt: (fd, level, name, into) => f.getsockopt(fd, level, name, into, u32(into.length)) as number,
+    close: (fd) => f.close(fd) as number,
+    pollReadable: (fd, onReadable) => {
+      // koffi 3.3 calls back with (status, events) although its typings say (events):
+      // accept both, and let the reader find out on an error status.
+      const callback = (...args: unknown[]): void => {
+        const ev = args.find((a): a is { readable?: boolean; disconnect?: boolean } => typeof a === 'object' && a !== null);
+        const status = args.find((a) => typeof a === 'number') as number | undefined;
+        if ((status !== undefined && status < 0) || ev?.readable || ev?.disconnect) onReadable();
+      };
+      const handle = koffi.node.poll(fd, { readable: true }, callback as (ev: unknown) => void);
+      return { close: () => handle.close(), unref: () => handle.unref() };
+    },
+
+    // --- capabilities section (security helper) ---
+    capset: (effective, permitted, inheritable) => {
+      const header = Buffer.alloc(8);
+      header.writeUInt32LE(0x20080522, 0); // _LINUX_CAPABILITY_VERSION_3; pid 0 = this thread
+      // Two __user_cap_data_struct {effective, permitted, inheritable}: bits 0-31, then 32-63.
+      const data = Buffer.alloc(24);
+      for (const [i, set] of [effective, permitted, inheritable].entries()) {
+        data.writeUInt32LE(Number(set & 0xffffffffn), i * 4);
+        data.writeUInt32LE(Number((set >> 32n) & 0xffffffffn), 12 + i * 4);
+      }
+      return (f.capset(header, data) as number) === 0 ? 0 : -koffi.errno();
+    },
+    prctl: (option, arg2, arg3) => {
+      const r = f.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', 0, 'unsigned long', 0) as number;
+      return r < 0 ? -koffi.errno() : r;
+    },
+    // --- end of the capabilities section ---
+  };
+}
+
 function bind(): Libbpf {
   checkLayouts();
   let lib: LibraryHandle;
-  let libc: LibraryHandle;
+  let libcHandle: LibraryHandle;
   try {
     lib = koffi.load('libbpf.so.1');
-    libc = koffi.load('libc.so.6');
+    libcHandle = koffi.load('libc.so.6');
   } catch (e) {
     throw new LibbpfMissingError(e);
   }
@@ -244,17 +314,7 @@ function bind(): Libbpf {
     test_run: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
     num_cpus: lib.func('int libbpf_num_possible_cpus(void)'),
     set_print: lib.func('void *libbpf_set_print(void *fn)'),
-    vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
-    socket: libc.func('int socket(int domain, int type, int protocol)'),
-    bind: libc.func('int bind(int fd, void *addr, uint32_t addrlen)'),
-    sendto: libc.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
-    recv: libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
-    setsockopt: libc.func('int setsockopt(int fd, int level, int name, void *value, uint32_t len)'),
-    getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *len)'),
-    close: libc.func('int close(int fd)'),
-    // capabilities section (security helper)
-    capset: libc.func('int capset(void *hdr, void *data)'),
-    prctl: libc.func('int prctl(int option, ...)'),
+    vsnprintf: libcHandle.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
   };
 
   const PrintFn = koffi.proto('int np_libbpf_print_fn(int level, const char *fmt, void *ap)');
@@ -279,7 +339,7 @@ function bind(): Libbpf {
   const u32 = (n: number): [number] => [n >>> 0];
 
   return {
-    errno: () => koffi.errno(),
+    ...libc(),
 
     objectOpenFile: (path) => toAddress(f.open_file(path, null)),
     objectLoad: (obj) => f.load(obj) as number,
@@ -364,43 +424,6 @@ function bind(): Libbpf {
     },
     numPossibleCpus: () => f.num_cpus() as number,
     setPrint: (sink) => { printSink = sink; },
-
-    socket: (domain, type, protocol) => f.socket(domain, type, protocol) as number,
-    bind: (fd, addr) => f.bind(fd, addr, addr.length) as number,
-    sendto: (fd, data, flags, addr) => Number(f.sendto(fd, data, data.length, flags, addr, addr?.length ?? 0)),
-    recv: (fd, into, flags) => Number(f.recv(fd, into, into.length, flags)),
-    setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.length) as number,
-    getsockopt: (fd, level, name, into) => f.getsockopt(fd, level, name, into, u32(into.length)) as number,
-    close: (fd) => f.close(fd) as number,
-    pollReadable: (fd, onReadable) => {
-      // koffi 3.3 calls back with (status, events) although its typings say (events):
-      // accept both, and let the reader find out on an error status.
-      const callback = (...args: unknown[]): void => {
-        const ev = args.find((a): a is { readable?: boolean; disconnect?: boolean } => typeof a === 'object' && a !== null);
-        const status = args.find((a) => typeof a === 'number') as number | undefined;
-        if ((status !== undefined && status < 0) || ev?.readable || ev?.disconnect) onReadable();
-      };
-      const handle = koffi.node.poll(fd, { readable: true }, callback as (ev: unknown) => void);
-      return { close: () => handle.close(), unref: () => handle.unref() };
-    },
-
-    // --- capabilities section (security helper) ---
-    capset: (effective, permitted, inheritable) => {
-      const header = Buffer.alloc(8);
-      header.writeUInt32LE(0x20080522, 0); // _LINUX_CAPABILITY_VERSION_3; pid 0 = this thread
-      // Two __user_cap_data_struct {effective, permitted, inheritable}: bits 0-31, then 32-63.
-      const data = Buffer.alloc(24);
-      for (const [i, set] of [effective, permitted, inheritable].entries()) {
-        data.writeUInt32LE(Number(set & 0xffffffffn), i * 4);
-        data.writeUInt32LE(Number((set >> 32n) & 0xffffffffn), 12 + i * 4);
-      }
-      return (f.capset(header, data) as number) === 0 ? 0 : -koffi.errno();
-    },
-    prctl: (option, arg2, arg3) => {
-      const r = f.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', 0, 'unsigned long', 0) as number;
-      return r < 0 ? -koffi.errno() : r;
-    },
-    // --- end of the capabilities section ---
   };
 }
 

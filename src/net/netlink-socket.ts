@@ -5,7 +5,7 @@
 import { constants as os } from 'node:os';
 import { NetprobeError } from '../errors.js';
 import { describeErrno } from '../bpf/errors.js';
-import { libbpf } from '../bpf/libbpf.js';
+import { libc } from '../bpf/libbpf.js';
 import { errorCode, NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, splitMessages, type NetlinkMessage } from './netlink-message.js';
 
 const AF_NETLINK = 16;
@@ -53,7 +53,7 @@ export class NetlinkSocket {
   }
 
   static open(opts: NetlinkSocketOptions = {}): NetlinkSocket {
-    const lib = libbpf();
+    const lib = libc();
     const type = SOCK_RAW | SOCK_CLOEXEC | (opts.nonBlocking ? SOCK_NONBLOCK : 0);
     const fd = lib.socket(AF_NETLINK, type, NETLINK_ROUTE);
     if (fd < 0) throw new NetlinkError('open a NETLINK_ROUTE socket', lib.errno());
@@ -84,7 +84,7 @@ export class NetlinkSocket {
   }
 
   send(msg: Buffer): void {
-    const lib = libbpf();
+    const lib = libc();
     const addr = Buffer.alloc(12); // to the kernel: pid 0, no groups
     addr.writeUInt16LE(AF_NETLINK, 0);
     for (;;) {
@@ -100,7 +100,7 @@ export class NetlinkSocket {
    * Throws NetlinkError; errno ENOBUFS means the kernel dropped messages.
    */
   receive(): Buffer | undefined {
-    const lib = libbpf();
+    const lib = libc();
     for (;;) {
       const n = lib.recv(this.fd, this.buffer, 0);
       if (n >= 0) return Buffer.from(this.buffer.subarray(0, n));
@@ -143,26 +143,26 @@ export class NetlinkSocket {
    */
   netnsCookie(): bigint | undefined {
     const value = Buffer.alloc(8);
-    if (libbpf().getsockopt(this.fd, SOL_SOCKET, SO_NETNS_COOKIE, value) !== 0) return undefined;
+    if (libc().getsockopt(this.fd, SOL_SOCKET, SO_NETNS_COOKIE, value) !== 0) return undefined;
     return value.readBigUInt64LE(0);
   }
 
   /** Calls `onReadable` from the event loop when data waits. Does not keep the process alive. */
   onReadable(onReadable: () => void): void {
     this.poller?.close();
-    this.poller = libbpf().pollReadable(this.fd, onReadable);
+    this.poller = libc().pollReadable(this.fd, onReadable);
     this.poller.unref();
   }
 
   close(): void {
     this.poller?.close();
     this.poller = undefined;
-    if (this.fd >= 0) libbpf().close(this.fd);
+    if (this.fd >= 0) libc().close(this.fd);
     this.fd = -1;
   }
 
   private setReceiveBuffer(bytes: number): void {
-    const lib = libbpf();
+    const lib = libc();
     const value = Buffer.alloc(4);
     value.writeInt32LE(bytes, 0);
     // SO_RCVBUFFORCE (root/CAP_NET_ADMIN) goes past net.core.rmem_max; SO_RCVBUF is capped by it.
