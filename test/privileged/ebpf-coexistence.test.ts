@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { twoHosts, type Netns } from '../helpers/netns.js';
+import { twoHosts, type Netns, type VethPair } from '../helpers/netns.js';
 import { Agent, row, type AgentRow } from '../fixtures/ebpf-agent-driver.js';
 import { iperf, quietIpv6 } from '../fixtures/ebpf-traffic.js';
 import { compileFixtureProgram, fixturePath } from '../fixtures/ebpf-compile.js';
@@ -39,15 +39,20 @@ async function settledReading(ns: Netns, ifname: string, agent: Agent, second: A
   throw new Error('traffic never settled');
 }
 
+/** Two namespaces joined by a veth pair (IPv6 quiet), the other program compiled, a temp dir; all removed after. */
+async function setUp(t: { after: (fn: () => unknown) => void }): Promise<{ dir: string; secondObject: string; left: Netns; right: Netns; link: VethPair }> {
+  const dir = mkdtempSync(join(tmpdir(), 'np-second-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', dir);
+  const hosts = await twoHosts('npx');
+  t.after(() => hosts.cleanup());
+  await quietIpv6(hosts.left, hosts.right);
+  return { dir, secondObject, ...hosts };
+}
+
 for (const mode of ['tcx', 'tc'] as const) {
   test(`${mode}: a program attached after netprobe's still sees every packet`, { timeout: 90_000 }, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'np-second-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', dir);
-    const hosts = await twoHosts('npx');
-    t.after(() => hosts.cleanup());
-    const { left, right, link } = hosts;
-    await quietIpv6(left, right);
+    const { dir, secondObject, left, right, link } = await setUp(t);
 
     // Its own state dir: netprobe remembers the qdisc it leaves to the other program, and this namespace is temporary.
     const agent = Agent.start(left, [`--mode=${mode}`, `--include=${link.a}`, `--state-dir=${dir}`]);
@@ -96,13 +101,7 @@ for (const mode of ['tcx', 'tc'] as const) {
 }
 
 test('tcx: netprobe goes before a program that was attached first (BPF_F_BEFORE), and both see every packet', { timeout: 90_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'np-second-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', dir);
-  const hosts = await twoHosts('npx');
-  t.after(() => hosts.cleanup());
-  const { left, right, link } = hosts;
-  await quietIpv6(left, right);
+  const { secondObject, left, right, link } = await setUp(t);
 
   const second = Agent.start(left, [secondObject, link.a, 'tcx'], { script: fixturePath('ebpf-second-program.ts') });
   t.after(() => second.stop());
@@ -129,12 +128,7 @@ test('tcx: netprobe goes before a program that was attached first (BPF_F_BEFORE)
 });
 
 test("tc: someone else's filter at netprobe's handle and priority is left alone; that interface is reported uncounted", { timeout: 60_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'np-second-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', dir);
-  const hosts = await twoHosts('npx');
-  t.after(() => hosts.cleanup());
-  const { left, link } = hosts;
+  const { dir, secondObject, left, link } = await setUp(t);
 
   const squatter = Agent.start(left, [secondObject, link.a, 'tc', String(0x4e50), '1'], { script: fixturePath('ebpf-second-program.ts') });
   t.after(() => squatter.stop());
