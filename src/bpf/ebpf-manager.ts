@@ -354,9 +354,13 @@ export class EbpfManager implements CounterSource {
     const entry: AttachedInterface = { ifindex, name, hooks: [], placement, ownsClsact: false };
     try {
       if (this.mode === 'tc') {
+        // Intent is recorded before the qdisc is created: a SIGKILL right
+        // after creation must not leave a qdisc no later run can prove is ours.
+        const provenOurs = this.ownership?.owns(ifindex, name) ?? false;
+        if (!provenOurs) this.ownership?.record(ifindex, name);
         const created = ensureClsact(ifindex, name);
-        if (created) this.ownership?.record(ifindex, name);
-        entry.ownsClsact = created || (this.ownership?.owns(ifindex, name) ?? false);
+        if (!created && !provenOurs) this.ownership?.forget(ifindex);
+        entry.ownsClsact = created || provenOurs;
         for (const direction of DIRECTIONS) {
           const hook = attachClsact(programs[direction].fd, programs[direction].id, ifindex, name, direction, OUR_PROGRAMS);
           entry.hooks.push(hook);
