@@ -5,7 +5,8 @@
  *   size URL              one plain and one gzip request; prints {plainBytes, gzipBytes, series}
  *   loop URL MS SECONDS   scrapes (gzip, like Prometheus) every MS ms for SECONDS s; prints {scrapes, errors}
  *   watch URL NAME...     polls every 10 ms until each named interface has a nonzero packets
- *                         counter, printing "seen NAME <epoch ms>" as each appears
+ *                         counter; prints "present NAME <epoch ms>" when its series first
+ *                         appears and "seen NAME <epoch ms>" when a counter is above zero
  */
 import http from 'node:http';
 
@@ -53,26 +54,34 @@ async function loop(url: string, intervalMs: number, seconds: number): Promise<v
   console.log(JSON.stringify({ scrapes, errors }));
 }
 
-/** True once a `*_packets_total{...interface="NAME"...}` sample is above zero. */
-function hasTraffic(exposition: string, ifname: string): boolean {
+/** Whether the interface has a packets series, and whether one is above zero. */
+function packetsSeries(exposition: string, ifname: string): { present: boolean; nonzero: boolean } {
   const needle = `interface="${ifname}"`;
+  let present = false;
   for (const line of exposition.split('\n')) {
     if (line.startsWith('netprobe_tc_packets_total{') && line.includes(needle)) {
-      if (Number(line.slice(line.lastIndexOf(' ') + 1)) > 0) return true;
+      present = true;
+      if (Number(line.slice(line.lastIndexOf(' ') + 1)) > 0) return { present, nonzero: true };
     }
   }
-  return false;
+  return { present, nonzero: false };
 }
 
 async function watch(url: string, names: string[]): Promise<void> {
   const pending = new Set(names);
+  const present = new Set<string>();
   const giveUp = Date.now() + 60_000 * names.length;
   console.log('ready');
   while (pending.size > 0 && Date.now() < giveUp) {
     const r = await get(url).catch(() => undefined);
     const text = r?.body.toString() ?? '';
     for (const name of [...pending]) {
-      if (!hasTraffic(text, name)) continue;
+      const series = packetsSeries(text, name);
+      if (series.present && !present.has(name)) {
+        present.add(name);
+        console.log(`present ${name} ${Date.now()}`);
+      }
+      if (!series.nonzero) continue;
       pending.delete(name);
       console.log(`seen ${name} ${Date.now()}`);
     }

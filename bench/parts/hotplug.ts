@@ -30,6 +30,7 @@ export const hotplugPart: BenchPart = {
     });
     const removePeer = onCleanup(`namespace ${peer.name}`, () => peer.delete());
     const latencies: number[] = [];
+    const appearances: number[] = [];
     const names = Array.from({ length: repeats }, (_, i) => `hp${i}a`);
     try {
       const netprobe = await startNetprobe(ctx, home);
@@ -38,6 +39,7 @@ export const hotplugPart: BenchPart = {
       for (let i = 0; i < repeats; i++) {
         const [a, b] = [`hp${i}a`, `hp${i}b`];
         const subnet = 1 + (i % 250);
+        const present = watcher.waitForLine(new RegExp(`^(present|timeout) ${a} `), 40_000);
         const seen = watcher.waitForLine(new RegExp(`^(seen|timeout) ${a} `), 40_000);
         const t0 = Date.now();
         await home.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', peer.name]);
@@ -52,6 +54,8 @@ export const hotplugPart: BenchPart = {
         const [verdict, , at] = line.split(' ');
         if (verdict !== 'seen') throw new Error(`netprobe never showed traffic on ${a} (30 s)`);
         latencies.push(Number(at) - t0);
+        const presentAt = Number((await present).split(' ')[2]);
+        if (Number.isFinite(presentAt)) appearances.push(presentAt - t0);
         await home.ip(['link', 'del', a]);
       }
       await watcher.stop();
@@ -61,6 +65,7 @@ export const hotplugPart: BenchPart = {
       await removeHome();
     }
     const s = summarize(latencies);
+    const p = summarize(appearances);
     const met = s.max <= HOTPLUG_TARGET_MS;
     return {
       part: 'hotplug',
@@ -68,18 +73,24 @@ export const hotplugPart: BenchPart = {
       tables: [
         {
           caption: `${repeats} interfaces created one after another (veth into a peer namespace, addresses, up, 5 pings at 50 ms); netprobe with its default 5 s collect interval.`,
-          headers: ['median', 'min', 'max', 'target'],
-          rows: [[cell(s, fmt.ms), fmt.ms(s.min), fmt.ms(s.max), `≤ ${HOTPLUG_TARGET_MS} ms`]],
+          headers: ['from `ip link add` to', 'median', 'min', 'max', 'target'],
+          rows: [
+            ['its series in /metrics (zero)', cell(p, fmt.ms), fmt.ms(p.min), fmt.ms(p.max), '–'],
+            ['a nonzero packet counter in /metrics', cell(s, fmt.ms), fmt.ms(s.min), fmt.ms(s.max), `≤ ${HOTPLUG_TARGET_MS} ms`],
+          ],
         },
       ],
       notes: [
         met
           ? `Target met: every new interface showed a nonzero counter within ${fmt.ms(s.max)} (target ≤ ${HOTPLUG_TARGET_MS} ms), well before the 5 s collect interval: netlink link events trigger an attach and a collection.`
           : `Target NOT met: the slowest new interface took ${fmt.ms(s.max)} (target ≤ ${HOTPLUG_TARGET_MS} ms).`,
+        ...(p.max <= HOTPLUG_TARGET_MS && !met
+          ? [`The interface itself is attached and exported fast (series present within ${fmt.ms(p.max)}): the collection the link event triggers runs before its first packets, and the counter turns nonzero in /metrics only at the next periodic collection (every 5 s). A second collection shortly after an interface change (or on its link-up event) would close the gap.`]
+          : []),
         'node_exporter has no notion of this: it reads /proc/net/dev at each scrape, so a new interface appears at the next scrape (15–60 s with usual Prometheus intervals).',
       ],
-      verdicts: [{ target: `new interface counted and exported ≤ ${HOTPLUG_TARGET_MS} ms`, result: `median ${fmt.ms(s.median)}, worst ${fmt.ms(s.max)} of ${repeats}`, met }],
-      data: { latenciesMs: latencies, median: s.median, max: s.max, target: HOTPLUG_TARGET_MS },
+      verdicts: [{ target: `new interface's first nonzero counter in /metrics ≤ ${HOTPLUG_TARGET_MS} ms`, result: `median ${fmt.ms(s.median)}, worst ${fmt.ms(s.max)} of ${repeats}`, met }],
+      data: { latenciesMs: latencies, appearancesMs: appearances, median: s.median, max: s.max, target: HOTPLUG_TARGET_MS },
       seconds: 0,
     };
   },
