@@ -169,14 +169,17 @@ async function writeDocs(stored: StoredResults, results: PartResult[], run: { to
   }
   // Each section from the stored copy, which carries the command and the time it was measured.
   const shown = (results.length > 0 ? results : Object.values(stored.parts)).map((r) => stored.parts[r.part] ?? r);
-  const inOrder = PARTS.map((p) => stored.parts[p.name]).filter((r): r is StoredResults['parts'][string] => r !== undefined);
+  // By part number (the order of the doc), not by run order (the long memory soak runs last).
+  const inOrder = PARTS.map((p) => stored.parts[p.name])
+    .filter((r): r is StoredResults['parts'][string] => r !== undefined)
+    .sort((a, b) => a.title.localeCompare(b.title));
   doc = replaceSection(doc, 'summary', markdownTable(summaryTable(inOrder))).doc;
   for (const r of shown) {
     const replaced = replaceSection(doc, r.part, partMarkdown(r));
     if (!replaced.found) process.stderr.write(`bench: docs/benchmarks.md has no <!-- bench:${r.part} --> section; not written\n`);
     doc = replaced.doc;
-    const svg = r.data.svg;
-    if (typeof svg === 'string') await writeFile(join(repoRoot, 'docs', `benchmarks-${r.part}.svg`), svg);
+    const chart = PARTS.find((p) => p.name === r.part)?.chart;
+    if (chart) await writeFile(join(repoRoot, 'docs', `benchmarks-${r.part}.svg`), chart(r.data));
   }
   await writeFile(docPath, doc);
 }

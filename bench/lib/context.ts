@@ -20,4 +20,6 @@ export interface BenchPart {
   /** What must exist in the tree for this part to run (checked before running). */
   needs: string[];
   run(ctx: BenchContext): Promise<PartResult>;
+  /** Draws the part's chart (an SVG document) from its stored data, so --docs-only redraws it. */
+  chart?(data: Record<string, unknown>): string;
 }

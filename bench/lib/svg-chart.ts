@@ -19,7 +19,7 @@ export interface Panel {
 
 const W = 460;
 const H = 320;
-const M = { left: 64, right: 16, top: 36, bottom: 48 };
+const M = { left: 64, right: 28, top: 36, bottom: 48 };
 
 const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -35,17 +35,19 @@ const label = (v: number): string => (v >= 1000 ? `${v / 1000}k` : v >= 1 ? Stri
 function panelSvg(p: Panel, xLabel: string): string {
   const pts = p.series.flatMap((s) => s.points).filter(([x, y]) => x > 0 && y > 0);
   if (pts.length === 0) return `<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no data</text>`;
-  const xs = decades(Math.min(...pts.map((q) => q[0])), Math.max(...pts.map((q) => q[0])));
+  // x ticks at the measured sizes themselves; y ticks at powers of ten.
+  const xs = [...new Set(pts.map((q) => q[0]))].sort((a, b) => a - b);
   const ys = decades(Math.min(...pts.map((q) => q[1])), Math.max(...pts.map((q) => q[1])));
   const [x0, x1] = [Math.log10(xs[0]!), Math.log10(xs[xs.length - 1]!)];
+  const xLabelOf = (x: number): string => x.toLocaleString('en-US');
   const [y0, y1] = [Math.log10(ys[0]!), Math.log10(ys[ys.length - 1]!)];
   const px = (x: number): number => M.left + ((Math.log10(x) - x0) / (x1 - x0 || 1)) * (W - M.left - M.right);
   const py = (y: number): number => H - M.bottom - ((Math.log10(y) - y0) / (y1 - y0 || 1)) * (H - M.top - M.bottom);
   const out: string[] = [];
   out.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-weight="bold">${escapeXml(p.title)}</text>`);
   for (const x of xs) {
-    out.push(`<line x1="${px(x)}" y1="${M.top}" x2="${px(x)}" y2="${H - M.bottom}" stroke="#ddd"/>`);
-    out.push(`<text x="${px(x)}" y="${H - M.bottom + 16}" text-anchor="middle">${label(x)}</text>`);
+    out.push(`<line x1="${px(x).toFixed(1)}" y1="${M.top}" x2="${px(x).toFixed(1)}" y2="${H - M.bottom}" stroke="#ddd"/>`);
+    out.push(`<text x="${px(x).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${xLabelOf(x)}</text>`);
   }
   for (const y of ys) {
     out.push(`<line x1="${M.left}" y1="${py(y)}" x2="${W - M.right}" y2="${py(y)}" stroke="#ddd"/>`);

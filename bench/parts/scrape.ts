@@ -29,10 +29,31 @@ interface SizeResult {
   requestsPerSecond: Record<ExporterName, Summary>;
 }
 
+/** The numbers the chart needs, as stored in results.json. */
+interface ChartData {
+  connections: number;
+  sizes: Array<{ size: number; p50: Record<ExporterName, number>; cpuMsPerScrape: Record<ExporterName, number> }>;
+}
+
+/** Latency and CPU per scrape against interface count, both exporters (docs/benchmarks-scrape.svg). */
+function scrapeChart(data: ChartData): string {
+  const series = (pick: (s: ChartData['sizes'][number], n: ExporterName) => number) =>
+    EXPORTERS.map((n) => ({ name: n, color: COLORS[n], points: data.sizes.map((s) => [s.size, pick(s, n)] as [number, number]) }));
+  return chartSvg(
+    [
+      { title: 'Scrape latency (median)', yLabel: 'milliseconds', series: series((s, n) => s.p50[n]) },
+      { title: 'CPU per scrape', yLabel: 'CPU milliseconds', series: series((s, n) => s.cpuMsPerScrape[n]) },
+    ],
+    'interfaces (veth), log scale',
+    `netprobe vs prometheus-node-exporter (netdev collector only); wrk -c${data.connections}, gzip; same namespace and interfaces`,
+  );
+}
+
 export const scrapePart: BenchPart = {
   name: 'scrape',
   title: 'Part 4 — scrape cost against node_exporter',
   needs: ['src/cli/main.ts', 'src/bpf/index.ts'],
+  chart: (data) => scrapeChart(data as unknown as ChartData),
   async run(ctx): Promise<PartResult> {
     const seconds = ctx.smoke ? 1 : 10;
     const rounds = ctx.smoke ? 1 : 3;
@@ -113,16 +134,6 @@ export const scrapePart: BenchPart = {
     }
     notes.push('netprobe renders and gzips once per collection (every 5 s) and serves the cached bytes; node_exporter reads /proc/net/dev, renders and compresses on every scrape. CPU per scrape includes netprobe\'s background collections.');
 
-    const points = (pick: (r: SizeResult, n: ExporterName) => number) =>
-      EXPORTERS.map((n) => ({ name: n, color: COLORS[n], points: results.map((r) => [r.size, pick(r, n)] as [number, number]) }));
-    const svg = chartSvg(
-      [
-        { title: 'Scrape latency (median)', yLabel: 'milliseconds', series: points((r, n) => r.p50[n].median) },
-        { title: 'CPU per scrape', yLabel: 'CPU milliseconds', series: points((r, n) => r.cpuMsPerScrape[n].median) },
-      ],
-      'interfaces (veth), log scale',
-      `netprobe vs prometheus-node-exporter (netdev collector only); wrk -c${connections}, gzip; same namespace and interfaces`,
-    );
     const data = {
       seconds,
       rounds,
@@ -134,8 +145,7 @@ export const scrapePart: BenchPart = {
         p99: { netprobe: r.p99.netprobe.median, node_exporter: r.p99.node_exporter.median },
         cpuMsPerScrape: { netprobe: r.cpuMsPerScrape.netprobe.median, node_exporter: r.cpuMsPerScrape.node_exporter.median },
       })),
-      svg,
     };
-    return { part: 'scrape', title: this.title, tables: [latency, size], notes, verdicts, data, seconds: 0 };
+    return { part: 'scrape', title: this.title, tables: [latency, size], notes, verdicts, data: { ...data, svg: scrapeChart(data) }, seconds: 0 };
   },
 };
