@@ -38,6 +38,16 @@ async function pidsIn(ns: string): Promise<number[]> {
 
 const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
 
+/**
+ * The bench drives Debian's node_exporter, wrk and iperf3 (scripts/install.sh
+ * bench installs them); without them this says what is missing instead of failing.
+ */
+async function missingTools(): Promise<string[]> {
+  const tools = ['prometheus-node-exporter', 'wrk', 'iperf3', 'clang', 'ping'];
+  const found = await Promise.all(tools.map((tool) => run('sh', ['-c', `command -v ${tool}`]).then(() => true, () => false)));
+  return tools.filter((_, i) => !found[i]);
+}
+
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const positive = (v: unknown): boolean => finite(v) && v > 0;
 
@@ -46,6 +56,8 @@ function exitOf(child: ReturnType<typeof spawn>): Promise<number | null> {
 }
 
 test('bench --smoke runs every part and reports well-formed numbers', { timeout: 110_000 }, async (t) => {
+  const missing = await missingTools();
+  if (missing.length > 0) return t.skip(`not installed: ${missing.join(', ')} (scripts/install.sh bench installs them)`);
   const dir = await mkdtemp(join(tmpdir(), 'netprobe-bench-smoke-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const json = join(dir, 'results.json');
@@ -110,6 +122,8 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
 });
 
 test('Ctrl-C during a bench removes what it created and exits 130', { timeout: 60_000 }, async (t) => {
+  const missing = await missingTools();
+  if (missing.length > 0) return t.skip(`not installed: ${missing.join(', ')} (scripts/install.sh bench installs them)`);
   const child = spawn(process.execPath, ['--import', 'tsx', benchEntry, '--smoke', '--only=scrape'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => void child.kill('SIGKILL'));
   let output = '';
