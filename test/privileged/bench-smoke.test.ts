@@ -43,7 +43,7 @@ const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
  * bench installs them); without them this says what is missing instead of failing.
  */
 async function missingTools(): Promise<string[]> {
-  const tools = ['prometheus-node-exporter', 'wrk', 'iperf3', 'clang', 'ping'];
+  const tools = ['prometheus-node-exporter', 'wrk', 'iperf3', 'clang'];
   const found = await Promise.all(tools.map((tool) => run('sh', ['-c', `command -v ${tool}`]).then(() => true, () => false)));
   return tools.filter((_, i) => !found[i]);
 }
