@@ -57,17 +57,18 @@ function makeCase(next: () => number, fileDir: string, n: number): Case {
   const env: Record<string, string> = {};
   const fileLines: string[] = [];
   const invalidValues: string[] = [];
+  const invalidFileValues: string[] = [];
   let invalid = false;
   const summary: string[] = [];
   const knobs = KNOBS.filter(() => next() < 0.35);
   for (const k of knobs) {
     const bad = next() < 0.2;
     const value = bad ? pick(k.invalid) : pick(k.valid);
+    const layer = pick(['flag', 'env', 'file'] as const);
     if (bad) {
       invalid = true;
-      invalidValues.push(String(value));
+      (layer === 'file' ? invalidFileValues : invalidValues).push(String(value));
     }
-    const layer = pick(['flag', 'env', 'file'] as const);
     summary.push(`${layer}:${k.flag}=${String(value)}`);
     if (layer === 'flag') args.push(`--${k.flag}=${String(value)}`);
     else if (layer === 'env') env[envOf(k.flag)] = String(value);
@@ -80,12 +81,13 @@ function makeCase(next: () => number, fileDir: string, n: number): Case {
   if (roll < 0.07) { args.push('--bogus.flag=1'); invalid = true; invalidValues.push('--bogus.flag'); summary.push('unknown flag'); }
   else if (roll < 0.12) { fileLines.push('colectInterval: 5s'); invalid = true; invalidValues.push('colectInterval'); summary.push('unknown file key'); }
   else if (roll < 0.16) { args.push('stray'); invalid = true; invalidValues.push('stray'); summary.push('stray argument'); }
-  else if (roll < 0.2) { fileLines.push('a: ['); invalid = true; summary.push('malformed YAML'); }
+  // A malformed file cannot be read, so the bad values in it cannot be named.
+  else if (roll < 0.2) { fileLines.push('a: ['); invalid = true; invalidFileValues.length = 0; summary.push('malformed YAML'); }
   else if (roll < 0.23 && fileLines.length === 0) { args.push(`--config.file=${join(fileDir, 'missing.yml')}`); invalid = true; summary.push('missing config file'); }
   // Section keys (server:, ebpf:) may repeat across knobs: merge them so the YAML stays valid.
   const file = fileLines.length > 0 ? join(fileDir, `case-${n}.yml`) : undefined;
   if (file) args.push(`--config.file=${file}`);
-  return { args, env, file: file ? mergeYaml(fileLines) : undefined, invalidValues, invalid, summary: summary.join(' ') };
+  return { args, env, file: file ? mergeYaml(fileLines) : undefined, invalidValues: [...invalidValues, ...invalidFileValues], invalid, summary: summary.join(' ') };
 }
 
 function mergeYaml(lines: string[]): string {
