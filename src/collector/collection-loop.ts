@@ -1,8 +1,10 @@
 /**
  * Runs collections: every `intervalMs`, and soon after a trigger (the source
  * reported an interface change), debounced so a burst of link events costs
- * one collection. Runs never overlap; a trigger during a run queues exactly
- * one more. The work function must not throw (a rejection is reported to
+ * one collection, plus one more `settleMs` after the trigger: a new
+ * interface is attached before its first packets flow, and without that
+ * second look its counters would read zero until the next interval. Runs
+ * never overlap; a trigger during a run queues exactly one more. The work function must not throw (a rejection is reported to
  * `onError` and the loop goes on).
  */
 import { performance } from 'node:perf_hooks';
@@ -11,6 +13,8 @@ export interface CollectionLoopOptions {
   intervalMs: number;
   /** Delay between a trigger and the collection it causes. */
   debounceMs: number;
+  /** Delay between a trigger and a second, settling collection (omit for none). */
+  settleMs?: number;
   run: () => Promise<void>;
   onError: (error: unknown) => void;
 }
@@ -22,6 +26,8 @@ export class CollectionLoop {
   private stopped = true;
   /** Monotonic time (performance.now()) at which the pending timer fires; Infinity when none is pending. */
   private dueAt = Infinity;
+  /** Monotonic time of the settling collection owed to the last trigger; Infinity when none. */
+  private settleAt = Infinity;
 
   constructor(private readonly opts: CollectionLoopOptions) {}
 
@@ -34,6 +40,7 @@ export class CollectionLoop {
   /** Collects soon (after the debounce delay), unless one is already due sooner. */
   trigger(): void {
     if (this.stopped) return;
+    if (this.opts.settleMs !== undefined) this.settleAt = performance.now() + this.opts.settleMs;
     if (this.running) {
       this.rerunRequested = true;
       return;
@@ -63,9 +70,21 @@ export class CollectionLoop {
       this.timer = undefined;
       this.dueAt = Infinity;
       void this.execute().finally(() => {
-        if (!this.stopped && !this.timer) this.schedule(this.opts.intervalMs);
+        if (!this.stopped && !this.timer) this.scheduleNext();
       });
     }, delayMs);
+  }
+
+  /** The next regular collection, or the settling one if it is owed sooner. */
+  private scheduleNext(): void {
+    const untilSettle = this.settleAt - performance.now();
+    if (untilSettle > 0 && untilSettle < this.opts.intervalMs) {
+      this.settleAt = Infinity;
+      this.schedule(untilSettle);
+    } else {
+      if (untilSettle <= 0) this.settleAt = Infinity;
+      this.schedule(this.opts.intervalMs);
+    }
   }
 
   private clearTimer(): void {

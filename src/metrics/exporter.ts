@@ -31,6 +31,8 @@ import { readProcessMetrics } from './process-metrics.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
 const INTERFACE_CHANGE_DEBOUNCE_MS = 100;
+/** A second look after an interface change, once a new interface's first packets have flowed. */
+const INTERFACE_CHANGE_SETTLE_MS = 800;
 
 export interface ExporterOptions {
   /** Where logs go; by default a JSON logger on stderr at `config.logLevel`. */
@@ -94,6 +96,7 @@ export class Exporter {
     this.loop = new CollectionLoop({
       intervalMs: effective.collectInterval,
       debounceMs: INTERFACE_CHANGE_DEBOUNCE_MS,
+      settleMs: INTERFACE_CHANGE_SETTLE_MS,
       run: () => this.collectAndPublish(),
       onError: (error) => this.logger.error({ err: error }, 'collection loop error'),
     });

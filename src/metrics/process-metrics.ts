@@ -1,9 +1,13 @@
 /**
  * The standard `process_*` and `nodejs_*` metrics, from prom-client's
  * collectDefaultMetrics (it knows how to read them on every platform). They
- * are read once per collection, not per scrape, and written through our own
- * writer so both exposition formats come from one reading.
+ * are read at most every PROCESS_METRICS_MAX_AGE_MS, never per scrape, and
+ * written through our own writer so both exposition formats come from one
+ * reading. Not every collection: `process_open_fds` lists /proc/self/fd, and
+ * in tcx mode netprobe holds two link fds per interface — at 2,000
+ * interfaces that listing was a third of the collection cycle.
  */
+import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ExpositionWriter, formatLabels, type MetricType } from './exposition-writer.js';
 
@@ -15,7 +19,11 @@ export interface ProcessFamily {
   samples: Array<{ name: string; labels: string; value: number }>;
 }
 
+/** How old the process metrics may get; they describe the process, not the traffic. */
+export const PROCESS_METRICS_MAX_AGE_MS = 15_000;
+
 let sharedRegistry: Registry | undefined;
+let cached: { families: ProcessFamily[]; readAt: number } | undefined;
 
 /** Process-wide: one registry, however many exporters run in this process. */
 function registry(): Registry {
@@ -28,8 +36,15 @@ function registry(): Registry {
 
 const KNOWN_TYPES = new Set<string>(['counter', 'gauge', 'histogram', 'summary']);
 
-/** Reads every process metric once. */
-export async function readProcessMetrics(): Promise<ProcessFamily[]> {
+/** The process metrics, read anew when the last reading is older than `maxAgeMs`. */
+export async function readProcessMetrics(maxAgeMs = PROCESS_METRICS_MAX_AGE_MS): Promise<ProcessFamily[]> {
+  const now = performance.now();
+  if (cached && now - cached.readAt < maxAgeMs) return cached.families;
+  cached = { families: await readProcessMetricsNow(), readAt: now };
+  return cached.families;
+}
+
+async function readProcessMetricsNow(): Promise<ProcessFamily[]> {
   const families = await registry().getMetricsAsJSON();
   // A family's name must match its type: prom-client's
   // nodejs_active_{handles,requests,resources}_total are gauges named like

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
 import { CollectionLoop } from '../../src/collector/collection-loop.js';
 import { Collector } from '../../src/collector/collector.js';
 import type { CounterRow, CounterSource } from '../../src/collector/counter-source.js';
@@ -34,6 +35,28 @@ test('a burst of triggers costs one debounced collection; runs never overlap', a
   await sleep(200);
   assert.equal(runs, 3);
   assert.equal(maxConcurrent, 1);
+});
+
+test('a trigger also owes a settling collection settleMs later, once for a burst', async (t) => {
+  const at: number[] = [];
+  const start = performance.now();
+  const loop = new CollectionLoop({
+    intervalMs: 60_000,
+    debounceMs: 20,
+    settleMs: 250,
+    run: async () => {
+      at.push(performance.now() - start);
+    },
+    onError: (e) => assert.fail(String(e)),
+  });
+  t.after(() => loop.stop());
+  loop.start();
+  loop.trigger();
+  await sleep(50);
+  loop.trigger(); // the burst goes on: the settling collection moves with the last trigger
+  await sleep(600);
+  assert.equal(at.length, 3, `collections at ${at.map((x) => x.toFixed(0)).join(', ')} ms`);
+  assert.ok(at[2]! >= 290, `the settling collection comes settleMs after the last trigger (${at[2]!.toFixed(0)} ms)`);
 });
 
 test('the loop runs every interval and keeps going after a failing run', async (t) => {
