@@ -153,6 +153,10 @@ export interface Libc {
   /** Calls `onReadable` from the event loop whenever `fd` is readable (koffi's libuv poll). */
   pollReadable(fd: number, onReadable: () => void): { close(): void; unref(): void };
 
+  // libc, for the CLI's allocator policy (src/cli/allocator-policy.ts)
+  /** mallopt(3): 1 on success, 0 on error. */
+  mallopt(param: number, value: number): number;
+
   // --- libc, for dropping capabilities (src/security/capabilities.ts; added by the security helper) ---
   /** capset(2) on the calling thread (v3 header, pid 0): 0 or -errno. */
   capset(effective: bigint, permitted: bigint, inheritable: bigint): number;
@@ -228,6 +232,7 @@ function bindLibc(): Libc {
     setsockopt: c.func('int setsockopt(int fd, int level, int name, void *value, uint32_t len)'),
     getsockopt: c.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *len)'),
     close: c.func('int close(int fd)'),
+    mallopt: c.func('int mallopt(int param, int value)'),
     // capabilities section (security helper)
     capset: c.func('int capset(void *hdr, void *data)'),
     prctl: c.func('int prctl(int option, ...)'),
@@ -242,6 +247,7 @@ function bindLibc(): Libc {
     setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.length) as number,
     getsockopt: (fd, level, name, into) => f.getsockopt(fd, level, name, into, u32(into.length)) as number,
     close: (fd) => f.close(fd) as number,
+    mallopt: (param, value) => f.mallopt(param, value) as number,
     pollReadable: (fd, onReadable) => {
       // koffi 3.3 calls back with (status, events) although its typings say (events):
       // accept both, and let the reader find out on an error status.

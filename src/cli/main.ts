@@ -37,6 +37,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     return check({ settings, exporterConfig, logger, version, write: (text) => process.stdout.write(text) });
   }
   const { serve } = await import('./serve.js');
+  const { applyAllocatorPolicy } = await import('./allocator-policy.js');
+  applyAllocatorPolicy(logger);
   return serve({ settings, exporterConfig, logger, version });
 }
 
