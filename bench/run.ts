@@ -127,7 +127,12 @@ async function main(): Promise<number> {
   if (values.json) await writeFile(values.json, JSON.stringify({ totalSeconds, parts: results, failed }, null, 2) + '\n');
   if (!ctx.smoke) {
     const stored = await storeResults(machine, results, command);
-    await writeFile(join(outDir, 'results.md'), Object.values(stored.parts).map((r) => `## ${r.title}\n\n${partMarkdown(r)}`).join('\n\n') + '\n');
+    await writeFile(
+      join(outDir, 'results.md'),
+      Object.values(stored.parts)
+        .map((r) => `## ${r.title}\n\n${partMarkdown(r)}`)
+        .join('\n\n') + '\n',
+    );
     if (values['write-docs']) await writeDocs(stored, results, { totalSeconds, command, allParts: !values.only });
   }
   return failed ? 1 : 0;
@@ -142,7 +147,10 @@ async function runPart(part: BenchPart, ctx: BenchContext): Promise<PartResult> 
 
 async function storeResults(machine: MachineInfo, results: PartResult[], command: string): Promise<StoredResults> {
   const file = join(outDir, 'results.json');
-  const previous = await readFile(file, 'utf8').then((t) => JSON.parse(t) as StoredResults, () => undefined);
+  const previous = await readFile(file, 'utf8').then(
+    (t) => JSON.parse(t) as StoredResults,
+    () => undefined,
+  );
   const stored: StoredResults = { machine, parts: { ...(previous?.parts ?? {}) } };
   const finishedAt = new Date().toISOString();
   for (const r of results) stored.parts[r.part] = { ...r, finishedAt, command };
@@ -155,7 +163,11 @@ async function storeResults(machine: MachineInfo, results: PartResult[], command
  * sections of the parts of this run (all stored parts with --docs-only), and
  * the chart. `run` describes this run; without it the machine section is kept.
  */
-async function writeDocs(stored: StoredResults, results: PartResult[], run: { totalSeconds: number; command: string; allParts: boolean } | undefined): Promise<void> {
+async function writeDocs(
+  stored: StoredResults,
+  results: PartResult[],
+  run: { totalSeconds: number; command: string; allParts: boolean } | undefined,
+): Promise<void> {
   let doc = await readFile(docPath, 'utf8');
   if (run) {
     const m = stored.machine;
@@ -163,8 +175,11 @@ async function writeDocs(stored: StoredResults, results: PartResult[], run: { to
     // A partial run (--only) keeps the duration of the last full run.
     const fullRunLine = run.allParts
       ? `- A full run (\`${run.command}\`) finished ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC and took ${(run.totalSeconds / 60).toFixed(1)} minutes.`
-      : previous.split('\n').find((l) => l.startsWith('- A full run')) ?? '- No full run recorded yet.';
-    const machine = [`- ${m.cpus} CPUs: ${m.cpuModel}; ${m.memoryGiB} GiB; Linux ${m.kernel}; Node ${m.node}; ${m.nodeExporter}`, fullRunLine].join('\n');
+      : (previous.split('\n').find((l) => l.startsWith('- A full run')) ?? '- No full run recorded yet.');
+    const machine = [
+      `- ${m.cpus} CPUs: ${m.cpuModel}; ${m.memoryGiB} GiB; Linux ${m.kernel}; Node ${m.node}; ${m.nodeExporter}`,
+      fullRunLine,
+    ].join('\n');
     doc = replaceSection(doc, 'machine', machine).doc;
   }
   // Each section from the stored copy, which carries the command and the time it was measured.

@@ -16,7 +16,7 @@
  */
 import { once } from 'node:events';
 import { EbpfManager } from '../src/bpf/index.js';
-import { Exporter } from '../src/metrics/index.js';
+import { Exporter } from '../src/exporter/index.js';
 
 const runMs = Number(process.env.EXAMPLE_RUN_MS ?? 5 * 60_000);
 

@@ -12,7 +12,7 @@
  */
 import { once } from 'node:events';
 import { EbpfManager } from '../src/bpf/index.js';
-import { Exporter, type ExporterConfigInput } from '../src/metrics/index.js';
+import { Exporter, type ExporterConfigInput } from '../src/exporter/index.js';
 
 const runMs = Number(process.env.EXAMPLE_RUN_MS ?? 5 * 60_000);
 

@@ -12,5 +12,5 @@
  * ```
  */
 export { EbpfManager, type EbpfManagerOptions } from './bpf/index.js';
-export * from './metrics/index.js';
+export * from './exporter/index.js';
 export { NetprobeError } from './errors.js';

@@ -13,14 +13,15 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { EbpfManager } from '../../src/bpf/index.js';
-import type { CounterSource } from '../../src/collector/counter-source.js';
-import { NetdevSource } from '../../src/collector/netdev-source.js';
+import type { CounterSource } from '../../src/source/counter-source.js';
+import { NetdevSource } from '../../src/source/netdev-source.js';
 import { createLogger } from '../../src/log/logger.js';
-import { Exporter } from '../../src/metrics/index.js';
+import { Exporter } from '../../src/exporter/index.js';
 
 const [sourceKind, roundsArg, attachMode = 'auto', profilePath] = process.argv.slice(2);
 const rounds = Number(roundsArg);
-if ((sourceKind !== 'ebpf' && sourceKind !== 'netdev') || !(rounds > 0)) throw new Error('usage: collection-worker.ts ebpf|netdev ROUNDS [auto|tcx|tc [PROFILE.cpuprofile]]');
+if ((sourceKind !== 'ebpf' && sourceKind !== 'netdev') || !(rounds > 0))
+  throw new Error('usage: collection-worker.ts ebpf|netdev ROUNDS [auto|tcx|tc [PROFILE.cpuprofile]]');
 if (attachMode !== 'auto' && attachMode !== 'tcx' && attachMode !== 'tc') throw new Error(`bad attach mode ${attachMode}`);
 
 const logger = createLogger({ level: 'warn' });
@@ -61,7 +62,17 @@ try {
     await writeFile(profilePath, JSON.stringify(profile));
     profiler.disconnect();
   }
-  console.log(JSON.stringify({ source: source.kind, attachMode: source.attachMode ?? null, interfaces: source.interfaceCount, rows: source.readCounters().length, attachMs, collectMs, readMs }));
+  console.log(
+    JSON.stringify({
+      source: source.kind,
+      attachMode: source.attachMode ?? null,
+      interfaces: source.interfaceCount,
+      rows: source.readCounters().length,
+      attachMs,
+      collectMs,
+      readMs,
+    }),
+  );
 } finally {
   await exporter.stop();
   await source.close();

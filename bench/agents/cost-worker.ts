@@ -112,13 +112,55 @@ try {
 
   const programs: Array<{ program: string; fd: number; path: string; ifindex: number; counter: CounterPath }> = [
     { program: 'floor', fd: floor.programFd('floor_tc'), path: 'returns at once', ifindex: plan.smallIfindex, counter: { kind: 'none' } },
-    { program: PROG_INGRESS, fd: netprobe.programFd(PROG_INGRESS), path: 'slot, small ifindex', ifindex: plan.smallIfindex, counter: { kind: 'slot', ifindex: plan.smallIfindex, direction: NP_INGRESS } },
-    { program: PROG_EGRESS, fd: netprobe.programFd(PROG_EGRESS), path: 'slot, small ifindex', ifindex: plan.smallIfindex, counter: { kind: 'slot', ifindex: plan.smallIfindex, direction: NP_EGRESS } },
-    { program: PROG_INGRESS, fd: netprobe.programFd(PROG_INGRESS), path: 'slot, large ifindex', ifindex: plan.largeIfindex, counter: { kind: 'slot', ifindex: plan.largeIfindex, direction: NP_INGRESS } },
-    { program: PROG_EGRESS, fd: netprobe.programFd(PROG_EGRESS), path: 'slot, large ifindex', ifindex: plan.largeIfindex, counter: { kind: 'slot', ifindex: plan.largeIfindex, direction: NP_EGRESS } },
-    { program: PROG_INGRESS, fd: netprobe.programFd(PROG_INGRESS), path: 'overflow hash (slot taken)', ifindex: plan.collidingIfindex, counter: { kind: 'overflow', ifindex: plan.collidingIfindex, direction: NP_INGRESS } },
-    { program: 'naive per-CPU hash', fd: naiveHash.programFd('naive_hash_tc'), path: 'hash lookup, small ifindex', ifindex: plan.smallIfindex, counter: { kind: 'none' } },
-    { program: 'naive per-CPU array', fd: naiveArray.programFd('naive_array_tc'), path: 'array by ifindex, small ifindex', ifindex: plan.smallIfindex, counter: { kind: 'none' } },
+    {
+      program: PROG_INGRESS,
+      fd: netprobe.programFd(PROG_INGRESS),
+      path: 'slot, small ifindex',
+      ifindex: plan.smallIfindex,
+      counter: { kind: 'slot', ifindex: plan.smallIfindex, direction: NP_INGRESS },
+    },
+    {
+      program: PROG_EGRESS,
+      fd: netprobe.programFd(PROG_EGRESS),
+      path: 'slot, small ifindex',
+      ifindex: plan.smallIfindex,
+      counter: { kind: 'slot', ifindex: plan.smallIfindex, direction: NP_EGRESS },
+    },
+    {
+      program: PROG_INGRESS,
+      fd: netprobe.programFd(PROG_INGRESS),
+      path: 'slot, large ifindex',
+      ifindex: plan.largeIfindex,
+      counter: { kind: 'slot', ifindex: plan.largeIfindex, direction: NP_INGRESS },
+    },
+    {
+      program: PROG_EGRESS,
+      fd: netprobe.programFd(PROG_EGRESS),
+      path: 'slot, large ifindex',
+      ifindex: plan.largeIfindex,
+      counter: { kind: 'slot', ifindex: plan.largeIfindex, direction: NP_EGRESS },
+    },
+    {
+      program: PROG_INGRESS,
+      fd: netprobe.programFd(PROG_INGRESS),
+      path: 'overflow hash (slot taken)',
+      ifindex: plan.collidingIfindex,
+      counter: { kind: 'overflow', ifindex: plan.collidingIfindex, direction: NP_INGRESS },
+    },
+    {
+      program: 'naive per-CPU hash',
+      fd: naiveHash.programFd('naive_hash_tc'),
+      path: 'hash lookup, small ifindex',
+      ifindex: plan.smallIfindex,
+      counter: { kind: 'none' },
+    },
+    {
+      program: 'naive per-CPU array',
+      fd: naiveArray.programFd('naive_array_tc'),
+      path: 'array by ifindex, small ifindex',
+      ifindex: plan.smallIfindex,
+      counter: { kind: 'none' },
+    },
   ];
 
   const cases: Array<CostCase & { fd: number; data: Buffer; ctx: Buffer; counter: CounterPath }> = [];
@@ -152,8 +194,16 @@ try {
   // Cases sharing a counter (both frame sizes) each see the total; report the total per counter.
   const after = cases.map((c) => readPackets(c.counter));
   const out: CostCase[] = cases.map((c, i) => {
-    const gained = after[i] === undefined ? undefined : after[i]! - before[i]!;
-    return { id: c.id, program: c.program, path: c.path, frameSize: c.frameSize, ifindex: c.ifindex, samples: c.samples, ...(gained === undefined ? {} : { counted: gained }) };
+    const gained = after[i] === undefined ? undefined : after[i] - before[i]!;
+    return {
+      id: c.id,
+      program: c.program,
+      path: c.path,
+      frameSize: c.frameSize,
+      ifindex: c.ifindex,
+      samples: c.samples,
+      ...(gained === undefined ? {} : { counted: gained }),
+    };
   });
   console.log(JSON.stringify({ cases: out }));
 } finally {

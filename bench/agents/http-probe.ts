@@ -36,7 +36,10 @@ async function size(url: string): Promise<void> {
   const plain = await get(url);
   const gzip = await get(url, { 'Accept-Encoding': 'gzip' });
   if (plain.status !== 200 || gzip.status !== 200) throw new Error(`HTTP ${plain.status}/${gzip.status} from ${url}`);
-  const series = plain.body.toString().split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+  const series = plain.body
+    .toString()
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#')).length;
   console.log(JSON.stringify({ plainBytes: plain.body.length, gzipBytes: gzip.body.length, series }));
 }
 
@@ -46,7 +49,10 @@ async function loop(url: string, intervalMs: number, seconds: number): Promise<v
   let errors = 0;
   while (Date.now() < end) {
     const started = Date.now();
-    const ok = await get(url, { 'Accept-Encoding': 'gzip' }).then((r) => r.status === 200, () => false);
+    const ok = await get(url, { 'Accept-Encoding': 'gzip' }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) scrapes++;
     else errors++;
     await sleep(Math.max(0, intervalMs - (Date.now() - started)));

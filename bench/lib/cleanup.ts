@@ -55,7 +55,10 @@ export function sweepOwnNamespaces(): void {
 
 /** On SIGINT/SIGTERM: clean up, then exit 130/143. A second signal exits at once. */
 export function cleanupOnSignals(): void {
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.on(signal, () => {
       if (signalled) process.exit(code);
       signalled = true;

@@ -38,7 +38,13 @@ export async function startNetprobe(ctx: BenchContext, ns: Netns, extraArgs: str
   const p = startInNs(
     ns,
     process.execPath,
-    [join(ctx.repoRoot, 'dist', 'cli', 'main.js'), `--web.listen-address=127.0.0.1:${NETPROBE_PORT}`, '--source=ebpf', '--log.level=warn', ...extraArgs],
+    [
+      join(ctx.repoRoot, 'dist', 'cli', 'main.js'),
+      `--web.listen-address=127.0.0.1:${NETPROBE_PORT}`,
+      '--source=ebpf',
+      '--log.level=warn',
+      ...extraArgs,
+    ],
     // Each tcx attach and detach waits for an RCU grace period in the kernel: thousands take a minute.
     { label: `netprobe in ${ns.name}`, stopGraceMs: 180_000 },
   );
@@ -63,6 +69,10 @@ export function metricsUrl(name: ExporterName): string {
 
 /** Runs the http-probe agent inside `ns` and returns its last stdout line parsed as JSON. */
 export async function probe<T>(ctx: BenchContext, ns: Netns, args: string[], timeoutMs = 60_000): Promise<T> {
-  const out = await ns.exec(process.execPath, ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'http-probe.ts'), ...args], timeoutMs);
+  const out = await ns.exec(
+    process.execPath,
+    ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'http-probe.ts'), ...args],
+    timeoutMs,
+  );
   return JSON.parse(out.trim().split('\n').pop() ?? '') as T;
 }

@@ -99,7 +99,8 @@ export async function waitForListen(proc: NsProcess, port: number, timeoutMs: nu
   const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`process ${proc.pid} exited (${proc.child.exitCode}) before listening; output:\n${proc.output()}`);
+    if (proc.child.exitCode !== null)
+      throw new Error(`process ${proc.pid} exited (${proc.child.exitCode}) before listening; output:\n${proc.output()}`);
     for (const table of ['tcp', 'tcp6']) {
       const text = await readFile(`/proc/${proc.pid}/net/${table}`, 'utf8').catch(() => '');
       // Column 2 is local_address "IP:PORT", column 4 the state: 0A = LISTEN.

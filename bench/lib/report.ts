@@ -56,7 +56,14 @@ export function partMarkdown(r: PartResult & { command?: string; finishedAt?: st
 export function summaryTable(results: PartResult[]): Table {
   return {
     headers: ['part', 'target', 'result', 'met'],
-    rows: results.flatMap((r) => (r.verdicts ?? []).map((v) => [r.title.replace(/ —.*$/, ''), v.target, v.result, v.met === undefined ? '–' : v.met ? 'yes' : '**no**'])),
+    rows: results.flatMap((r) =>
+      (r.verdicts ?? []).map((v) => [
+        r.title.replace(/ —.*$/, ''),
+        v.target,
+        v.result,
+        v.met === undefined ? '–' : v.met ? 'yes' : '**no**',
+      ]),
+    ),
   };
 }
 
@@ -79,6 +86,7 @@ export const fmt = {
   ns: (v: number): string => `${v.toFixed(1)} ns`,
   ms: (v: number): string => (v < 1 ? `${v.toFixed(3)} ms` : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(1)} ms`),
   ratio: (v: number): string => `${v >= 0.1 ? v.toFixed(2) : Number(v.toPrecision(2)).toString()}×`,
-  bytes: (v: number): string => (v >= 1 << 20 ? `${(v / (1 << 20)).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${v} B`),
+  bytes: (v: number): string =>
+    v >= 1 << 20 ? `${(v / (1 << 20)).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${v} B`,
   count: (v: number): string => Math.round(v).toLocaleString('en-US'),
 };

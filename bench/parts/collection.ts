@@ -25,8 +25,20 @@ interface WorkerResult {
   readMs: number[];
 }
 
-async function runWorker(ctx: BenchContext, ns: Netns, source: 'ebpf' | 'netdev', rounds: number, profilePath?: string): Promise<WorkerResult> {
-  const args = [join(ctx.repoRoot, 'bench', 'agents', 'collection-worker.ts'), source, String(rounds), 'auto', ...(profilePath ? [profilePath] : [])];
+async function runWorker(
+  ctx: BenchContext,
+  ns: Netns,
+  source: 'ebpf' | 'netdev',
+  rounds: number,
+  profilePath?: string,
+): Promise<WorkerResult> {
+  const args = [
+    join(ctx.repoRoot, 'bench', 'agents', 'collection-worker.ts'),
+    source,
+    String(rounds),
+    'auto',
+    ...(profilePath ? [profilePath] : []),
+  ];
   const stdout = await ns.exec(process.execPath, ['--import', 'tsx', ...args], 600_000);
   const line = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as WorkerResult;
@@ -35,7 +47,7 @@ async function runWorker(ctx: BenchContext, ns: Netns, source: 'ebpf' | 'netdev'
 export const collectionPart: BenchPart = {
   name: 'collection',
   title: 'Part 3 — collection cost (read, rates, render, gzip)',
-  needs: ['src/bpf/index.ts', 'src/metrics/index.ts', 'src/collector/netdev-source.ts'],
+  needs: ['src/bpf/index.ts', 'src/exporter/index.ts', 'src/source/netdev-source.ts'],
   async run(ctx): Promise<PartResult> {
     const rounds = ctx.smoke ? 3 : 40;
     const table: Table = {
@@ -71,13 +83,28 @@ export const collectionPart: BenchPart = {
             fmt.ms(full.max),
             source === 'ebpf' ? fmt.ms(r.attachMs) : '–',
           ]);
-          data[`${size}|${source}`] = { interfaces: r.interfaces, rows: r.rows, fullMedian: full.median, fullP25: full.p25, fullP75: full.p75, fullMax: full.max, readMedian: read.median, attachMs: r.attachMs };
+          data[`${size}|${source}`] = {
+            interfaces: r.interfaces,
+            rows: r.rows,
+            fullMedian: full.median,
+            fullP25: full.p25,
+            fullP75: full.p75,
+            fullMax: full.max,
+            readMedian: read.median,
+            attachMs: r.attachMs,
+          };
           ctx.log(`collection: ${size} interfaces, ${source}: ${fmt.ms(full.median)}`);
           if (source === 'ebpf' && size === TARGET_SIZE) {
-            verdicts.push({ target: `full cycle at ${fmt.count(size)} interfaces ≤ ${COLLECTION_TARGET_MS} ms (median)`, result: fmt.ms(full.median), met: full.median <= COLLECTION_TARGET_MS });
-            notes.push(full.median <= COLLECTION_TARGET_MS
-              ? `Target met: at ${fmt.count(size)} interfaces the full cycle takes ${fmt.ms(full.median)} (median), target ≤ ${COLLECTION_TARGET_MS} ms.`
-              : `Target NOT met: at ${fmt.count(size)} interfaces the full cycle takes ${fmt.ms(full.median)} (median), target ≤ ${COLLECTION_TARGET_MS} ms. The profile below shows where the time goes.`);
+            verdicts.push({
+              target: `full cycle at ${fmt.count(size)} interfaces ≤ ${COLLECTION_TARGET_MS} ms (median)`,
+              result: fmt.ms(full.median),
+              met: full.median <= COLLECTION_TARGET_MS,
+            });
+            notes.push(
+              full.median <= COLLECTION_TARGET_MS
+                ? `Target met: at ${fmt.count(size)} interfaces the full cycle takes ${fmt.ms(full.median)} (median), target ≤ ${COLLECTION_TARGET_MS} ms.`
+                : `Target NOT met: at ${fmt.count(size)} interfaces the full cycle takes ${fmt.ms(full.median)} (median), target ≤ ${COLLECTION_TARGET_MS} ms. The profile below shows where the time goes.`,
+            );
           }
         }
       } finally {

@@ -35,9 +35,27 @@ async function measure(ctx: BenchContext, plan: CostPlan): Promise<CostCase[]> {
   try {
     // The kernel resolves ctx.ifindex in the caller's namespace, so these must exist there.
     for (const ifindex of [plan.smallIfindex, plan.largeIfindex, plan.collidingIfindex]) {
-      await ns.ip(['link', 'add', 'name', `c${ifindex}`, 'index', String(ifindex), 'type', 'veth', 'peer', 'name', `c${ifindex}p`, 'index', String(ifindex + 1)]);
+      await ns.ip([
+        'link',
+        'add',
+        'name',
+        `c${ifindex}`,
+        'index',
+        String(ifindex),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `c${ifindex}p`,
+        'index',
+        String(ifindex + 1),
+      ]);
     }
-    const stdout = await ns.exec(process.execPath, ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'cost-worker.ts'), JSON.stringify(plan)], 600_000);
+    const stdout = await ns.exec(
+      process.execPath,
+      ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'cost-worker.ts'), JSON.stringify(plan)],
+      600_000,
+    );
     return (JSON.parse(stdout) as { cases: CostCase[] }).cases;
   } finally {
     await remove();
@@ -79,10 +97,31 @@ export const costPart: BenchPart = {
       for (const c of cases.filter((x) => x.frameSize === size)) {
         const ns = summarize(c.samples);
         const ratio = pairedRatios(c.samples, floor.samples);
-        const counted = c.counted === undefined ? '–' : c.counted === expectedPerCounter ? 'yes, every run' : `NO: ${c.counted} of ${expectedPerCounter}`;
-        if (c.counted !== undefined && c.counted !== expectedPerCounter) notes.push(`${c.program} (${c.path}) counted ${c.counted} runs instead of ${expectedPerCounter}: the measured path is not the counting path.`);
-        table.rows.push([c.program, c.path, String(c.ifindex), cell(ns, fmt.ns), c.program === 'floor' ? '1.00×' : cell(ratio, fmt.ratio), counted]);
-        rows.push({ program: c.program, path: c.path, frameSize: size, ifindex: c.ifindex, nsMedian: ns.median, nsSpread: [ns.p25, ns.p75], ratioMedian: ratio.median, ratioSpread: [ratio.p25, ratio.p75], counted: c.counted ?? null });
+        const counted =
+          c.counted === undefined ? '–' : c.counted === expectedPerCounter ? 'yes, every run' : `NO: ${c.counted} of ${expectedPerCounter}`;
+        if (c.counted !== undefined && c.counted !== expectedPerCounter)
+          notes.push(
+            `${c.program} (${c.path}) counted ${c.counted} runs instead of ${expectedPerCounter}: the measured path is not the counting path.`,
+          );
+        table.rows.push([
+          c.program,
+          c.path,
+          String(c.ifindex),
+          cell(ns, fmt.ns),
+          c.program === 'floor' ? '1.00×' : cell(ratio, fmt.ratio),
+          counted,
+        ]);
+        rows.push({
+          program: c.program,
+          path: c.path,
+          frameSize: size,
+          ifindex: c.ifindex,
+          nsMedian: ns.median,
+          nsSpread: [ns.p25, ns.p75],
+          ratioMedian: ratio.median,
+          ratioSpread: [ratio.p25, ratio.p75],
+          counted: c.counted ?? null,
+        });
       }
       tables.push(table);
     }
@@ -99,9 +138,21 @@ export const costPart: BenchPart = {
       'The kernel reports whole nanoseconds per run, so a ratio moves in steps of about 1/floor.',
     );
     const verdicts = [
-      { target: `counting path ≤ ${COST_TARGET}× the floor`, result: `${fmt.ratio(worstFast)} (worst of ingress/egress, small/large ifindex, 64/1500 B)`, met: worstFast <= COST_TARGET },
+      {
+        target: `counting path ≤ ${COST_TARGET}× the floor`,
+        result: `${fmt.ratio(worstFast)} (worst of ingress/egress, small/large ifindex, 64/1500 B)`,
+        met: worstFast <= COST_TARGET,
+      },
       { target: 'slow path (slot taken → overflow hash)', result: `${fmt.ratio(worstAll)} the floor` },
     ];
-    return { part: 'cost', title: this.title, tables, notes, verdicts, data: { plan: { ...plan, netprobeObject: 'bpf/netprobe.bpf.o' }, rows, worstFastRatio: worstFast, target: COST_TARGET }, seconds: 0 };
+    return {
+      part: 'cost',
+      title: this.title,
+      tables,
+      notes,
+      verdicts,
+      data: { plan: { ...plan, netprobeObject: 'bpf/netprobe.bpf.o' }, rows, worstFastRatio: worstFast, target: COST_TARGET },
+      seconds: 0,
+    };
   },
 };

@@ -34,7 +34,12 @@ export const hotplugPart: BenchPart = {
     const names = Array.from({ length: repeats }, (_, i) => `hp${i}a`);
     try {
       const netprobe = await startNetprobe(ctx, home);
-      const watcher = startInNs(home, process.execPath, ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'http-probe.ts'), 'watch', metricsUrl('netprobe'), ...names], { label: 'hot-plug watcher' });
+      const watcher = startInNs(
+        home,
+        process.execPath,
+        ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'http-probe.ts'), 'watch', metricsUrl('netprobe'), ...names],
+        { label: 'hot-plug watcher' },
+      );
       await watcher.waitForLine(/^ready$/, 30_000);
       for (let i = 0; i < repeats; i++) {
         const [a, b] = [`hp${i}a`, `hp${i}b`];
@@ -49,7 +54,9 @@ export const hotplugPart: BenchPart = {
         await home.ip(['link', 'set', a, 'up']);
         // Packets right away: a TCP connection attempt to a closed port (ARP, SYN, RST — no
         // listener needed, and iperf3 is already a bench tool). The counter turns nonzero on the first.
-        const probe = home.exec('iperf3', ['-c', `10.214.${subnet}.2`, '-p', '9', '-t', '1', '--connect-timeout', '500'], 10_000).catch(() => '');
+        const probe = home
+          .exec('iperf3', ['-c', `10.214.${subnet}.2`, '-p', '9', '-t', '1', '--connect-timeout', '500'], 10_000)
+          .catch(() => '');
         const line = await seen;
         await probe;
         const [verdict, , at] = line.split(' ');
@@ -86,11 +93,19 @@ export const hotplugPart: BenchPart = {
           ? `Target met: every new interface showed a nonzero counter within ${fmt.ms(s.max)} (target ≤ ${HOTPLUG_TARGET_MS} ms), well before the 5 s collect interval: netlink link events trigger an attach and a collection.`
           : `Target NOT met: the slowest new interface took ${fmt.ms(s.max)} (target ≤ ${HOTPLUG_TARGET_MS} ms).`,
         ...(p.max <= HOTPLUG_TARGET_MS && !met
-          ? [`The interface itself is attached and exported fast (series present within ${fmt.ms(p.max)}): the collection the link event triggers runs before its first packets, and the counter turns nonzero in /metrics only at the next periodic collection (every 5 s). A second collection shortly after an interface change (or on its link-up event) would close the gap.`]
+          ? [
+              `The interface itself is attached and exported fast (series present within ${fmt.ms(p.max)}): the collection the link event triggers runs before its first packets, and the counter turns nonzero in /metrics only at the next periodic collection (every 5 s). A second collection shortly after an interface change (or on its link-up event) would close the gap.`,
+            ]
           : []),
         'node_exporter has no notion of this: it reads /proc/net/dev at each scrape, so a new interface appears at the next scrape (15–60 s with usual Prometheus intervals).',
       ],
-      verdicts: [{ target: `new interface's first nonzero counter in /metrics ≤ ${HOTPLUG_TARGET_MS} ms`, result: `median ${fmt.ms(s.median)}, worst ${fmt.ms(s.max)} of ${repeats}`, met }],
+      verdicts: [
+        {
+          target: `new interface's first nonzero counter in /metrics ≤ ${HOTPLUG_TARGET_MS} ms`,
+          result: `median ${fmt.ms(s.median)}, worst ${fmt.ms(s.max)} of ${repeats}`,
+          met,
+        },
+      ],
       data: { latenciesMs: latencies, appearancesMs: appearances, median: s.median, max: s.max, target: HOTPLUG_TARGET_MS },
       seconds: 0,
     };

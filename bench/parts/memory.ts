@@ -46,7 +46,16 @@ export const memoryPart: BenchPart = {
         subjects.push({ size, name: 'node_exporter', proc: await startNodeExporter(farm.ns), farm, rss: [] });
       }
       const scrape = (seconds: number): Promise<Array<{ scrapes: number; errors: number }>> =>
-        Promise.all(subjects.map((s) => probe<{ scrapes: number; errors: number }>(ctx, s.farm.ns, ['loop', metricsUrl(s.name), String(SCRAPE_INTERVAL_MS), String(seconds)], (seconds + 60) * 1000)));
+        Promise.all(
+          subjects.map((s) =>
+            probe<{ scrapes: number; errors: number }>(
+              ctx,
+              s.farm.ns,
+              ['loop', metricsUrl(s.name), String(SCRAPE_INTERVAL_MS), String(seconds)],
+              (seconds + 60) * 1000,
+            ),
+          ),
+        );
 
       ctx.log(`memory: warm-up ${warmupSeconds} s, ${subjects.length} exporters`);
       await scrape(warmupSeconds);
@@ -78,19 +87,46 @@ export const memoryPart: BenchPart = {
         const growth = (end - warm[i]!) / warm[i]!;
         const peer = subjects.find((o) => o.size === s.size && o.name === 'node_exporter')!;
         const ratio = end / peer.rss[peer.rss.length - 1]!;
-        table.rows.push([fmt.count(s.size), s.name, fmt.count(counts[i]!.scrapes), fmt.bytes(warm[i]!), fmt.bytes(end), fmt.bytes(Math.max(...s.rss)), `${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%`, s.name === 'netprobe' ? fmt.ratio(ratio) : '']);
+        table.rows.push([
+          fmt.count(s.size),
+          s.name,
+          fmt.count(counts[i]!.scrapes),
+          fmt.bytes(warm[i]!),
+          fmt.bytes(end),
+          fmt.bytes(Math.max(...s.rss)),
+          `${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%`,
+          s.name === 'netprobe' ? fmt.ratio(ratio) : '',
+        ]);
         data[`${s.size}|${s.name}`] = { warm: warm[i], end, max: Math.max(...s.rss), growth, samples: s.rss, scrapes: counts[i]!.scrapes };
         if (s.name === 'netprobe' && s.size === 2000) {
-          verdicts.push({ target: `RSS at 2,000 interfaces ≤ ${MEMORY_TARGET_RATIO}× node_exporter's`, result: `${fmt.ratio(ratio)} (${fmt.bytes(end)} vs ${fmt.bytes(peer.rss[peer.rss.length - 1]!)})`, met: ratio <= MEMORY_TARGET_RATIO });
-          notes.push(ratio <= MEMORY_TARGET_RATIO
-            ? `Target met at 2,000 interfaces: netprobe's RSS is ${fmt.ratio(ratio)} node_exporter's (target ≤ ${MEMORY_TARGET_RATIO}×).`
-            : `Target NOT met at 2,000 interfaces: netprobe's RSS is ${fmt.ratio(ratio)} node_exporter's (target ≤ ${MEMORY_TARGET_RATIO}×).`);
+          verdicts.push({
+            target: `RSS at 2,000 interfaces ≤ ${MEMORY_TARGET_RATIO}× node_exporter's`,
+            result: `${fmt.ratio(ratio)} (${fmt.bytes(end)} vs ${fmt.bytes(peer.rss[peer.rss.length - 1]!)})`,
+            met: ratio <= MEMORY_TARGET_RATIO,
+          });
+          notes.push(
+            ratio <= MEMORY_TARGET_RATIO
+              ? `Target met at 2,000 interfaces: netprobe's RSS is ${fmt.ratio(ratio)} node_exporter's (target ≤ ${MEMORY_TARGET_RATIO}×).`
+              : `Target NOT met at 2,000 interfaces: netprobe's RSS is ${fmt.ratio(ratio)} node_exporter's (target ≤ ${MEMORY_TARGET_RATIO}×).`,
+          );
         }
-        if (s.name === 'netprobe' && growth > GROWTH_TOLERANCE) notes.push(`netprobe at ${fmt.count(s.size)} interfaces grew ${(100 * growth).toFixed(1)}% over the soak (tolerance ${100 * GROWTH_TOLERANCE}%).`);
+        if (s.name === 'netprobe' && growth > GROWTH_TOLERANCE)
+          notes.push(
+            `netprobe at ${fmt.count(s.size)} interfaces grew ${(100 * growth).toFixed(1)}% over the soak (tolerance ${100 * GROWTH_TOLERANCE}%).`,
+          );
       });
-      const worstGrowth = Math.max(...subjects.filter((s) => s.name === 'netprobe').map((s) => (s.rss[s.rss.length - 1]! - warm[subjects.indexOf(s)]!) / warm[subjects.indexOf(s)]!));
-      verdicts.push({ target: `no growth over ${(soakSeconds / 60).toFixed(1)} min of scraping`, result: `largest change ${worstGrowth >= 0 ? '+' : ''}${(100 * worstGrowth).toFixed(1)}% of warm RSS`, met: worstGrowth <= GROWTH_TOLERANCE });
-      if (!ctx.smoke && !notes.some((n) => n.includes(' grew '))) notes.push(`No growth: every netprobe instance ended within ${100 * GROWTH_TOLERANCE}% of its warm RSS.`);
+      const worstGrowth = Math.max(
+        ...subjects
+          .filter((s) => s.name === 'netprobe')
+          .map((s) => (s.rss[s.rss.length - 1]! - warm[subjects.indexOf(s)]!) / warm[subjects.indexOf(s)]!),
+      );
+      verdicts.push({
+        target: `no growth over ${(soakSeconds / 60).toFixed(1)} min of scraping`,
+        result: `largest change ${worstGrowth >= 0 ? '+' : ''}${(100 * worstGrowth).toFixed(1)}% of warm RSS`,
+        met: worstGrowth <= GROWTH_TOLERANCE,
+      });
+      if (!ctx.smoke && !notes.some((n) => n.includes(' grew ')))
+        notes.push(`No growth: every netprobe instance ended within ${100 * GROWTH_TOLERANCE}% of its warm RSS.`);
       notes.push('netprobe is a Node.js process: V8 reserves heap in steps, so RSS moves in steps of a few MiB regardless of load.');
       return { part: 'memory', title: this.title, tables: [table], notes, verdicts, data, seconds: 0 };
     } finally {

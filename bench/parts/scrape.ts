@@ -62,7 +62,10 @@ export const scrapePart: BenchPart = {
     for (const size of ctx.sizes) {
       const farm = await createVethFarm(size);
       try {
-        const procs: Record<ExporterName, NsProcess> = { netprobe: await startNetprobe(ctx, farm.ns), node_exporter: await startNodeExporter(farm.ns) };
+        const procs: Record<ExporterName, NsProcess> = {
+          netprobe: await startNetprobe(ctx, farm.ns),
+          node_exporter: await startNodeExporter(farm.ns),
+        };
         const bytes = {} as SizeResult['bytes'];
         for (const name of EXPORTERS) bytes[name] = await probe(ctx, farm.ns, ['size', metricsUrl(name)]);
         const raw: Record<ExporterName, { p50: number[]; p99: number[]; cpu: number[]; rps: number[] }> = {
@@ -84,9 +87,14 @@ export const scrapePart: BenchPart = {
           }
         }
         for (const p of Object.values(procs)) await p.stop();
-        const per = <K extends keyof (typeof raw)['netprobe']>(key: K): Record<ExporterName, Summary> => ({ netprobe: summarize(raw.netprobe[key]), node_exporter: summarize(raw.node_exporter[key]) });
+        const per = <K extends keyof (typeof raw)['netprobe']>(key: K): Record<ExporterName, Summary> => ({
+          netprobe: summarize(raw.netprobe[key]),
+          node_exporter: summarize(raw.node_exporter[key]),
+        });
         results.push({ size, bytes, p50: per('p50'), p99: per('p99'), cpuMsPerScrape: per('cpu'), requestsPerSecond: per('rps') });
-        ctx.log(`scrape: ${size} interfaces: netprobe p50 ${fmt.ms(summarize(raw.netprobe.p50).median)}, node_exporter p50 ${fmt.ms(summarize(raw.node_exporter.p50).median)}`);
+        ctx.log(
+          `scrape: ${size} interfaces: netprobe p50 ${fmt.ms(summarize(raw.netprobe.p50).median)}, node_exporter p50 ${fmt.ms(summarize(raw.node_exporter.p50).median)}`,
+        );
       } finally {
         await farm.remove();
       }
@@ -115,7 +123,13 @@ export const scrapePart: BenchPart = {
           isNp ? fmt.ratio(r.p50.netprobe.median / r.p50.node_exporter.median) : '',
           isNp ? fmt.ratio(r.cpuMsPerScrape.netprobe.median / r.cpuMsPerScrape.node_exporter.median) : '',
         ]);
-        size.rows.push([fmt.count(r.size), name, fmt.count(r.bytes[name].series), fmt.bytes(r.bytes[name].plainBytes), fmt.bytes(r.bytes[name].gzipBytes)]);
+        size.rows.push([
+          fmt.count(r.size),
+          name,
+          fmt.count(r.bytes[name].series),
+          fmt.bytes(r.bytes[name].plainBytes),
+          fmt.bytes(r.bytes[name].gzipBytes),
+        ]);
       }
     }
 
@@ -127,12 +141,24 @@ export const scrapePart: BenchPart = {
       const cpuRatio = largest.cpuMsPerScrape.netprobe.median / largest.cpuMsPerScrape.node_exporter.median;
       const met = p50Ratio <= SCRAPE_TARGET_RATIO && cpuRatio <= SCRAPE_TARGET_RATIO;
       verdicts.push(
-        { target: `median latency at 2,000 interfaces ≤ ${SCRAPE_TARGET_RATIO}× node_exporter's`, result: `${fmt.ratio(p50Ratio)} (${fmt.ms(largest.p50.netprobe.median)} vs ${fmt.ms(largest.p50.node_exporter.median)})`, met: p50Ratio <= SCRAPE_TARGET_RATIO },
-        { target: `CPU per scrape at 2,000 interfaces ≤ ${SCRAPE_TARGET_RATIO}× node_exporter's`, result: `${fmt.ratio(cpuRatio)} (${fmt.ms(largest.cpuMsPerScrape.netprobe.median)} vs ${fmt.ms(largest.cpuMsPerScrape.node_exporter.median)})`, met: cpuRatio <= SCRAPE_TARGET_RATIO },
+        {
+          target: `median latency at 2,000 interfaces ≤ ${SCRAPE_TARGET_RATIO}× node_exporter's`,
+          result: `${fmt.ratio(p50Ratio)} (${fmt.ms(largest.p50.netprobe.median)} vs ${fmt.ms(largest.p50.node_exporter.median)})`,
+          met: p50Ratio <= SCRAPE_TARGET_RATIO,
+        },
+        {
+          target: `CPU per scrape at 2,000 interfaces ≤ ${SCRAPE_TARGET_RATIO}× node_exporter's`,
+          result: `${fmt.ratio(cpuRatio)} (${fmt.ms(largest.cpuMsPerScrape.netprobe.median)} vs ${fmt.ms(largest.cpuMsPerScrape.node_exporter.median)})`,
+          met: cpuRatio <= SCRAPE_TARGET_RATIO,
+        },
       );
-      notes.push(`${met ? 'Target met' : 'Target NOT met'} at 2,000 interfaces: netprobe's median latency is ${fmt.ratio(p50Ratio)} and its CPU per scrape ${fmt.ratio(cpuRatio)} node_exporter's (target ≤ ${SCRAPE_TARGET_RATIO}× each).`);
+      notes.push(
+        `${met ? 'Target met' : 'Target NOT met'} at 2,000 interfaces: netprobe's median latency is ${fmt.ratio(p50Ratio)} and its CPU per scrape ${fmt.ratio(cpuRatio)} node_exporter's (target ≤ ${SCRAPE_TARGET_RATIO}× each).`,
+      );
     }
-    notes.push('netprobe renders and gzips once per collection (every 5 s) and serves the cached bytes; node_exporter reads /proc/net/dev, renders and compresses on every scrape. CPU per scrape includes netprobe\'s background collections.');
+    notes.push(
+      "netprobe renders and gzips once per collection (every 5 s) and serves the cached bytes; node_exporter reads /proc/net/dev, renders and compresses on every scrape. CPU per scrape includes netprobe's background collections.",
+    );
 
     const data = {
       seconds,
@@ -146,6 +172,14 @@ export const scrapePart: BenchPart = {
         cpuMsPerScrape: { netprobe: r.cpuMsPerScrape.netprobe.median, node_exporter: r.cpuMsPerScrape.node_exporter.median },
       })),
     };
-    return { part: 'scrape', title: this.title, tables: [latency, size], notes, verdicts, data: { ...data, svg: scrapeChart(data) }, seconds: 0 };
+    return {
+      part: 'scrape',
+      title: this.title,
+      tables: [latency, size],
+      notes,
+      verdicts,
+      data: { ...data, svg: scrapeChart(data) },
+      seconds: 0,
+    };
   },
 };

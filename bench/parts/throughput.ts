@@ -24,7 +24,12 @@ interface IperfJson {
 }
 
 /** One iperf3 run from `client` to `server`; returns what the receiver got per second. */
-async function iperf(client: Netns, serverAddr: string, protocol: Protocol, seconds: number): Promise<{ bitsPerSecond: number; packetsPerSecond: number }> {
+async function iperf(
+  client: Netns,
+  serverAddr: string,
+  protocol: Protocol,
+  seconds: number,
+): Promise<{ bitsPerSecond: number; packetsPerSecond: number }> {
   const args = ['-c', serverAddr, '-p', String(IPERF_PORT), '-t', String(seconds), '-J'];
   if (protocol === 'udp64') args.push('-u', '-l', '64', '-b', '0');
   const out = JSON.parse(await client.exec('iperf3', args, (seconds + 20) * 1000)) as IperfJson;
@@ -34,7 +39,9 @@ async function iperf(client: Netns, serverAddr: string, protocol: Protocol, seco
 }
 
 async function attach(ctx: BenchContext, ns: Netns, mode: 'tcx' | 'tc', ifname: string): Promise<NsProcess> {
-  const p = startInNs(ns, process.execPath, ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'attach.ts'), mode, ifname], { label: `netprobe ${mode} on ${ifname}` });
+  const p = startInNs(ns, process.execPath, ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'attach.ts'), mode, ifname], {
+    label: `netprobe ${mode} on ${ifname}`,
+  });
   await p.waitForLine(/^attached /, 30_000);
   return p;
 }
@@ -105,7 +112,13 @@ export const throughputPart: BenchPart = {
         const slowdown = 1 - ratio.median;
         const measurable = slowdown > Math.max(noise, (ratio.p75 - ratio.p25) / 2);
         const verdict = mode === 'none' ? '–' : measurable ? `yes, ${(100 * slowdown).toFixed(1)}%` : 'no';
-        const rate = protocol === 'tcp' ? cell({ ...summary, median: summary.median / 1e9, p25: summary.p25 / 1e9, p75: summary.p75 / 1e9 }, (v) => `${v.toFixed(2)} Gbit/s`) : cell(summary, (v) => `${fmt.count(v)} pkt/s`);
+        const rate =
+          protocol === 'tcp'
+            ? cell(
+                { ...summary, median: summary.median / 1e9, p25: summary.p25 / 1e9, p75: summary.p75 / 1e9 },
+                (v) => `${v.toFixed(2)} Gbit/s`,
+              )
+            : cell(summary, (v) => `${fmt.count(v)} pkt/s`);
         if (mode !== 'none') {
           verdicts.push({
             target: `${protocol === 'tcp' ? 'TCP' : 'UDP 64 B'} with netprobe (${mode}): no measurable slowdown`,
@@ -113,12 +126,28 @@ export const throughputPart: BenchPart = {
             met: !measurable,
           });
         }
-        table.rows.push([protocol === 'tcp' ? 'TCP bulk' : 'UDP, 64-byte payload', mode === 'none' ? 'no program' : `netprobe, ${mode}`, rate, mode === 'none' ? '1.00×' : cell(ratio, fmt.ratio), verdict]);
-        data[`${protocol}|${mode}`] = { median: summary.median, p25: summary.p25, p75: summary.p75, ratio: mode === 'none' ? 1 : ratio.median, samples: s };
+        table.rows.push([
+          protocol === 'tcp' ? 'TCP bulk' : 'UDP, 64-byte payload',
+          mode === 'none' ? 'no program' : `netprobe, ${mode}`,
+          rate,
+          mode === 'none' ? '1.00×' : cell(ratio, fmt.ratio),
+          verdict,
+        ]);
+        data[`${protocol}|${mode}`] = {
+          median: summary.median,
+          p25: summary.p25,
+          p75: summary.p75,
+          ratio: mode === 'none' ? 1 : ratio.median,
+          samples: s,
+        };
       }
-      notes.push(`${protocol === 'tcp' ? 'TCP' : 'UDP'}: the run-to-run spread without any program is ±${(100 * noise).toFixed(1)}% (half the IQR); a slowdown within that is not measurable.`);
+      notes.push(
+        `${protocol === 'tcp' ? 'TCP' : 'UDP'}: the run-to-run spread without any program is ±${(100 * noise).toFixed(1)}% (half the IQR); a slowdown within that is not measurable.`,
+      );
     }
-    notes.push('Two cores shared by the client, the server, softirq processing and other work: throughput here is CPU-bound, so this is an upper bound of the per-packet cost that real NICs would show.');
+    notes.push(
+      'Two cores shared by the client, the server, softirq processing and other work: throughput here is CPU-bound, so this is an upper bound of the per-packet cost that real NICs would show.',
+    );
     return { part: 'throughput', title: this.title, tables: [table], notes, verdicts, data, seconds: 0 };
   },
 };

@@ -5,7 +5,7 @@
  */
 import { perCpuStride } from './abi.js';
 import { callError } from './errors.js';
-import { BPF_ANY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH, libbpf } from './libbpf.js';
+import { BPF_ANY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH, libbpf } from '../sys/libbpf.js';
 import { constants as os } from 'node:os';
 
 const { ENOENT } = os.errno;
@@ -101,6 +101,7 @@ export class BpfMap {
 
   private checkSizes(key: Buffer, value: Buffer): void {
     if (key.length !== this.keySize) throw new RangeError(`map ${this.name}: key of ${key.length} bytes, expected ${this.keySize}`);
-    if (value.length !== this.valueBufferSize) throw new RangeError(`map ${this.name}: value of ${value.length} bytes, expected ${this.valueBufferSize}`);
+    if (value.length !== this.valueBufferSize)
+      throw new RangeError(`map ${this.name}: value of ${value.length} bytes, expected ${this.valueBufferSize}`);
   }
 }

@@ -11,9 +11,10 @@
  * obj.close();
  */
 import type { Logger } from '../log/logger.js';
-import { BpfCallError, callError, isPermissionErrno, privilegeError, ProgramLoadError, StateError } from './errors.js';
+import { BpfCallError, callError, privilegeError, ProgramLoadError, StateError } from './errors.js';
+import { isPermissionErrno } from '../sys/errno.js';
 import { BpfMap } from './bpf-map.js';
-import { LIBBPF_DEBUG, LIBBPF_INFO, libbpf } from './libbpf.js';
+import { LIBBPF_DEBUG, LIBBPF_INFO, libbpf } from '../sys/libbpf.js';
 import { effectiveCapabilities, hasBpfPrivileges } from './privileges.js';
 import { constants as os } from 'node:os';
 
@@ -29,7 +30,11 @@ export class BpfObject {
   private loaded = false;
   private readonly maps = new Map<string, BpfMap>();
 
-  private constructor(readonly path: string, obj: bigint, private readonly logger: Logger | undefined) {
+  private constructor(
+    readonly path: string,
+    obj: bigint,
+    private readonly logger: Logger | undefined,
+  ) {
     this.obj = obj;
   }
 
@@ -62,7 +67,8 @@ export class BpfObject {
       const errno = -ret;
       // libbpf blames RLIMIT_MEMLOCK on any EPERM; the real cause is missing capabilities.
       // EACCES is also how the verifier rejects an invalid access: the capabilities decide.
-      if (errno === EPERM || (isPermissionErrno(errno) && !hasBpfPrivileges(effectiveCapabilities()))) throw privilegeError(`load BPF object ${this.path}`, errno);
+      if (errno === EPERM || (isPermissionErrno(errno) && !hasBpfPrivileges(effectiveCapabilities())))
+        throw privilegeError(`load BPF object ${this.path}`, errno);
       throw new ProgramLoadError(this.path, errno);
     }
     this.loaded = true;
@@ -85,7 +91,15 @@ export class BpfObject {
     const lib = libbpf();
     const m = lib.findMap(this.obj, name);
     if (m === 0n) throw new BpfCallError(`find map ${name} in ${this.path}`, 2, { code: 'NP_ERR_ABI_MISMATCH' });
-    const map = new BpfMap(name, lib.mapFd(m), lib.mapType(m), lib.mapKeySize(m), lib.mapValueSize(m), lib.mapMaxEntries(m), possibleCpus());
+    const map = new BpfMap(
+      name,
+      lib.mapFd(m),
+      lib.mapType(m),
+      lib.mapKeySize(m),
+      lib.mapValueSize(m),
+      lib.mapMaxEntries(m),
+      possibleCpus(),
+    );
     this.maps.set(name, map);
     return map;
   }

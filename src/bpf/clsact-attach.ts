@@ -15,12 +15,12 @@
  * qdisc netprobe created, and only when no filter is left on it.
  */
 import { constants as os } from 'node:os';
-import type { Direction } from '../collector/counter-source.js';
+import type { Direction } from '../source/counter-source.js';
 import { NetprobeError } from '../errors.js';
 import { CLSACT_EGRESS_PARENT, CLSACT_INGRESS_PARENT, listFilters } from '../net/tc-filter-dump.js';
 import type { NetlinkSocket } from '../net/netlink-socket.js';
 import { callError } from './errors.js';
-import { BPF_TC_EGRESS, BPF_TC_F_REPLACE, BPF_TC_INGRESS, libbpf } from './libbpf.js';
+import { BPF_TC_EGRESS, BPF_TC_F_REPLACE, BPF_TC_INGRESS, libbpf } from '../sys/libbpf.js';
 import { programName } from './prog-info.js';
 import { hookName, type HookAttachment } from './tcx-attach.js';
 
@@ -37,9 +37,13 @@ function attachPoint(direction: Direction): number {
 /** Our handle and priority are held by a filter that is not netprobe's. */
 export class ForeignFilterError extends NetprobeError {
   constructor(where: string, holder: string) {
-    super('NP_ERR_TC_HANDLE_TAKEN', `attach to ${where}: handle 0x${NETPROBE_TC_HANDLE.toString(16)} priority ${NETPROBE_TC_PRIORITY} is held by another program (${holder}); left it alone`, {
-      hint: 'use --ebpf.attach-mode=tcx on Linux 6.6+, or remove that filter if it is stale',
-    });
+    super(
+      'NP_ERR_TC_HANDLE_TAKEN',
+      `attach to ${where}: handle 0x${NETPROBE_TC_HANDLE.toString(16)} priority ${NETPROBE_TC_PRIORITY} is held by another program (${holder}); left it alone`,
+      {
+        hint: 'use --ebpf.attach-mode=tcx on Linux 6.6+, or remove that filter if it is stale',
+      },
+    );
     this.name = 'ForeignFilterError';
   }
 }

@@ -21,7 +21,10 @@ interface Entry {
 export class ClsactOwnership {
   private entries: Entry[];
 
-  constructor(private readonly file: string | undefined, private readonly logger: Logger) {
+  constructor(
+    private readonly file: string | undefined,
+    private readonly logger: Logger,
+  ) {
     this.entries = file ? readEntries(file, logger) : [];
   }
 

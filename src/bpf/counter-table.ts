@@ -7,7 +7,7 @@
  * cannot resurrect a deleted interface, and a reused ifindex starts at zero.
  */
 import { constants as os } from 'node:os';
-import type { CounterRow } from '../collector/counter-source.js';
+import type { CounterRow } from '../source/counter-source.js';
 import { NetprobeError } from '../errors.js';
 import {
   decodeOverflowKey,
@@ -28,7 +28,7 @@ import {
 } from './abi.js';
 import type { BpfMap, MapBatch } from './bpf-map.js';
 import { BpfCallError } from './errors.js';
-import { BPF_ANY } from './libbpf.js';
+import { BPF_ANY } from '../sys/libbpf.js';
 
 /** Where an interface's counters live. */
 export type Placement = 'slot' | 'overflow';
@@ -57,8 +57,15 @@ export class CounterTable {
   private overflowBuffers: { keys: Buffer; values: Buffer } | undefined;
   private readonly zeroSlots: Buffer;
 
-  constructor(private readonly slots: BpfMap, private readonly overflow: BpfMap, private readonly stats: BpfMap) {
-    this.slotBuffers = { keys: Buffer.alloc(slots.keySize * slots.maxEntries), values: Buffer.alloc(slots.valueBufferSize * slots.maxEntries) };
+  constructor(
+    private readonly slots: BpfMap,
+    private readonly overflow: BpfMap,
+    private readonly stats: BpfMap,
+  ) {
+    this.slotBuffers = {
+      keys: Buffer.alloc(slots.keySize * slots.maxEntries),
+      values: Buffer.alloc(slots.valueBufferSize * slots.maxEntries),
+    };
     this.zeroSlots = encodeSlotClaim(0, slots.cpus);
   }
 
@@ -180,4 +187,3 @@ export class CounterTable {
     return [...owners].sort((a, b) => a - b);
   }
 }
-

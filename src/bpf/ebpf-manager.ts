@@ -6,7 +6,7 @@
  * `close()` leaves nothing behind.
  */
 import { fileURLToPath } from 'node:url';
-import { DIRECTIONS, type AttachMode, type CounterRow, type CounterSource, type Direction } from '../collector/counter-source.js';
+import { DIRECTIONS, type AttachMode, type CounterRow, type CounterSource, type Direction } from '../source/counter-source.js';
 import { NetprobeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { LinkInfo } from '../net/link-message.js';
@@ -18,7 +18,8 @@ import { BpfObject } from './bpf-object.js';
 import { attachClsact, destroyClsactIfEmpty, ensureClsact, removeLeftoverClsactFilter } from './clsact-attach.js';
 import { ClsactOwnership, DEFAULT_STATE_DIR } from './clsact-state.js';
 import { CounterTable, MapFullError, type Placement } from './counter-table.js';
-import { AbiMismatchError, BpfCallError, isPermissionErrno, StateError, TcxUnsupportedError } from './errors.js';
+import { AbiMismatchError, BpfCallError, StateError, TcxUnsupportedError } from './errors.js';
+import { isPermissionErrno } from '../sys/errno.js';
 import { chooseAttachMode } from './feature-probe.js';
 import { programId } from './prog-info.js';
 import { attachTcx, type HookAttachment } from './tcx-attach.js';
@@ -103,7 +104,10 @@ export class EbpfManager implements CounterSource {
     this.objectPath = opts.objectPath ?? DEFAULT_OBJECT_PATH;
     this.stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
     if (opts.overflowCapacity !== undefined && !(Number.isInteger(opts.overflowCapacity) && opts.overflowCapacity >= 1)) {
-      throw new NetprobeError('NP_ERR_BAD_OPTION', `EbpfManager option overflowCapacity: ${opts.overflowCapacity} is not a positive integer`);
+      throw new NetprobeError(
+        'NP_ERR_BAD_OPTION',
+        `EbpfManager option overflowCapacity: ${opts.overflowCapacity} is not a positive integer`,
+      );
     }
     this.overflowCapacity = opts.overflowCapacity;
   }
@@ -137,7 +141,8 @@ export class EbpfManager implements CounterSource {
    * takes about a minute on a node with 2,000 interfaces.
    */
   async loadNetworkMonitor(): Promise<void> {
-    if (this.lifecycle !== 'new') throw new StateError(`loadNetworkMonitor: already ${this.lifecycle === 'closed' ? 'closed' : 'loaded'}; create a new EbpfManager`);
+    if (this.lifecycle !== 'new')
+      throw new StateError(`loadNetworkMonitor: already ${this.lifecycle === 'closed' ? 'closed' : 'loaded'}; create a new EbpfManager`);
     this.lifecycle = 'loading';
     try {
       this.loadObject();
@@ -151,7 +156,8 @@ export class EbpfManager implements CounterSource {
       const { watcher, links } = LinkWatcher.start({
         onLink: (link) => this.enqueue(() => (link.kind === 'del' ? this.linkGone(link.ifindex) : this.linkSeen(link))),
         onResync: (all) => this.enqueue(() => this.resync(all)),
-        onError: (err) => this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
+        onError: (err) =>
+          this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
       });
       this.watcher = watcher;
       this.ownership.prune(links);
@@ -172,7 +178,8 @@ export class EbpfManager implements CounterSource {
    * with current names: one batch read per map, per-CPU values summed.
    */
   readCounters(): CounterRow[] {
-    if (this.lifecycle !== 'loaded' || !this.table) throw new StateError('readCounters: call loadNetworkMonitor() first (or the manager is closed)');
+    if (this.lifecycle !== 'loaded' || !this.table)
+      throw new StateError('readCounters: call loadNetworkMonitor() first (or the manager is closed)');
     return this.table.read(this.interfaces());
   }
 
@@ -240,7 +247,9 @@ export class EbpfManager implements CounterSource {
     for (const [name, expected] of Object.entries(EXPECTED_MAPS)) {
       const map = object.map(name);
       if (map.keySize !== expected.keySize || map.valueSize !== expected.valueSize) {
-        throw new AbiMismatchError(`map ${name} of ${this.objectPath}: key/value ${map.keySize}/${map.valueSize} bytes, src/bpf/abi.ts expects ${expected.keySize}/${expected.valueSize}`);
+        throw new AbiMismatchError(
+          `map ${name} of ${this.objectPath}: key/value ${map.keySize}/${map.valueSize} bytes, src/bpf/abi.ts expects ${expected.keySize}/${expected.valueSize}`,
+        );
       }
     }
     this.table = new CounterTable(object.map(MAP_SLOTS), object.map(MAP_OVERFLOW), object.map(MAP_STATS));
@@ -282,7 +291,10 @@ export class EbpfManager implements CounterSource {
       const oldName = known.name;
       if (!this.accepts(link.name)) {
         this.detach(link.ifindex, 'filtered');
-        this.logger.info({ ifindex: link.ifindex, from: oldName, to: link.name }, `interface ${oldName} renamed to ${link.name}, which the filters exclude: detached`);
+        this.logger.info(
+          { ifindex: link.ifindex, from: oldName, to: link.name },
+          `interface ${oldName} renamed to ${link.name}, which the filters exclude: detached`,
+        );
       } else {
         known.name = link.name;
         if (known.ownsClsact) this.ownership?.record(link.ifindex, link.name);
@@ -304,8 +316,16 @@ export class EbpfManager implements CounterSource {
       // Without privileges nothing will ever attach: fail the load instead of logging per interface.
       if (opts.initial && e instanceof BpfCallError && isPermissionErrno(e.errno)) throw e;
       this.uncounted.set(link.ifindex, link.name);
-      if (e instanceof MapFullError) this.logger.warn({ ifindex: link.ifindex, interface: link.name, err: e.message }, `interface ${link.name} is not counted: the overflow map is full`);
-      else this.logger.warn({ ifindex: link.ifindex, interface: link.name, err: e instanceof Error ? e.message : String(e) }, `interface ${link.name} could not be attached; skipped`);
+      if (e instanceof MapFullError)
+        this.logger.warn(
+          { ifindex: link.ifindex, interface: link.name, err: e.message },
+          `interface ${link.name} is not counted: the overflow map is full`,
+        );
+      else
+        this.logger.warn(
+          { ifindex: link.ifindex, interface: link.name, err: e instanceof Error ? e.message : String(e) },
+          `interface ${link.name} could not be attached; skipped`,
+        );
     }
   }
 
@@ -333,7 +353,10 @@ export class EbpfManager implements CounterSource {
   /** After missed events: reconcile with the complete list. */
   private resync(links: LinkInfo[]): void {
     if (this.lifecycle === 'closed') return;
-    this.logger.warn({ interfaces: links.length }, 'interface events were missed (netlink ENOBUFS): resynchronised from a full interface list');
+    this.logger.warn(
+      { interfaces: links.length },
+      'interface events were missed (netlink ENOBUFS): resynchronised from a full interface list',
+    );
     const present = new Map(links.map((l) => [l.ifindex, l]));
     for (const [ifindex, known] of [...this.attached]) {
       const now = present.get(ifindex);
@@ -364,11 +387,16 @@ export class EbpfManager implements CounterSource {
         for (const direction of DIRECTIONS) {
           const hook = attachClsact(programs[direction].fd, programs[direction].id, ifindex, name, direction, OUR_PROGRAMS);
           entry.hooks.push(hook);
-          if (hook.replacedLeftover) this.logger.info({ ifindex, interface: name, direction }, `replaced the clsact filter a previous netprobe left on ${name} ${direction}`);
+          if (hook.replacedLeftover)
+            this.logger.info(
+              { ifindex, interface: name, direction },
+              `replaced the clsact filter a previous netprobe left on ${name} ${direction}`,
+            );
         }
       } else {
         this.removeLeftoversForTcx(ifindex, name);
-        for (const direction of DIRECTIONS) entry.hooks.push(attachTcx(programs[direction].fd, programs[direction].id, ifindex, name, direction));
+        for (const direction of DIRECTIONS)
+          entry.hooks.push(attachTcx(programs[direction].fd, programs[direction].id, ifindex, name, direction));
       }
     } catch (e) {
       for (const hook of entry.hooks) hook.detach();
@@ -386,7 +414,10 @@ export class EbpfManager implements CounterSource {
     for (const direction of DIRECTIONS) {
       if (removeLeftoverClsactFilter(ifindex, direction, OUR_PROGRAMS)) {
         removed = true;
-        this.logger.info({ ifindex, interface: name, direction }, `removed the clsact filter a previous netprobe left on ${name} ${direction}`);
+        this.logger.info(
+          { ifindex, interface: name, direction },
+          `removed the clsact filter a previous netprobe left on ${name} ${direction}`,
+        );
       }
     }
     if (removed && this.ownership?.owns(ifindex, name)) this.dropClsactIfEmpty({ ifindex, name, ownsClsact: true });
@@ -400,7 +431,10 @@ export class EbpfManager implements CounterSource {
       try {
         hook.detach();
       } catch (e) {
-        this.logger.warn({ ifindex, interface: entry.name, err: e instanceof Error ? e.message : String(e) }, `detaching from ${entry.name} failed`);
+        this.logger.warn(
+          { ifindex, interface: entry.name, err: e instanceof Error ? e.message : String(e) },
+          `detaching from ${entry.name} failed`,
+        );
       }
     }
     try {
@@ -421,10 +455,16 @@ export class EbpfManager implements CounterSource {
         this.ownership?.forget(entry.ifindex);
       } else {
         // Still ours: remembered, so a later netprobe can delete it once the others are gone.
-        this.logger.info({ ifindex: entry.ifindex, interface: entry.name }, `kept the clsact qdisc of ${entry.name}: other filters are attached to it`);
+        this.logger.info(
+          { ifindex: entry.ifindex, interface: entry.name },
+          `kept the clsact qdisc of ${entry.name}: other filters are attached to it`,
+        );
       }
     } catch (e) {
-      this.logger.warn({ ifindex: entry.ifindex, err: e instanceof Error ? e.message : String(e) }, `deleting the clsact qdisc of ${entry.name} failed`);
+      this.logger.warn(
+        { ifindex: entry.ifindex, err: e instanceof Error ? e.message : String(e) },
+        `deleting the clsact qdisc of ${entry.name} failed`,
+      );
     }
   }
 

@@ -3,10 +3,11 @@
  * done (`attach tcx ingress to eth0 (ifindex 4): ...`) and, in its hint, what
  * to do. Codes are stable: tests and scripts match on them.
  */
-import { constants as os } from 'node:os';
 import { NetprobeError } from '../errors.js';
+import { describeErrno, isPermissionErrno } from '../sys/errno.js';
 
-const { EPERM, EACCES } = os.errno;
+export { AbiMismatchError, LibbpfMissingError } from '../sys/sys-errors.js';
+export { describeErrno } from '../sys/errno.js';
 
 export const MIN_TCX_KERNEL = '6.6';
 
@@ -21,39 +22,10 @@ export class BpfCallError extends NetprobeError {
   }
 }
 
-/** `EPERM (operation not permitted)` style text for a positive errno. */
-export function describeErrno(errno: number): string {
-  const name = Object.entries(os.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
-  return `${name} (${errnoText(errno)})`;
-}
-
-function errnoText(errno: number): string {
-  // util.getSystemErrorMessage exists only from Node 22: keep a short table of the ones we meet.
-  const texts: Record<number, string> = {
-    [os.errno.EPERM]: 'operation not permitted',
-    [os.errno.EACCES]: 'permission denied',
-    [os.errno.ENOENT]: 'no such file or directory',
-    [os.errno.ENODEV]: 'no such device',
-    [os.errno.EEXIST]: 'already exists',
-    [os.errno.EINVAL]: 'invalid argument',
-    [os.errno.E2BIG]: 'map is full',
-    [os.errno.ENOSPC]: 'no space left',
-    [os.errno.ENOMEM]: 'out of memory',
-    [os.errno.EBUSY]: 'busy',
-    [os.errno.ENOBUFS]: 'missed events, receive buffer overflowed',
-    [os.errno.EOPNOTSUPP]: 'not supported',
-  };
-  return texts[errno] ?? 'system error';
-}
-
-export function isPermissionErrno(errno: number): boolean {
-  return errno === EPERM || errno === EACCES;
-}
-
 const PRIVILEGE_HINT =
   'netprobe needs the capabilities CAP_BPF and CAP_NET_ADMIN: run as root, or grant them (e.g. `setcap cap_bpf,cap_net_admin+ep`, ' +
   'or securityContext.capabilities.add: [BPF, NET_ADMIN] in Kubernetes); ' +
-  "ignore any libbpf message about RLIMIT_MEMLOCK, it is not the cause on kernels >= 5.11";
+  'ignore any libbpf message about RLIMIT_MEMLOCK, it is not the cause on kernels >= 5.11';
 
 /** EPERM/EACCES while loading or attaching: the process lacks CAP_BPF / CAP_NET_ADMIN. */
 export function privilegeError(what: string, errno: number): BpfCallError {
@@ -67,27 +39,6 @@ export function privilegeError(what: string, errno: number): BpfCallError {
 export function callError(what: string, errno: number, hint?: string): BpfCallError {
   if (isPermissionErrno(errno)) return privilegeError(what, errno);
   return new BpfCallError(what, errno, hint === undefined ? {} : { hint });
-}
-
-/** `libbpf.so.1` (or libc) could not be loaded. */
-export class LibbpfMissingError extends NetprobeError {
-  constructor(cause: unknown) {
-    super('NP_ERR_NO_LIBBPF', `load libbpf.so.1: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      hint: 'install it (Debian/Ubuntu: `apt-get install libbpf1`; Fedora/RHEL: `dnf install libbpf`), or run with --source=netdev',
-      cause,
-    });
-    this.name = 'LibbpfMissingError';
-  }
-}
-
-/** The running libbpf or kernel disagrees with the layouts this build was written for. */
-export class AbiMismatchError extends NetprobeError {
-  constructor(what: string) {
-    super('NP_ERR_ABI_MISMATCH', `check ${what}`, {
-      hint: 'this build of netprobe does not match the installed libbpf.so.1 or its BPF object: reinstall netprobe (`npm run build:bpf` rebuilds the object from bpf/)',
-    });
-    this.name = 'AbiMismatchError';
-  }
 }
 
 /** `attachMode: 'tcx'` on a kernel without tcx links. */

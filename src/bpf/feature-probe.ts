@@ -7,7 +7,7 @@
 import { constants as os } from 'node:os';
 import type { Logger } from '../log/logger.js';
 import { callError, describeErrno } from './errors.js';
-import { BPF_TCX_INGRESS, libbpf } from './libbpf.js';
+import { BPF_TCX_INGRESS, libbpf } from '../sys/libbpf.js';
 
 export type TcxSupport = { supported: true } | { supported: false; reason: string };
 
@@ -25,11 +25,19 @@ export function probeTcx(progFd: number): TcxSupport {
 }
 
 /** Picks the attach mode for `auto|tcx|tc`, logging what `auto` chose and why. */
-export function chooseAttachMode(requested: 'auto' | 'tcx' | 'tc', progFd: number, logger: Logger): { mode: 'tcx' | 'tc'; tcx: TcxSupport } {
+export function chooseAttachMode(
+  requested: 'auto' | 'tcx' | 'tc',
+  progFd: number,
+  logger: Logger,
+): { mode: 'tcx' | 'tc'; tcx: TcxSupport } {
   if (requested === 'tc') return { mode: 'tc', tcx: { supported: false, reason: 'not probed (attach mode tc)' } };
   const tcx = probeTcx(progFd);
   if (requested === 'tcx') return { mode: 'tcx', tcx };
   if (tcx.supported) logger.info({ attachMode: 'tcx' }, 'attach mode auto: the kernel has tcx links, using tcx');
-  else logger.info({ attachMode: 'tc', reason: tcx.reason }, 'attach mode auto: no tcx links on this kernel (Linux 6.6+ has them), using clsact + cls_bpf');
+  else
+    logger.info(
+      { attachMode: 'tc', reason: tcx.reason },
+      'attach mode auto: no tcx links on this kernel (Linux 6.6+ has them), using clsact + cls_bpf',
+    );
   return { mode: tcx.supported ? 'tcx' : 'tc', tcx };
 }

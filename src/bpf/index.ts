@@ -20,4 +20,4 @@ export {
   TcxUnsupportedError,
 } from './errors.js';
 export * as abi from './abi.js';
-export type { CounterRow, CounterSource, AttachMode, Direction } from '../collector/counter-source.js';
+export type { CounterRow, CounterSource, AttachMode, Direction } from '../source/counter-source.js';

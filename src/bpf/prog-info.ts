@@ -3,7 +3,7 @@
  * find on an interface is netprobe's (e.g. a clsact filter a SIGKILLed
  * predecessor left behind) or someone else's.
  */
-import { libbpf } from './libbpf.js';
+import { libbpf } from '../sys/libbpf.js';
 
 /** The program's name (at most 15 bytes), or undefined when the id no longer exists. */
 export function programName(id: number): string | undefined {

@@ -4,7 +4,7 @@
  * average time per run. Used by the benchmarks and the tests.
  */
 import { callError } from './errors.js';
-import { libbpf } from './libbpf.js';
+import { libbpf } from '../sys/libbpf.js';
 
 export interface ProgTestRunOptions {
   /** The packet (an Ethernet frame for TC programs; at least 14 bytes). */

@@ -8,7 +8,7 @@
  * Applied by the CLI only: a library must not change its host's allocator.
  * A setting the operator chose through the environment is left alone.
  */
-import { libc } from '../bpf/libbpf.js';
+import { libc } from '../sys/libc.js';
 import type { Logger } from '../log/logger.js';
 
 // <malloc.h>
@@ -27,7 +27,8 @@ export function applyAllocatorPolicy(logger: Logger, env: NodeJS.ProcessEnv = pr
     const c = libc();
     for (const p of POLICY) {
       if (env[p.env] !== undefined || env['GLIBC_TUNABLES']?.includes(p.tunable)) continue;
-      if (c.mallopt(p.param, p.value) !== 1) logger.debug({ param: p.env, value: p.value }, 'mallopt refused a setting; keeping glibc default');
+      if (c.mallopt(p.param, p.value) !== 1)
+        logger.debug({ param: p.env, value: p.value }, 'mallopt refused a setting; keeping glibc default');
     }
   } catch (error) {
     // Not glibc (e.g. musl) or no FFI: the defaults only cost memory.

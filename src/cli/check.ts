@@ -3,12 +3,12 @@
  * would serve, detach. A dry run for operators ("will this work on this
  * node, and what will it export?"), like ebpf_exporter's config check.
  */
-import { openCounterSource } from '../collector/select-source.js';
-import type { CounterSource } from '../collector/counter-source.js';
+import { openCounterSource } from '../exporter/select-source.js';
+import type { CounterSource } from '../source/counter-source.js';
 import type { ExporterConfig } from '../config/exporter-config.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { Exporter } from '../metrics/index.js';
+import { Exporter } from '../exporter/index.js';
 import { logFailure } from './log-failure.js';
 
 export interface CheckOptions {
@@ -26,7 +26,13 @@ export async function check(opts: CheckOptions): Promise<number> {
   let source: CounterSource | undefined;
   let exporter: Exporter | undefined;
   try {
-    source = await openCounterSource({ source: settings.source, attachMode: settings.attachMode, include: settings.include, exclude: settings.exclude, logger });
+    source = await openCounterSource({
+      source: settings.source,
+      attachMode: settings.attachMode,
+      include: settings.include,
+      exclude: settings.exclude,
+      logger,
+    });
     // The exposition is read the way Prometheus would, from a private
     // loopback listener on a free port: plain HTTP, uncompressed.
     const server = { ...opts.exporterConfig.server, host: '127.0.0.1', port: 0, webConfigFile: '', enableGzip: false };

@@ -9,7 +9,7 @@ import { formatProblem } from '../config/config-problem.js';
 import { renderHelp } from '../config/describe-settings.js';
 import { loadConfig } from '../config/load-config.js';
 import { createLogger } from '../log/logger.js';
-import { packageVersion } from '../metrics/package-version.js';
+import { packageVersion } from '../exporter/package-version.js';
 
 /** Exit status for invalid configuration (flags, env, file). */
 export const EXIT_BAD_CONFIG = 2;

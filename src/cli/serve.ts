@@ -3,12 +3,12 @@
  * SIGINT, then stop serving and detach everything. A shutdown that hangs is
  * cut off after a bound so a DaemonSet rollout never waits on us.
  */
-import { openCounterSource } from '../collector/select-source.js';
-import type { CounterSource } from '../collector/counter-source.js';
+import { openCounterSource } from '../exporter/select-source.js';
+import type { CounterSource } from '../source/counter-source.js';
 import type { ExporterConfig } from '../config/exporter-config.js';
 import type { Settings } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { Exporter } from '../metrics/index.js';
+import { Exporter } from '../exporter/index.js';
 import { logFailure } from './log-failure.js';
 import { applyCapabilitiesKeep } from '../security/keep-capabilities.js';
 
@@ -38,7 +38,13 @@ export async function serve(opts: ServeOptions): Promise<number> {
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
   try {
-    source = await openCounterSource({ source: settings.source, attachMode: settings.attachMode, include: settings.include, exclude: settings.exclude, logger });
+    source = await openCounterSource({
+      source: settings.source,
+      attachMode: settings.attachMode,
+      include: settings.include,
+      exclude: settings.exclude,
+      logger,
+    });
     exporter = new Exporter(source, opts.exporterConfig, { logger, version: opts.version });
     // start() logs where it listens, the source and the attach mode.
     await exporter.start();

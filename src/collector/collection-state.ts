@@ -7,7 +7,7 @@
  * ifindex starts a fresh entry, so no stale name and no rate computed across
  * two different interfaces can ever be exported.
  */
-import type { CounterRow } from './counter-source.js';
+import type { CounterRow } from '../source/counter-source.js';
 import type { DirectionSample, InterfaceSample } from './interface-sample.js';
 
 export interface CollectionRules {
@@ -61,7 +61,12 @@ function stateKey(ifindex: number, name: string): string {
  * An interface seen for the first time is not active yet: there is no
  * evidence of when its existing counts were made.
  */
-export function advanceCollection(previous: CollectionState | undefined, rows: readonly CounterRow[], nowMs: number, rules: CollectionRules): CollectionStep {
+export function advanceCollection(
+  previous: CollectionState | undefined,
+  rows: readonly CounterRow[],
+  nowMs: number,
+  rules: CollectionRules,
+): CollectionStep {
   const elapsedSeconds = previous ? (nowMs - previous.at) / 1000 : 0;
   const current = new Map<string, TrackedInterface>();
   for (const row of rows) {

@@ -5,7 +5,7 @@
  * over the whole gap instead of inventing a zero.
  */
 import { performance } from 'node:perf_hooks';
-import type { CounterSource } from './counter-source.js';
+import type { CounterSource } from '../source/counter-source.js';
 import { advanceCollection, type CollectionRules, type CollectionState } from './collection-state.js';
 import type { InterfaceSample } from './interface-sample.js';
 

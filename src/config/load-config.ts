@@ -68,7 +68,8 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   const settings: Settings = { ...defaultSettings(), ...fromFile, ...env.values, ...flags.values.settings, configFile };
   if (settings.webConfigFile !== '') {
     const field = whereSet('webConfigFile');
-    for (const message of checkWebConfigFile(settings.webConfigFile, input.readFile)) problems.push({ field, value: settings.webConfigFile, message });
+    for (const message of checkWebConfigFile(settings.webConfigFile, input.readFile))
+      problems.push({ field, value: settings.webConfigFile, message });
   }
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, command, settings, exporter: toExporterConfig(settings) };

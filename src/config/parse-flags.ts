@@ -15,7 +15,11 @@ export type Command = 'run' | 'check' | 'help' | 'version';
 export const COMMAND_FLAGS: ReadonlyArray<{ flag: string; short?: string; command: Exclude<Command, 'run'>; help: string }> = [
   { flag: 'help', short: 'h', command: 'help', help: 'Show this help and exit.' },
   { flag: 'version', command: 'version', help: 'Print the version and exit.' },
-  { flag: 'check', command: 'check', help: 'Load, attach, read the counters once, print the metrics that would be exported, detach and exit (0 if it works, 1 with the reason if not).' },
+  {
+    flag: 'check',
+    command: 'check',
+    help: 'Load, attach, read the counters once, print the metrics that would be exported, detach and exit (0 if it works, 1 with the reason if not).',
+  },
 ];
 
 const FLAG_TO_SETTING = new Map<string, SettingName>(
@@ -66,7 +70,8 @@ function parseInto(argv: readonly string[], state: FlagState): void {
     if (token.kind === 'option-terminator') continue;
     if (token.kind === 'positional') {
       // `--unknwon value`: the value belongs to the unknown flag already reported.
-      if (token.index !== swallowIndex) problems.push({ field: 'argument', value: token.value, message: 'unexpected argument; every setting is a --flag (see --help)' });
+      if (token.index !== swallowIndex)
+        problems.push({ field: 'argument', value: token.value, message: 'unexpected argument; every setting is a --flag (see --help)' });
       continue;
     }
     const command = COMMAND_FLAGS.find((c) => c.flag === token.name);
@@ -77,20 +82,24 @@ function parseInto(argv: readonly string[], state: FlagState): void {
     }
     const negated = token.name.startsWith('no-') ? FLAG_TO_SETTING.get(token.name.slice(3)) : undefined;
     if (negated !== undefined && settingOf(negated).kind.isBoolean) {
-      if (token.value !== undefined) problems.push({ field: token.rawName, value: token.value, message: `takes no value (write --${token.name.slice(3)}=false)` });
+      if (token.value !== undefined)
+        problems.push({ field: token.rawName, value: token.value, message: `takes no value (write --${token.name.slice(3)}=false)` });
       else settings[negated] = false;
       continue;
     }
     const name = FLAG_TO_SETTING.get(token.name);
     if (name === undefined) {
-      problems.push({ field: token.rawName, message: `unknown flag${didYouMeanSuffix(token.name, KNOWN_FLAGS, (f) => `--${f}`)}; see --help` });
+      problems.push({
+        field: token.rawName,
+        message: `unknown flag${didYouMeanSuffix(token.name, KNOWN_FLAGS, (f) => `--${f}`)}; see --help`,
+      });
       if (!token.inlineValue) swallowIndex = token.index + 1;
       continue;
     }
     const kind = settingOf(name).kind;
     const where = { field: token.rawName, value: token.value };
     if (kind.isBoolean) {
-      settings[name] = token.value === undefined ? true : readOrRecord(problems, where, () => kind.fromText(token.value as string));
+      settings[name] = token.value === undefined ? true : readOrRecord(problems, where, () => kind.fromText(token.value));
       continue;
     }
     const swallowedFlag = !token.inlineValue && token.value !== undefined && token.value.startsWith('--');
@@ -103,7 +112,7 @@ function parseInto(argv: readonly string[], state: FlagState): void {
       }
       continue;
     }
-    const value = readOrRecord(problems, where, () => kind.fromText(token.value as string));
+    const value = readOrRecord(problems, where, () => kind.fromText(token.value));
     if (value === undefined) continue;
     const previous = settings[name];
     settings[name] = kind.isList && Array.isArray(previous) ? [...(previous as string[]), ...(value as string[])] : value;

@@ -17,7 +17,14 @@ const FILE_KEY_TO_SETTING = new Map<string, SettingName>(
 );
 const FILE_KEYS = [...FILE_KEY_TO_SETTING.keys()];
 /** Mappings that hold keys (`server`, `ebpf`). */
-const GROUPS = new Set(FILE_KEYS.flatMap((key) => key.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))));
+const GROUPS = new Set(
+  FILE_KEYS.flatMap((key) =>
+    key
+      .split('.')
+      .slice(0, -1)
+      .map((_, i, parts) => parts.slice(0, i + 1).join('.')),
+  ),
+);
 
 function showYaml(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -55,7 +62,12 @@ export function readConfigFile(text: string, fileName: string): LayerResult<Part
       if (value === null) continue;
       if (GROUPS.has(path)) {
         if (isMapping(value)) walk(value, path);
-        else problems.push({ field, value: showYaml(value), message: `must be a mapping of ${path} settings (${FILE_KEYS.filter((k) => k.startsWith(`${path}.`)).join(', ')})` });
+        else
+          problems.push({
+            field,
+            value: showYaml(value),
+            message: `must be a mapping of ${path} settings (${FILE_KEYS.filter((k) => k.startsWith(`${path}.`)).join(', ')})`,
+          });
         continue;
       }
       const name = FILE_KEY_TO_SETTING.get(path);

@@ -58,7 +58,8 @@ function checkHost(host: string): string | undefined {
 
 function checkTelemetryPath(path: string): string | undefined {
   if (!/^\/[^\s?#]*$/.test(path)) return 'must start with / and contain no spaces, ? or #';
-  if (path === '/' || path === '/health') return `must not be ${path}: that path serves ${path === '/' ? 'the overview page' : 'the health check'}`;
+  if (path === '/' || path === '/health')
+    return `must not be ${path}: that path serves ${path === '/' ? 'the overview page' : 'the health check'}`;
   return undefined;
 }
 
@@ -76,7 +77,7 @@ export const CONFIG_SCHEMA = {
   }),
   listenAddress: setting<ListenAddress | undefined>({
     flag: 'web.listen-address',
-    kind: listenAddressKind as ValueKind<ListenAddress | undefined>,
+    kind: listenAddressKind,
     default: undefined,
     defaultText: `:${DEFAULT_SERVER_CONFIG.port}`,
     help: 'Address to serve metrics, /health and / on. Port 0 picks a free port. In the file: server.host and server.port.',
@@ -178,7 +179,7 @@ export const CONFIG_SCHEMA = {
     file: 'source',
     kind: enumKind(SOURCES),
     default: 'auto',
-    help: 'Where counters come from: ebpf (TC programs; fail if unavailable), netdev (the kernel\'s interface statistics), auto (ebpf, else netdev with a warning).',
+    help: "Where counters come from: ebpf (TC programs; fail if unavailable), netdev (the kernel's interface statistics), auto (ebpf, else netdev with a warning).",
   }),
   attachMode: setting<AttachModeSetting>({
     flag: 'ebpf.attach-mode',
@@ -213,7 +214,11 @@ export const CONFIG_SCHEMA = {
   capabilitiesKeep: setting({
     flag: 'capabilities.keep',
     file: 'capabilities.keep',
-    kind: stringKind({ placeholder: 'caps', allowed: 'comma-separated capability names (bpf,net_admin), all (no drop) or none', check: checkCapabilitiesKeep }),
+    kind: stringKind({
+      placeholder: 'caps',
+      allowed: 'comma-separated capability names (bpf,net_admin), all (no drop) or none',
+      check: checkCapabilitiesKeep,
+    }),
     default: DEFAULT_CAPABILITIES_KEEP,
     help: 'After attaching, drop every capability not listed (like ebpf_exporter). bpf,net_admin keeps attaching new interfaces; all keeps everything.',
   }),
@@ -240,7 +245,7 @@ export function envVarOf(flag: string): string {
 
 /** The schema entry of a setting, loosely typed for generic walkers. */
 export function settingOf(name: SettingName): Setting<unknown> {
-  return CONFIG_SCHEMA[name] as Setting<unknown>;
+  return CONFIG_SCHEMA[name];
 }
 
 export function defaultSettings(): Settings {

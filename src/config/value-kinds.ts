@@ -75,7 +75,10 @@ export function durationKind(opts: { min: number; max: number }): ValueKind<numb
     fromYaml(value) {
       if (typeof value === 'string') return this.fromText(value);
       // A bare number has no unit: seconds or milliseconds? Refuse to guess.
-      if (typeof value === 'number') throw new InvalidValue(`must be a quoted string with a unit, e.g. "${formatDuration(opts.min > 1000 ? opts.min : 5000)}" (a bare number has no unit)`);
+      if (typeof value === 'number')
+        throw new InvalidValue(
+          `must be a quoted string with a unit, e.g. "${formatDuration(opts.min > 1000 ? opts.min : 5000)}" (a bare number has no unit)`,
+        );
       throw new InvalidValue(`must be ${allowed}`);
     },
     format: formatDuration,
@@ -118,7 +121,11 @@ export function enumKind<const T extends string>(values: readonly T[]): ValueKin
 }
 
 /** Free text; `check` may refuse some values (it returns the reason). */
-export function stringKind(opts: { placeholder: string; allowed: string; check?: (text: string) => string | undefined }): ValueKind<string> {
+export function stringKind(opts: {
+  placeholder: string;
+  allowed: string;
+  check?: (text: string) => string | undefined;
+}): ValueKind<string> {
   return textOnly({
     placeholder: opts.placeholder,
     allowed: opts.allowed,
@@ -136,7 +143,11 @@ export function stringKind(opts: { placeholder: string; allowed: string; check?:
  * sequence (or one comma-separated string). `checkItem` returns why an item
  * is refused (naming the item), or undefined.
  */
-export function listKind(opts: { placeholder: string; allowed: string; checkItem?: (item: string) => string | undefined }): ValueKind<string[]> {
+export function listKind(opts: {
+  placeholder: string;
+  allowed: string;
+  checkItem?: (item: string) => string | undefined;
+}): ValueKind<string[]> {
   const checked = (items: string[]): string[] => {
     for (const item of items) {
       const reason = opts.checkItem?.(item);
@@ -161,7 +172,10 @@ export function listKind(opts: { placeholder: string; allowed: string; checkItem
 }
 
 export function splitList(text: string): string[] {
-  return text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 /** Where to listen: `host:port`, `:port` (all addresses) or `[ipv6]:port`. */
@@ -183,7 +197,8 @@ export const listenAddressKind: ValueKind<ListenAddress> = textOnly({
     const port = Number(match[3]);
     if (port > 65535) throw new InvalidValue(`port ${port} is out of range: must be from 0 to 65535`);
     if (match[1] !== undefined && isIP(host) !== 6) throw new InvalidValue(`"${host}" in brackets must be an IPv6 address`);
-    if (host !== '' && isIP(host) === 0 && !HOSTNAME.test(host)) throw new InvalidValue(`"${host}" is neither an IP address nor a host name`);
+    if (host !== '' && isIP(host) === 0 && !HOSTNAME.test(host))
+      throw new InvalidValue(`"${host}" is neither an IP address nor a host name`);
     return { host, port };
   },
   format: (value) => `${value.host.includes(':') ? `[${value.host}]` : value.host}:${value.port}`,

@@ -2,7 +2,7 @@
  * What the HTTP routes know about the running exporter. The Exporter builds
  * one on demand; the routes never touch the source or the collector.
  */
-import type { AttachMode, SourceKind } from '../collector/counter-source.js';
+import type { AttachMode, SourceKind } from '../source/counter-source.js';
 import type { InterfaceSample } from '../collector/interface-sample.js';
 
 export interface ExporterStatus {

@@ -36,7 +36,12 @@ export function buildHealthReport(status: ExporterStatus, now: Date = new Date()
         last_collection: status.lastSuccess?.toISOString() ?? null,
       },
       source: { kind: status.source, attach_mode: status.attachMode ?? null, attached_interfaces: status.attachedInterfaces },
-      collection: { interval_seconds: status.collectIntervalMs / 1000, up: status.up, errors: status.collectionErrors, last_error: status.lastError ?? null },
+      collection: {
+        interval_seconds: status.collectIntervalMs / 1000,
+        up: status.up,
+        errors: status.collectionErrors,
+        last_error: status.lastError ?? null,
+      },
     },
   };
 }

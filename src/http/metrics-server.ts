@@ -53,7 +53,10 @@ export class MetricsServer {
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       opts.onRequest?.();
       const writeTimer = setTimeout(() => {
-        opts.logger.warn({ url: req.url, writeTimeoutMs: opts.writeTimeout }, 'response not written within writeTimeout; closing the connection');
+        opts.logger.warn(
+          { url: req.url, writeTimeoutMs: opts.writeTimeout },
+          'response not written within writeTimeout; closing the connection',
+        );
         res.destroy();
       }, opts.writeTimeout);
       const done = (): void => clearTimeout(writeTimer);
@@ -67,7 +70,8 @@ export class MetricsServer {
       };
       const send = (route: RouteResponse): void => {
         if (res.destroyed) return;
-        const chunks = typeof route.body === 'string' ? [Buffer.from(route.body, 'utf8')] : Buffer.isBuffer(route.body) ? [route.body] : route.body;
+        const chunks =
+          typeof route.body === 'string' ? [Buffer.from(route.body, 'utf8')] : Buffer.isBuffer(route.body) ? [route.body] : route.body;
         let length = 0;
         for (const c of chunks) length += c.length;
         res.writeHead(route.status, { ...opts.headers, ...route.headers, 'Content-Length': String(length) });
@@ -99,7 +103,10 @@ export class MetricsServer {
       const onError = (error: NodeJS.ErrnoException): void => {
         reject(
           new NetprobeError('NP_ERR_LISTEN', `cannot listen on ${host || '*'}:${port}: ${error.code ?? error.message}`, {
-            hint: error.code === 'EADDRINUSE' ? 'another process uses this port: pick another with server.port (--web.listen-address)' : 'check server.host and server.port',
+            hint:
+              error.code === 'EADDRINUSE'
+                ? 'another process uses this port: pick another with server.port (--web.listen-address)'
+                : 'check server.host and server.port',
             cause: error,
           }),
         );
@@ -118,7 +125,7 @@ export class MetricsServer {
   /** The port listened on (0 before listening). */
   get port(): number {
     const address = this.server.address();
-    return address && typeof address === 'object' ? (address as AddressInfo).port : 0;
+    return address && typeof address === 'object' ? address.port : 0;
   }
 
   /** Stops listening and closes every connection, keep-alive ones included. */

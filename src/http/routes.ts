@@ -5,7 +5,7 @@
  * writes the result to the wire.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ExpositionSnapshot } from '../metrics/exposition-snapshot.js';
+import type { ExpositionSnapshot } from '../exposition/exposition-snapshot.js';
 import { acceptsGzip, prefersOpenMetrics } from './content-negotiation.js';
 import type { ExporterStatus } from './exporter-status.js';
 import { buildHealthReport } from './health-report.js';
@@ -59,7 +59,8 @@ export function createRoutes<H extends RequestHead>(opts: RouteOptions<H>): (hea
           ...corsHeaders,
           Allow: allowed,
           'Access-Control-Allow-Methods': allowed,
-          'Access-Control-Allow-Headers': headerValue(head.headers['access-control-request-headers']) ?? 'Accept, Accept-Encoding, Authorization',
+          'Access-Control-Allow-Headers':
+            headerValue(head.headers['access-control-request-headers']) ?? 'Accept, Accept-Encoding, Authorization',
           'Access-Control-Max-Age': '600',
         },
         body: '',
@@ -67,7 +68,8 @@ export function createRoutes<H extends RequestHead>(opts: RouteOptions<H>): (hea
     }
     if (!READ_METHODS.includes(method)) return text(405, 'Method Not Allowed\n', { ...corsHeaders, Allow: allowed });
     if (opts.authorize) {
-      const unauthorized = (): RouteResponse => text(401, 'Unauthorized\n', { ...corsHeaders, 'WWW-Authenticate': 'Basic realm="netprobe"' });
+      const unauthorized = (): RouteResponse =>
+        text(401, 'Unauthorized\n', { ...corsHeaders, 'WWW-Authenticate': 'Basic realm="netprobe"' });
       const allowedNow = opts.authorize(head);
       if (typeof allowedNow !== 'boolean') return allowedNow.then((ok) => (ok ? serve(head, path) : unauthorized()));
       if (!allowedNow) return unauthorized();

@@ -92,8 +92,18 @@ export interface WebServerOptions {
 
 const TOP_KEYS = ['tls_server_config', 'http_server_config', 'basic_auth_users'];
 const TLS_KEYS = [
-  'cert_file', 'key_file', 'cert', 'key', 'client_auth_type', 'client_ca_file', 'client_allowed_sans',
-  'min_version', 'max_version', 'cipher_suites', 'curve_preferences', 'prefer_server_cipher_suites',
+  'cert_file',
+  'key_file',
+  'cert',
+  'key',
+  'client_auth_type',
+  'client_ca_file',
+  'client_allowed_sans',
+  'min_version',
+  'max_version',
+  'cipher_suites',
+  'curve_preferences',
+  'prefer_server_cipher_suites',
 ];
 const HTTP_KEYS = ['headers', 'http2'];
 
@@ -247,7 +257,12 @@ function strList(o: Obj, key: string, prefix: string, problems: string[]): strin
   return v as string[];
 }
 
-function oneOf<T extends string>(value: string | undefined, allowed: Readonly<Record<string, T>>, key: string, problems: string[]): T | undefined {
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: Readonly<Record<string, T>>,
+  key: string,
+  problems: string[],
+): T | undefined {
   if (value === undefined) return undefined;
   const mapped = Object.hasOwn(allowed, value) ? allowed[value] : undefined;
   if (mapped === undefined) problems.push(`${key}: "${value}" is not one of ${Object.keys(allowed).join(', ')}`);
@@ -283,7 +298,9 @@ function parseTls(o: Obj | undefined, baseDir: string, problems: string[]): TlsS
   const verifies = clientAuthType === 'VerifyClientCertIfGiven' || clientAuthType === 'RequireAndVerifyClientCert';
   if (verifies && !clientCaFile) problems.push(`${p}client_ca_file: required when client_auth_type is ${clientAuthType}`);
   if (clientCaFile && clientAuthType === 'NoClientCert') {
-    problems.push(`${p}client_auth_type: client_ca_file is set but client certificates are not requested; set client_auth_type (e.g. RequireAndVerifyClientCert)`);
+    problems.push(
+      `${p}client_auth_type: client_ca_file is set but client certificates are not requested; set client_auth_type (e.g. RequireAndVerifyClientCert)`,
+    );
   }
   const clientAllowedSans = strList(o, 'client_allowed_sans', p, problems);
   if (clientAllowedSans.length > 0 && clientAuthType !== 'RequireAndVerifyClientCert') {
@@ -330,7 +347,8 @@ function parseHeaders(o: Obj | undefined, problems: string[]): Record<string, st
   for (const [name, value] of Object.entries(h)) {
     const canonical = SETTABLE_HEADERS.find((s) => s.toLowerCase() === name.toLowerCase());
     if (!canonical) problems.push(`${p}headers.${name}: cannot be set (settable: ${SETTABLE_HEADERS.join(', ')})`);
-    else if (typeof value !== 'string' || /[\0-\x08\x0a-\x1f\x7f]/.test(value)) problems.push(`${p}headers.${name}: must be a single-line string`);
+    else if (typeof value !== 'string' || /[\0-\x08\x0a-\x1f\x7f]/.test(value))
+      problems.push(`${p}headers.${name}: must be a single-line string`);
     else headers[canonical] = value;
   }
   return headers;
@@ -346,7 +364,8 @@ function parseUsers(v: unknown, problems: string[]): Map<string, string> {
   for (const [user, hash] of Object.entries(v)) {
     // The value is a secret: never echo it back in a message.
     if (user.includes(':')) problems.push(`basic_auth_users.${user}: a user name cannot contain ":"`);
-    else if (typeof hash !== 'string' || !isBcryptHash(hash)) problems.push(`basic_auth_users.${user}: not a bcrypt hash ($2a$/$2b$/$2y$, e.g. from htpasswd -nBC 10)`);
+    else if (typeof hash !== 'string' || !isBcryptHash(hash))
+      problems.push(`basic_auth_users.${user}: not a bcrypt hash ($2a$/$2b$/$2y$, e.g. from htpasswd -nBC 10)`);
     else users.set(user, hash);
   }
   return users;

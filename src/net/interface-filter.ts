@@ -11,7 +11,10 @@ const IFNAMSIZ = 16;
 
 /** A pattern that can never work (bad glob syntax, empty, or a character no interface name has). */
 export class BadGlobError extends NetprobeError {
-  constructor(readonly pattern: string, reason: string) {
+  constructor(
+    readonly pattern: string,
+    reason: string,
+  ) {
     super('NP_ERR_BAD_GLOB', `interface pattern ${JSON.stringify(pattern)}: ${reason}`, {
       hint: 'use exact interface names or globs such as eth*, veth?*, {eth,ens}*',
     });

@@ -3,7 +3,15 @@
  * to plain objects, pure. Layouts: include/uapi/linux/rtnetlink.h,
  * if_link.h (struct rtnl_link_stats64).
  */
-import { buildRequest, MalformedNetlinkError, NLM_F_DUMP, NLM_F_REQUEST, parseAttributes, splitMessages, type NetlinkMessage } from './netlink-message.js';
+import {
+  buildRequest,
+  MalformedNetlinkError,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  parseAttributes,
+  splitMessages,
+  type NetlinkMessage,
+} from './netlink-message.js';
 
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;

@@ -45,7 +45,8 @@ export function splitMessages(datagram: Buffer): NetlinkMessage[] {
   while (at + NLMSG_HDRLEN <= datagram.length) {
     const len = datagram.readUInt32LE(at);
     if (len < NLMSG_HDRLEN) throw new MalformedNetlinkError(`length ${len} at offset ${at} is shorter than the header`);
-    if (at + len > datagram.length) throw new MalformedNetlinkError(`length ${len} at offset ${at} runs past the datagram (${datagram.length} bytes)`);
+    if (at + len > datagram.length)
+      throw new MalformedNetlinkError(`length ${len} at offset ${at} runs past the datagram (${datagram.length} bytes)`);
     out.push({
       type: datagram.readUInt16LE(at + 4),
       flags: datagram.readUInt16LE(at + 6),

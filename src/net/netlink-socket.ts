@@ -4,8 +4,8 @@
  */
 import { constants as os } from 'node:os';
 import { NetprobeError } from '../errors.js';
-import { describeErrno } from '../bpf/errors.js';
-import { libc } from '../bpf/libbpf.js';
+import { describeErrno } from '../sys/errno.js';
+import { libc } from '../sys/libc.js';
 import { errorCode, NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, splitMessages, type NetlinkMessage } from './netlink-message.js';
 
 const AF_NETLINK = 16;
@@ -25,7 +25,10 @@ const RECEIVE_BUFFER_BYTES = 256 * 1024;
 
 /** A netlink socket call failed; `errno` is positive (ENOBUFS = events were missed). */
 export class NetlinkError extends NetprobeError {
-  constructor(what: string, readonly errno: number) {
+  constructor(
+    what: string,
+    readonly errno: number,
+  ) {
     super('NP_ERR_NETLINK', `${what}: ${describeErrno(errno)}`);
     this.name = 'NetlinkError';
   }
@@ -69,7 +72,8 @@ export class NetlinkSocket {
       const addr = Buffer.alloc(12); // struct sockaddr_nl
       addr.writeUInt16LE(AF_NETLINK, 0);
       addr.writeUInt32LE(opts.groups ?? 0, 8);
-      if (lib.bind(fd, addr) < 0) throw new NetlinkError(`bind the netlink socket to groups 0x${(opts.groups ?? 0).toString(16)}`, lib.errno());
+      if (lib.bind(fd, addr) < 0)
+        throw new NetlinkError(`bind the netlink socket to groups 0x${(opts.groups ?? 0).toString(16)}`, lib.errno());
     } catch (e) {
       sock.close();
       throw e;

@@ -128,4 +128,3 @@ export class BasicAuthVerifier {
     return first !== undefined && isBcryptHash(first) ? bcrypt.getRounds(first) : 10;
   }
 }
-

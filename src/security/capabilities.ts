@@ -22,11 +22,46 @@ import { NetprobeError } from '../errors.js';
 
 /** Capability names by number (linux/capability.h), without the `cap_` prefix. */
 export const CAPABILITY_NAMES: readonly string[] = Object.freeze([
-  'chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
-  'linux_immutable', 'net_bind_service', 'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner',
-  'sys_module', 'sys_rawio', 'sys_chroot', 'sys_ptrace', 'sys_pacct', 'sys_admin', 'sys_boot', 'sys_nice',
-  'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease', 'audit_write', 'audit_control', 'setfcap',
-  'mac_override', 'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read', 'perfmon', 'bpf',
+  'chown',
+  'dac_override',
+  'dac_read_search',
+  'fowner',
+  'fsetid',
+  'kill',
+  'setgid',
+  'setuid',
+  'setpcap',
+  'linux_immutable',
+  'net_bind_service',
+  'net_broadcast',
+  'net_admin',
+  'net_raw',
+  'ipc_lock',
+  'ipc_owner',
+  'sys_module',
+  'sys_rawio',
+  'sys_chroot',
+  'sys_ptrace',
+  'sys_pacct',
+  'sys_admin',
+  'sys_boot',
+  'sys_nice',
+  'sys_resource',
+  'sys_time',
+  'sys_tty_config',
+  'mknod',
+  'lease',
+  'audit_write',
+  'audit_control',
+  'setfcap',
+  'mac_override',
+  'mac_admin',
+  'syslog',
+  'wake_alarm',
+  'block_suspend',
+  'audit_read',
+  'perfmon',
+  'bpf',
   'checkpoint_restore',
 ]);
 
@@ -175,7 +210,8 @@ export function dropCapabilities(
   check('clear the ambient set', sys.clearAmbient());
   // The bounding set first: taking a capability out of it needs CAP_SETPCAP,
   // which the capset below removes.
-  for (const cap of plan.boundingDrops) check(`remove cap_${CAPABILITY_NAMES[cap] ?? cap} from the bounding set`, sys.dropFromBoundingSet(cap));
+  for (const cap of plan.boundingDrops)
+    check(`remove cap_${CAPABILITY_NAMES[cap] ?? cap} from the bounding set`, sys.dropFromBoundingSet(cap));
   check('capset', sys.capset({ effective: plan.keep, permitted: plan.keep, inheritable: 0n }));
   check('set no_new_privs', sys.setNoNewPrivs());
   return { before, after: read(), plan };

@@ -1,8 +1,9 @@
 /**
- * The capability system calls, through the libc section of the one FFI
- * module (src/bpf/libbpf.ts). Each returns 0 or a positive errno.
+ * The capability system calls, through libc (src/sys/libc.ts: never
+ * libbpf, so dropping capabilities works where libbpf is missing). Each
+ * returns 0 or a positive errno.
  */
-import { libbpf } from '../bpf/libbpf.js';
+import { libc } from '../sys/libc.js';
 import type { CapabilitySyscalls } from './capabilities.js';
 
 // linux/prctl.h
@@ -12,7 +13,7 @@ const PR_CAP_AMBIENT = 47;
 const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 export function libcCapabilitySyscalls(): CapabilitySyscalls {
-  const lib = libbpf();
+  const lib = libc();
   const errno = (ret: number): number => (ret < 0 ? -ret : 0);
   return {
     capset: ({ effective, permitted, inheritable }) => errno(lib.capset(effective, permitted, inheritable)),

@@ -10,7 +10,7 @@
  * So in tc mode CAP_NET_ADMIN is always kept: dropping it would leave
  * filters behind on SIGTERM.
  */
-import type { AttachMode } from '../collector/counter-source.js';
+import type { AttachMode } from '../source/counter-source.js';
 import type { Logger } from '../log/logger.js';
 import { capabilityNames, dropCapabilities, parseCapabilityList, type CapabilitySyscalls } from './capabilities.js';
 import { libcCapabilitySyscalls } from './capability-syscalls.js';
@@ -29,7 +29,10 @@ export function applyCapabilitiesKeep(
   const netAdmin = parseCapabilityList('net_admin');
   if (opts.attachMode === 'tc' && !(keep & netAdmin)) {
     keep |= netAdmin;
-    logger.warn({ capabilitiesKeep: spec }, 'keeping net_admin anyway: tc mode needs it to attach new interfaces and to remove its filters at exit');
+    logger.warn(
+      { capabilitiesKeep: spec },
+      'keeping net_admin anyway: tc mode needs it to attach new interfaces and to remove its filters at exit',
+    );
   }
   const sys = opts.syscalls ?? libcCapabilitySyscalls;
   const { before, after, plan } = dropCapabilities(keep, sys());

@@ -17,17 +17,53 @@ export const PROMETHEUS_DIR = join(DEPLOY_DIR, 'prometheus');
 export const RULES_PATH = join(PROMETHEUS_DIR, 'netprobe-rules.yml');
 export const DASHBOARD_PATH = join(DEPLOY_DIR, 'grafana', 'netprobe-dashboard.json');
 
-export interface Rule { record?: string; alert?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-export interface RuleFile { groups: Array<{ name: string; rules: Rule[] }> }
+export interface Rule {
+  record?: string;
+  alert?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+export interface RuleFile {
+  groups: Array<{ name: string; rules: Rule[] }>;
+}
 
-export interface DataSourceRef { type?: string; uid: string }
-export interface Target { expr: string; refId: string; datasource?: DataSourceRef }
-export interface Panel { type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: DataSourceRef; targets?: Target[]; panels?: Panel[] }
-export interface TemplateVar { type: string; name: string; query: unknown; datasource?: DataSourceRef }
-export interface Dashboard { title: string; uid: string; panels: Panel[]; templating: { list: TemplateVar[] } }
+export interface DataSourceRef {
+  type?: string;
+  uid: string;
+}
+export interface Target {
+  expr: string;
+  refId: string;
+  datasource?: DataSourceRef;
+}
+export interface Panel {
+  type: string;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  datasource?: DataSourceRef;
+  targets?: Target[];
+  panels?: Panel[];
+}
+export interface TemplateVar {
+  type: string;
+  name: string;
+  query: unknown;
+  datasource?: DataSourceRef;
+}
+export interface Dashboard {
+  title: string;
+  uid: string;
+  panels: Panel[];
+  templating: { list: TemplateVar[] };
+}
 
 /** One PromQL expression of the dashboard and where it sits. */
-export interface DashboardQuery { where: string; expr: string }
+export interface DashboardQuery {
+  where: string;
+  expr: string;
+}
 
 export async function loadRules(): Promise<RuleFile> {
   return parseYaml(await readFile(RULES_PATH, 'utf8')) as RuleFile;
@@ -48,7 +84,9 @@ export function allPanels(panels: Panel[]): Panel[] {
  * own function; its selector is PromQL).
  */
 export function dashboardQueries(dashboard: Dashboard): DashboardQuery[] {
-  const queries = allPanels(dashboard.panels).flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr })));
+  const queries = allPanels(dashboard.panels).flatMap((p) =>
+    (p.targets ?? []).map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr })),
+  );
   for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) {
     const text = (v.query as { query?: string }).query ?? '';
     const selector = /^label_values\((.*),\s*\w+\)$/.exec(text)?.[1];
@@ -80,12 +118,19 @@ export async function promtool(args: string[], cwd = PROMETHEUS_DIR): Promise<{ 
     return { code: 0, output: stdout + stderr };
   } catch (e) {
     const err = e as { code?: number | string; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, output: `${err.stdout ?? ''}${err.stderr ?? ''}${typeof err.code === 'string' ? err.code : ''}` };
+    return {
+      code: typeof err.code === 'number' ? err.code : -1,
+      output: `${err.stdout ?? ''}${err.stderr ?? ''}${typeof err.code === 'string' ? err.code : ''}`,
+    };
   }
 }
 
 /** A temporary directory, removed afterwards whatever happens. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'netprobe-deploy-'));
-  try { return await fn(dir); } finally { await rm(dir, { recursive: true, force: true }); }
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,6 +1,6 @@
 /** Builders of exposition inputs for the exporter's unit tests. */
 import type { InterfaceSample } from '../../src/collector/interface-sample.js';
-import { renderExposition, type ExpositionInput } from '../../src/metrics/exposition.js';
+import { renderExposition, type ExpositionInput } from '../../src/exposition/exposition.js';
 
 export function sample(ifindex: number, name: string, overrides: Partial<InterfaceSample> = {}): InterfaceSample {
   return {

@@ -13,7 +13,11 @@ const live = new Set<string>();
 
 process.once('exit', () => {
   for (const ns of live) {
-    try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* already gone */ }
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
   }
 });
 
@@ -55,7 +59,13 @@ export class Netns {
   }
 
   /** The kernel's own counters of an interface in this namespace. */
-  async linkStats(ifname: string): Promise<{ ifindex: number; rx: { packets: number; bytes: number; dropped: number }; tx: { packets: number; bytes: number; dropped: number } }> {
+  async linkStats(
+    ifname: string,
+  ): Promise<{
+    ifindex: number;
+    rx: { packets: number; bytes: number; dropped: number };
+    tx: { packets: number; bytes: number; dropped: number };
+  }> {
     const [link] = JSON.parse(await this.ip(['-j', '-s', 'link', 'show', 'dev', ifname])) as Array<{
       ifindex: number;
       stats64: { rx: { packets: number; bytes: number; dropped: number }; tx: { packets: number; bytes: number; dropped: number } };
@@ -106,8 +116,14 @@ export async function vethBetween(nsA: Netns, nsB: Netns, opts: { a?: string; b?
 /** Two fresh namespaces joined by one veth pair; `cleanup` removes both. */
 export async function twoHosts(prefix = 'np'): Promise<{ left: Netns; right: Netns; link: VethPair; cleanup: () => Promise<void> }> {
   const left = await Netns.create(`${prefix}l`);
-  const right = await Netns.create(`${prefix}r`).catch(async (e: unknown) => { await left.delete(); throw e; });
-  const cleanup = async (): Promise<void> => { await left.delete(); await right.delete(); };
+  const right = await Netns.create(`${prefix}r`).catch(async (e: unknown) => {
+    await left.delete();
+    throw e;
+  });
+  const cleanup = async (): Promise<void> => {
+    await left.delete();
+    await right.delete();
+  };
   try {
     const link = await vethBetween(left, right);
     return { left, right, link, cleanup };

@@ -27,7 +27,10 @@ interface PartResult {
 /** Namespaces whose name carries the bench process's PID (every bench namespace does: test/helpers/netns.ts). */
 async function namespacesOf(pid: number): Promise<string[]> {
   const { stdout } = await run('ip', ['netns', 'list']);
-  return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.includes(`-${pid}-`));
+  return stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.includes(`-${pid}-`));
 }
 
 /** PIDs of the processes running inside a namespace. */
@@ -44,7 +47,14 @@ const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
  */
 async function missingTools(): Promise<string[]> {
   const tools = ['prometheus-node-exporter', 'wrk', 'iperf3', 'clang'];
-  const found = await Promise.all(tools.map((tool) => run('sh', ['-c', `command -v ${tool}`]).then(() => true, () => false)));
+  const found = await Promise.all(
+    tools.map((tool) =>
+      run('sh', ['-c', `command -v ${tool}`]).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   return tools.filter((_, i) => !found[i]);
 }
 
@@ -61,7 +71,10 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
   const dir = await mkdtemp(join(tmpdir(), 'netprobe-bench-smoke-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const json = join(dir, 'results.json');
-  const child = spawn(process.execPath, ['--import', 'tsx', benchEntry, '--smoke', `--json=${json}`], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', benchEntry, '--smoke', `--json=${json}`], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(() => void child.kill('SIGINT'));
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
@@ -75,11 +88,17 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
   assert.deepEqual(parts.map((p) => p.part).sort(), ['collection', 'cost', 'hotplug', 'memory', 'scrape', 'throughput']);
   const part = (name: string): PartResult => parts.find((p) => p.part === name)!;
   for (const p of parts) {
-    assert.ok(p.tables.length > 0 && p.tables.every((tb) => tb.rows.length > 0 && tb.rows.every((r) => r.length === tb.headers.length)), `${p.part}: malformed table`);
+    assert.ok(
+      p.tables.length > 0 && p.tables.every((tb) => tb.rows.length > 0 && tb.rows.every((r) => r.length === tb.headers.length)),
+      `${p.part}: malformed table`,
+    );
   }
 
   // Part 1: every shipped-program path counted every run, and its ratio to the floor is a real number.
-  const cost = part('cost').data as { rows: Array<{ program: string; nsMedian: number; ratioMedian: number; counted: number | null }>; plan: { rounds: number; repeat: number; frameSizes: number[] } };
+  const cost = part('cost').data as {
+    rows: Array<{ program: string; nsMedian: number; ratioMedian: number; counted: number | null }>;
+    plan: { rounds: number; repeat: number; frameSizes: number[] };
+  };
   const expected = cost.plan.rounds * cost.plan.repeat * cost.plan.frameSizes.length;
   for (const r of cost.rows) {
     assert.ok(positive(r.nsMedian) && positive(r.ratioMedian), `cost row ${r.program}: ${JSON.stringify(r)}`);
@@ -91,9 +110,15 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
     const v = throughput[key] as { median: number; ratio: number };
     assert.ok(positive(v.median) && positive(v.ratio), `throughput ${key}: ${JSON.stringify(v)}`);
   }
-  assert.ok(throughput.countedPackets.length === 4 && throughput.countedPackets.every(positive), 'netprobe counted packets in each attached round');
+  assert.ok(
+    throughput.countedPackets.length === 4 && throughput.countedPackets.every(positive),
+    'netprobe counted packets in each attached round',
+  );
 
-  const collection = part('collection').data as Record<string, { fullMedian: number; readMedian: number; rows: number; interfaces: number }>;
+  const collection = part('collection').data as Record<
+    string,
+    { fullMedian: number; readMedian: number; rows: number; interfaces: number }
+  >;
   for (const source of ['ebpf', 'netdev']) {
     const v = collection[`10|${source}`]!;
     assert.ok(positive(v.fullMedian) && positive(v.readMedian), `collection ${source}: ${JSON.stringify(v)}`);
@@ -101,12 +126,20 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
     assert.equal(v.rows, 22, `collection ${source}: rows`);
   }
 
-  const scrape = part('scrape').data as { sizes: Array<{ size: number; bytes: Record<string, { plainBytes: number; gzipBytes: number; series: number }>; p50: Record<string, number>; cpuMsPerScrape: Record<string, number> }>; svg: string };
+  const scrape = part('scrape').data as {
+    sizes: Array<{
+      size: number;
+      bytes: Record<string, { plainBytes: number; gzipBytes: number; series: number }>;
+      p50: Record<string, number>;
+      cpuMsPerScrape: Record<string, number>;
+    }>;
+    svg: string;
+  };
   for (const s of scrape.sizes) {
     for (const name of ['netprobe', 'node_exporter']) {
       const b = s.bytes[name]!;
       assert.ok(positive(b.series) && positive(b.gzipBytes) && b.gzipBytes < b.plainBytes, `scrape ${name} bytes: ${JSON.stringify(b)}`);
-      assert.ok(positive(s.p50[name]) && finite(s.cpuMsPerScrape[name]) && s.cpuMsPerScrape[name]! >= 0, `scrape ${name} numbers`);
+      assert.ok(positive(s.p50[name]) && finite(s.cpuMsPerScrape[name]) && s.cpuMsPerScrape[name] >= 0, `scrape ${name} numbers`);
     }
   }
   assert.match(scrape.svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<path d="M[\d.]+,[\d.]+/);
@@ -124,7 +157,10 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
 test('Ctrl-C during a bench removes what it created and exits 130', { timeout: 60_000 }, async (t) => {
   const missing = await missingTools();
   if (missing.length > 0) return t.skip(`not installed: ${missing.join(', ')} (scripts/install.sh bench installs them)`);
-  const child = spawn(process.execPath, ['--import', 'tsx', benchEntry, '--smoke', '--only=scrape'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', benchEntry, '--smoke', '--only=scrape'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(() => void child.kill('SIGKILL'));
   let output = '';
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));

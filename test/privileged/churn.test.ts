@@ -13,7 +13,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns, ip, vethBetween, type VethPair } from '../helpers/netns.js';
-import { dumpMap, fetchIn, labelSets, mapsOf, probe, procStats, sampleValue, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
+import {
+  dumpMap,
+  fetchIn,
+  labelSets,
+  mapsOf,
+  probe,
+  procStats,
+  sampleValue,
+  startNetprobe,
+  type NetprobeProcess,
+} from '../fixtures/security/netprobe-process.js';
 import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
 import type { LoadResult } from '../fixtures/security/http-probe.js';
 
@@ -65,7 +75,7 @@ async function metrics(): Promise<string> {
 /** Slot owners and overflow keys currently in the kernel maps (CPU 0's view; the loader writes every CPU alike). */
 async function mapEntries(): Promise<{ slotOwners: number[]; overflowKeys: number }> {
   const maps = await mapsOf(netprobe.pid);
-  const slots = await dumpMap(maps.get('np_slots')!) as Array<{ formatted?: { values: Array<{ value: { ifindex: number } }> } }>;
+  const slots = (await dumpMap(maps.get('np_slots')!)) as Array<{ formatted?: { values: Array<{ value: { ifindex: number } }> } }>;
   const overflow = await dumpMap(maps.get('np_overflow')!);
   const slotOwners = slots.map((e) => e.formatted?.values[0]?.value.ifindex ?? 0).filter((i) => i !== 0);
   return { slotOwners, overflowKeys: overflow.length };
@@ -81,7 +91,11 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 }
 
 test('churn under load: no failed scrape, exact survivors, nothing left behind, fds and RSS flat', async (t) => {
-  const scrapers = probe<LoadResult>(a, { kind: 'load', url: `http://127.0.0.1:${netprobe.port}/metrics`, concurrency: 4, durationMs: WAVES * 9_000, minBytes: 1000 }, 180_000);
+  const scrapers = probe<LoadResult>(
+    a,
+    { kind: 'load', url: `http://127.0.0.1:${netprobe.port}/metrics`, concurrency: 4, durationMs: WAVES * 9_000, minBytes: 1000 },
+    180_000,
+  );
   const base = procStats(netprobe.pid);
   const samples: Array<{ wave: number; fds: number; rssKb: number; attachMs: number; overflowSeen: number }> = [];
   const survivorIfindexes = await Promise.all(survivors.map((s) => a.ifindex(s.a)));
@@ -91,18 +105,33 @@ test('churn under load: no failed scrape, exact survivors, nothing left behind, 
     const names = Array.from({ length: PAIRS_PER_WAVE }, (_, i) => `c${w}x${i}`);
     // Two pairs per wave take ifindexes whose slot a survivor already owns: they must go to the overflow hash.
     const colliding = survivorIfindexes.slice(0, 2).map((idx, k) => idx + NP_SLOTS * (w * 2 + k + 1));
-    await batch(a, names.flatMap((n, i) => [
-      `link add ${n}a${i < 2 ? ` index ${colliding[i]}` : ''} type veth peer name ${n}b`,
-      `link set ${n}a up`,
-      `link set ${n}b up`,
-    ]), `add-${w}`);
+    await batch(
+      a,
+      names.flatMap((n, i) => [
+        `link add ${n}a${i < 2 ? ` index ${colliding[i]}` : ''} type veth peer name ${n}b`,
+        `link set ${n}a up`,
+        `link set ${n}b up`,
+      ]),
+      `add-${w}`,
+    );
     const traffic = Promise.all(survivors.map((s) => sendUdp(b, s.addrA, 300)));
-    const attachMs = await waitFor(`wave ${w} attached`, async () => sampleValue(await metrics(), 'netprobe_attached_interfaces') === baseIfaces + 2 * PAIRS_PER_WAVE);
+    const attachMs = await waitFor(
+      `wave ${w} attached`,
+      async () => sampleValue(await metrics(), 'netprobe_attached_interfaces') === baseIfaces + 2 * PAIRS_PER_WAVE,
+    );
     const mid = await mapEntries();
-    assert.equal(mid.slotOwners.length + mid.overflowKeys, 2 * (baseIfaces + 2 * PAIRS_PER_WAVE), `wave ${w}: one entry per interface and direction`);
+    assert.equal(
+      mid.slotOwners.length + mid.overflowKeys,
+      2 * (baseIfaces + 2 * PAIRS_PER_WAVE),
+      `wave ${w}: one entry per interface and direction`,
+    );
     assert.ok(mid.overflowKeys >= 4, `wave ${w}: the colliding interfaces must be in the overflow hash (${mid.overflowKeys} keys)`);
     await traffic;
-    await batch(a, names.map((n) => `link del ${n}a`), `del-${w}`);
+    await batch(
+      a,
+      names.map((n) => `link del ${n}a`),
+      `del-${w}`,
+    );
     await waitFor(`wave ${w} detached`, async () => sampleValue(await metrics(), 'netprobe_attached_interfaces') === baseIfaces);
     const now = procStats(netprobe.pid);
     samples.push({ wave: w, fds: now.fds, rssKb: now.rssKb, attachMs, overflowSeen: mid.overflowKeys });
@@ -114,25 +143,56 @@ test('churn under load: no failed scrape, exact survivors, nothing left behind, 
   const body = await metrics();
   const end = procStats(netprobe.pid);
   const maps = await mapEntries();
-  for (const s of samples) t.diagnostic(`wave ${s.wave}: ${2 * PAIRS_PER_WAVE} interfaces attached in ${s.attachMs} ms (${s.overflowSeen} overflow keys), fds ${s.fds}, RSS ${s.rssKb} kB`);
-  t.diagnostic(`scrapes during churn: ${load.scrapes}, failed ${load.failed}, malformed ${load.malformed}, max latency ${load.maxLatencyMs.toFixed(0)} ms`);
-  t.diagnostic(`fds ${base.fds} → ${end.fds}; RSS ${base.rssKb} → ${end.rssKb} kB; slot entries ${maps.slotOwners.length}, overflow keys ${maps.overflowKeys}`);
+  for (const s of samples)
+    t.diagnostic(
+      `wave ${s.wave}: ${2 * PAIRS_PER_WAVE} interfaces attached in ${s.attachMs} ms (${s.overflowSeen} overflow keys), fds ${s.fds}, RSS ${s.rssKb} kB`,
+    );
+  t.diagnostic(
+    `scrapes during churn: ${load.scrapes}, failed ${load.failed}, malformed ${load.malformed}, max latency ${load.maxLatencyMs.toFixed(0)} ms`,
+  );
+  t.diagnostic(
+    `fds ${base.fds} → ${end.fds}; RSS ${base.rssKb} → ${end.rssKb} kB; slot entries ${maps.slotOwners.length}, overflow keys ${maps.overflowKeys}`,
+  );
 
   assert.equal(load.failed, 0, JSON.stringify(load.errors));
   assert.equal(load.malformed, 0, JSON.stringify(load.errors));
   const exported = new Set(labelSets(body, 'netprobe_tc_packets_total').map((l) => l['interface']));
-  assert.deepEqual([...exported].filter((n) => n !== undefined && /^c\dx/.test(n)), [], 'no series for deleted interfaces');
+  assert.deepEqual(
+    [...exported].filter((n) => n !== undefined && /^c\dx/.test(n)),
+    [],
+    'no series for deleted interfaces',
+  );
   assert.equal(maps.overflowKeys, 0, 'no overflow entry left');
   const live = new Set([1, ...survivorIfindexes]);
-  assert.deepEqual([...new Set(maps.slotOwners)].sort((x, y) => x - y), [...live].sort((x, y) => x - y), 'slots owned only by live interfaces');
+  assert.deepEqual(
+    [...new Set(maps.slotOwners)].sort((x, y) => x - y),
+    [...live].sort((x, y) => x - y),
+    'slots owned only by live interfaces',
+  );
   for (const s of survivors) {
     const before = startStats.get(s.a)!;
     const nowStats = await a.linkStats(s.a);
     const labels = (direction: string): Record<string, string> => ({ interface: s.a, direction });
-    assert.equal(sampleValue(body, 'netprobe_tc_packets_total', labels('ingress')), nowStats.rx.packets - before.rx.packets, `${s.a} ingress packets`);
-    assert.equal(sampleValue(body, 'netprobe_tc_bytes_total', labels('ingress')), nowStats.rx.bytes - before.rx.bytes, `${s.a} ingress bytes`);
-    assert.equal(sampleValue(body, 'netprobe_tc_packets_total', labels('egress')), nowStats.tx.packets - before.tx.packets, `${s.a} egress packets`);
-    assert.equal(sampleValue(body, 'netprobe_tc_bytes_total', labels('egress')), nowStats.tx.bytes - before.tx.bytes, `${s.a} egress bytes`);
+    assert.equal(
+      sampleValue(body, 'netprobe_tc_packets_total', labels('ingress')),
+      nowStats.rx.packets - before.rx.packets,
+      `${s.a} ingress packets`,
+    );
+    assert.equal(
+      sampleValue(body, 'netprobe_tc_bytes_total', labels('ingress')),
+      nowStats.rx.bytes - before.rx.bytes,
+      `${s.a} ingress bytes`,
+    );
+    assert.equal(
+      sampleValue(body, 'netprobe_tc_packets_total', labels('egress')),
+      nowStats.tx.packets - before.tx.packets,
+      `${s.a} egress packets`,
+    );
+    assert.equal(
+      sampleValue(body, 'netprobe_tc_bytes_total', labels('egress')),
+      nowStats.tx.bytes - before.tx.bytes,
+      `${s.a} egress bytes`,
+    );
     assert.ok(nowStats.rx.packets - before.rx.packets >= WAVES * 300, `${s.a}: the traffic arrived`);
   }
   assert.equal(end.fds, base.fds, `fds: ${base.fds} at start, ${end.fds} at the end`);

@@ -116,7 +116,13 @@ async function iperf(seconds: number, bitrate: string): Promise<{ bytes: number;
     for (let attempt = 0; ; attempt++) {
       // The server may need a moment to listen; a refused connection is reported in the JSON.
       await sleep(200);
-      const out = await left.exec('iperf3', ['-c', link.addrB, '-p', port, '-t', String(seconds), '-b', bitrate, '-J', '--connect-timeout', '2000'], (seconds + 15) * 1000).catch((e: { stdout?: string }) => e.stdout ?? '{}');
+      const out = await left
+        .exec(
+          'iperf3',
+          ['-c', link.addrB, '-p', port, '-t', String(seconds), '-b', bitrate, '-J', '--connect-timeout', '2000'],
+          (seconds + 15) * 1000,
+        )
+        .catch((e: { stdout?: string }) => e.stdout ?? '{}');
       const report = JSON.parse(out) as IperfReport;
       if (report.end.sum_sent) return report.end.sum_sent;
       if (attempt >= 10) throw new Error(`iperf3 failed: ${report.error ?? out}`);
@@ -139,9 +145,15 @@ test('serves exact counters and plausible rates; /health, /, promtool, gzip and 
   assert.deepEqual(await attachedInterfaces(left), [idle.a, idle.b, link.a, 'lo'].sort(), 'attached to every interface of the namespace');
 
   const first = await settledReading(np, intervalMs);
-  for (const family of CONTRACT_FAMILIES) assert.match(first.metrics, new RegExp(`^# HELP ${family} .+\n# TYPE ${family} (counter|gauge)$`, 'm'), family);
+  for (const family of CONTRACT_FAMILIES)
+    assert.match(first.metrics, new RegExp(`^# HELP ${family} .+\n# TYPE ${family} (counter|gauge)$`, 'm'), family);
   for (const name of [link.a, idle.a, idle.b, 'lo']) {
-    for (const direction of ['ingress', 'egress']) assert.notEqual(sampleValue(first.metrics, 'netprobe_tc_bytes_total', { interface: name, direction }), undefined, `${name} ${direction}`);
+    for (const direction of ['ingress', 'egress'])
+      assert.notEqual(
+        sampleValue(first.metrics, 'netprobe_tc_bytes_total', { interface: name, direction }),
+        undefined,
+        `${name} ${direction}`,
+      );
   }
 
   // Traffic, with the rate gauges sampled while it flows (each covers one whole interval inside the run).
@@ -156,20 +168,38 @@ test('serves exact counters and plausible rates; /health, /, promtool, gzip and 
   const sent = await report;
 
   const second = await settledReading(np, intervalMs);
-  for (const [direction, kernel] of [['ingress', 'rx'], ['egress', 'tx']] as const) {
-    for (const [family, field] of [['netprobe_tc_packets_total', 'packets'], ['netprobe_tc_bytes_total', 'bytes']] as const) {
+  for (const [direction, kernel] of [
+    ['ingress', 'rx'],
+    ['egress', 'tx'],
+  ] as const) {
+    for (const [family, field] of [
+      ['netprobe_tc_packets_total', 'packets'],
+      ['netprobe_tc_bytes_total', 'bytes'],
+    ] as const) {
       const ours = counter(second.metrics, family, direction) - counter(first.metrics, family, direction);
       const theirs = second.kernel[kernel][field] - first.kernel[kernel][field];
       assert.equal(ours, theirs, `${family} ${direction}: netprobe counted ${ours}, the kernel ${theirs}`);
     }
   }
-  assert.ok(second.kernel.tx.packets - first.kernel.tx.packets > 1_000, `real traffic flowed: ${JSON.stringify({ first: first.kernel, second: second.kernel, sent })}`);
+  assert.ok(
+    second.kernel.tx.packets - first.kernel.tx.packets > 1_000,
+    `real traffic flowed: ${JSON.stringify({ first: first.kernel, second: second.kernel, sent })}`,
+  );
 
   const sentBytesPerSecond = (second.kernel.tx.bytes - first.kernel.tx.bytes) / sent.seconds;
   const medianRate = [...rateSamples].sort((x, y) => x - y)[1] as number;
-  t.diagnostic(`egress rate samples ${rateSamples.map((r) => r.toFixed(0)).join(', ')} B/s; sent ${sentBytesPerSecond.toFixed(0)} B/s; ${second.kernel.tx.packets - first.kernel.tx.packets} packets counted exactly`);
-  assert.ok(Math.abs(medianRate - sentBytesPerSecond) <= 0.1 * sentBytesPerSecond, `egress rate ${medianRate} B/s (samples ${rateSamples.join(', ')}) within 10% of ${sentBytesPerSecond.toFixed(0)} B/s sent`);
-  assert.equal(sampleValue(second.metrics, 'netprobe_tc_bytes_per_second', { interface: link.a, direction: 'egress' }), 0, 'rate falls to 0 once traffic stops');
+  t.diagnostic(
+    `egress rate samples ${rateSamples.map((r) => r.toFixed(0)).join(', ')} B/s; sent ${sentBytesPerSecond.toFixed(0)} B/s; ${second.kernel.tx.packets - first.kernel.tx.packets} packets counted exactly`,
+  );
+  assert.ok(
+    Math.abs(medianRate - sentBytesPerSecond) <= 0.1 * sentBytesPerSecond,
+    `egress rate ${medianRate} B/s (samples ${rateSamples.join(', ')}) within 10% of ${sentBytesPerSecond.toFixed(0)} B/s sent`,
+  );
+  assert.equal(
+    sampleValue(second.metrics, 'netprobe_tc_bytes_per_second', { interface: link.a, direction: 'egress' }),
+    0,
+    'rate falls to 0 once traffic stops',
+  );
   assert.equal(sampleValue(second.metrics, 'netprobe_interface_active', { interface: link.a }), 1);
   assert.equal(sampleValue(second.metrics, 'netprobe_interface_active', { interface: idle.a }), 0);
   assert.equal(sampleValue(second.metrics, 'netprobe_up'), 1);
@@ -192,7 +222,8 @@ test('serves exact counters and plausible rates; /health, /, promtool, gzip and 
   assert.equal(overview.status, 200);
   assert.match(String(overview.headers['content-type']), /^text\/html/);
   const html = overview.body.toString();
-  for (const text of [VERSION, 'ebpf', 'tcx', link.a, 'href="/metrics"', 'href="/health"']) assert.ok(html.includes(text), `/ shows ${text}`);
+  for (const text of [VERSION, 'ebpf', 'tcx', link.a, 'href="/metrics"', 'href="/health"'])
+    assert.ok(html.includes(text), `/ shows ${text}`);
 
   const gzipped = await fetchInNetns(left, `http://127.0.0.1:${np.port}/metrics`, { headers: { 'Accept-Encoding': 'gzip' } });
   assert.equal(gzipped.headers['content-encoding'], 'gzip');
@@ -201,7 +232,9 @@ test('serves exact counters and plausible rates; /health, /, promtool, gzip and 
   assert.equal(plain.headers['content-encoding'], undefined);
   assert.equal(plain.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
 
-  const openMetrics = await fetchInNetns(left, `http://127.0.0.1:${np.port}/metrics`, { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } });
+  const openMetrics = await fetchInNetns(left, `http://127.0.0.1:${np.port}/metrics`, {
+    headers: { Accept: 'application/openmetrics-text; version=1.0.0' },
+  });
   assert.match(String(openMetrics.headers['content-type']), /^application\/openmetrics-text; version=1\.0\.0/);
   assert.ok(openMetrics.body.toString().endsWith('# EOF\n'), 'OpenMetrics ends with # EOF');
 
@@ -210,7 +243,12 @@ test('serves exact counters and plausible rates; /health, /, promtool, gzip and 
 });
 
 test('interface filter, active-only and --ebpf.exclude hide what they should', async () => {
-  const np = await start(['--collector.interval=500ms', '--ebpf.exclude=lo', `--collector.interface-filter=${link.a},${idle.a}`, '--collector.active-only']);
+  const np = await start([
+    '--collector.interval=500ms',
+    '--ebpf.exclude=lo',
+    `--collector.interface-filter=${link.a},${idle.a}`,
+    '--collector.active-only',
+  ]);
   assert.deepEqual(await attachedInterfaces(left), [idle.a, idle.b, link.a].sort(), 'lo is excluded from attaching');
   await sleep(1_000);
   const quiet = await scrape(np);
@@ -225,7 +263,11 @@ test('interface filter, active-only and --ebpf.exclude hide what they should', a
     busy = await scrape(np);
   }
   const exported = new Set(labelSets(busy, 'netprobe_tc_packets_total').map((labels) => labels.interface));
-  assert.deepEqual([...exported], [link.a], `only the active, matching interface is exported (idle ${idle.a} and filtered ${idle.b} are not)`);
+  assert.deepEqual(
+    [...exported],
+    [link.a],
+    `only the active, matching interface is exported (idle ${idle.a} and filtered ${idle.b} are not)`,
+  );
   assert.ok(sentPackets() >= 3, 'the datagrams are counted');
   assert.equal(await stop(np), 0);
   assert.deepEqual(await attachedInterfaces(left), []);
@@ -242,27 +284,38 @@ test('--check without the privileges eBPF needs: exit 1 with the reason (ebpf) o
   const unprivileged = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
   const failure = await left
     .exec('setpriv', [...unprivileged, process.execPath, '--import', 'tsx', CLI, '--check', '--source=ebpf', '--log.format=json'], 60_000)
-    .then(() => assert.fail('--check succeeded without privileges'), (e: { code?: number; stderr?: string }) => e);
+    .then(
+      () => assert.fail('--check succeeded without privileges'),
+      (e: { code?: number; stderr?: string }) => e,
+    );
   assert.equal(failure.code, 1, failure.stderr);
   assert.match(failure.stderr ?? '', /"level":"error".*check failed: .*CAP_BPF/);
   assert.doesNotMatch(failure.stderr ?? '', /\n\s+at /, 'no stack trace');
 
   // --source=auto: the same failure becomes a warning with the reason, and the kernel's own counters are exported.
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
-    execFile('ip', ['netns', 'exec', left.name, 'setpriv', ...unprivileged, process.execPath, '--import', 'tsx', CLI, '--check', '--source=auto'], { timeout: 60_000 }, (error, out, err) =>
-      error ? reject(new Error(`${error.message}\n${err}`)) : resolve({ stdout: out, stderr: err }),
+    execFile(
+      'ip',
+      ['netns', 'exec', left.name, 'setpriv', ...unprivileged, process.execPath, '--import', 'tsx', CLI, '--check', '--source=auto'],
+      { timeout: 60_000 },
+      (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve({ stdout: out, stderr: err })),
     ),
   );
-  const warnings = stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: string; msg: string; reason?: string }).filter((entry) => entry.level === 'warn');
+  const warnings = stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: string; msg: string; reason?: string })
+    .filter((entry) => entry.level === 'warn');
   assert.equal(warnings.length, 1, stderr);
   assert.match(warnings[0]?.msg ?? '', /eBPF counters unavailable, falling back to the kernel's interface statistics/);
   assert.match(warnings[0]?.reason ?? '', /EPERM.*CAP_BPF and CAP_NET_ADMIN/);
   assert.deepEqual(labelSets(stdout, 'netprobe_source_info'), [{ source: 'netdev', attach_mode: 'none' }]);
   assert.notEqual(sampleValue(stdout, 'netprobe_tc_packets_total', { interface: link.a, direction: 'ingress' }), undefined);
 
-  const invalid = await left
-    .exec(process.execPath, ['--import', 'tsx', CLI, '--web.listen-address=:99999'], 30_000)
-    .then(() => assert.fail('invalid input was accepted'), (e: { code?: number; stderr?: string }) => e);
+  const invalid = await left.exec(process.execPath, ['--import', 'tsx', CLI, '--web.listen-address=:99999'], 30_000).then(
+    () => assert.fail('invalid input was accepted'),
+    (e: { code?: number; stderr?: string }) => e,
+  );
   assert.equal(invalid.code, 2);
   assert.equal(invalid.stderr, 'netprobe: --web.listen-address=":99999": port 99999 is out of range: must be from 0 to 65535\n');
 });
@@ -271,13 +324,20 @@ test('a fatal start error (port taken) is one log line and exit 1, and leaves no
   const first = await start([]);
   const attachedByFirst = await listAttachments(left);
   const failure = await left
-    .exec(process.execPath, ['--import', 'tsx', CLI, '--source=ebpf', `--web.listen-address=127.0.0.1:${first.port}`, '--log.format=json'], 60_000)
-    .then(() => assert.fail('a second exporter started on a taken port'), (e: { code?: number; stderr?: string }) => e);
+    .exec(
+      process.execPath,
+      ['--import', 'tsx', CLI, '--source=ebpf', `--web.listen-address=127.0.0.1:${first.port}`, '--log.format=json'],
+      60_000,
+    )
+    .then(
+      () => assert.fail('a second exporter started on a taken port'),
+      (e: { code?: number; stderr?: string }) => e,
+    );
   assert.equal(failure.code, 1, failure.stderr);
   const errors = (failure.stderr ?? '').split('\n').filter((line) => line.includes('"level":"error"'));
   assert.equal(errors.length, 1, failure.stderr);
   assert.match(errors[0] as string, new RegExp(`cannot start: cannot listen on 127\\.0\\.0\\.1:${first.port}: EADDRINUSE`));
-  assert.deepEqual(await listAttachments(left), attachedByFirst, 'only the first exporter\'s programs remain');
+  assert.deepEqual(await listAttachments(left), attachedByFirst, "only the first exporter's programs remain");
   assert.equal(await stop(first), 0);
   assert.deepEqual(await attachedInterfaces(left), []);
 });

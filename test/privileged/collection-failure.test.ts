@@ -19,67 +19,77 @@ import type { LoadResult } from '../fixtures/security/http-probe.js';
 const INTERVAL_MS = 500;
 const FRESHNESS_MS = 30_000; // max(3 × 500 ms, 30 s)
 
-test('kernel reads fail: up 0, /health 503 after the freshness limit, server answers throughout, recovers by itself', { timeout: 110_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'np-fault-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const hosts = await twoHosts('npfail');
-  t.after(() => hosts.cleanup());
-  await disableIpv6(hosts.left);
-  await disableIpv6(hosts.right);
-  await staticNeighbours(hosts.left, hosts.right, hosts.link);
-  const fault = join(dir, 'fail');
-  const np = await startNetprobe(hosts.left, [`--fault-file=${fault}`, `--interval=${INTERVAL_MS}`], { script: FAULTY_EXPORTER });
-  t.after(() => np.stop('SIGKILL'));
-  const get = (path: string): ReturnType<typeof fetchIn> => fetchIn(hosts.left, np.port, path);
-  const health = async (): Promise<{ http: number | undefined; status: string; up: boolean; errors: number }> => {
-    const r = await get('/health');
-    const j = JSON.parse(r.body) as { status: string; collection: { up: boolean; errors: number } };
-    return { http: r.status, status: j.status, up: j.collection.up, errors: j.collection.errors };
-  };
+test(
+  'kernel reads fail: up 0, /health 503 after the freshness limit, server answers throughout, recovers by itself',
+  { timeout: 110_000 },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'np-fault-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const hosts = await twoHosts('npfail');
+    t.after(() => hosts.cleanup());
+    await disableIpv6(hosts.left);
+    await disableIpv6(hosts.right);
+    await staticNeighbours(hosts.left, hosts.right, hosts.link);
+    const fault = join(dir, 'fail');
+    const np = await startNetprobe(hosts.left, [`--fault-file=${fault}`, `--interval=${INTERVAL_MS}`], { script: FAULTY_EXPORTER });
+    t.after(() => np.stop('SIGKILL'));
+    const get = (path: string): ReturnType<typeof fetchIn> => fetchIn(hosts.left, np.port, path);
+    const health = async (): Promise<{ http: number | undefined; status: string; up: boolean; errors: number }> => {
+      const r = await get('/health');
+      const j = JSON.parse(r.body) as { status: string; collection: { up: boolean; errors: number } };
+      return { http: r.status, status: j.status, up: j.collection.up, errors: j.collection.errors };
+    };
 
-  await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS));
-  const healthy = await health();
-  assert.deepEqual([healthy.http, healthy.status, healthy.up], [200, 'ok', true]);
-  assert.equal(sampleValue((await get('/metrics')).body, 'netprobe_up'), 1);
+    await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS));
+    const healthy = await health();
+    assert.deepEqual([healthy.http, healthy.status, healthy.up], [200, 'ok', true]);
+    assert.equal(sampleValue((await get('/metrics')).body, 'netprobe_up'), 1);
 
-  // Fail, with a scraper running for the whole outage.
-  await writeFile(fault, '');
-  const failStarted = Date.now();
-  const scraper = probe<LoadResult>(hosts.left, { kind: 'load', url: `http://127.0.0.1:${np.port}/metrics`, concurrency: 2, durationMs: FRESHNESS_MS + 6000 }, 90_000);
-  await new Promise((r) => setTimeout(r, 3 * INTERVAL_MS));
-  const early = await get('/metrics');
-  assert.equal(early.status, 200, 'the last exposition is still served');
-  assert.equal(sampleValue(early.body, 'netprobe_up'), 0);
-  const errors1 = sampleValue(early.body, 'netprobe_collection_errors_total') ?? 0;
-  assert.ok(errors1 >= 1);
-  const earlyHealth = await health();
-  assert.equal(earlyHealth.up, false);
-  assert.equal(earlyHealth.http, 200, 'still within the freshness limit');
+    // Fail, with a scraper running for the whole outage.
+    await writeFile(fault, '');
+    const failStarted = Date.now();
+    const scraper = probe<LoadResult>(
+      hosts.left,
+      { kind: 'load', url: `http://127.0.0.1:${np.port}/metrics`, concurrency: 2, durationMs: FRESHNESS_MS + 6000 },
+      90_000,
+    );
+    await new Promise((r) => setTimeout(r, 3 * INTERVAL_MS));
+    const early = await get('/metrics');
+    assert.equal(early.status, 200, 'the last exposition is still served');
+    assert.equal(sampleValue(early.body, 'netprobe_up'), 0);
+    const errors1 = sampleValue(early.body, 'netprobe_collection_errors_total') ?? 0;
+    assert.ok(errors1 >= 1);
+    const earlyHealth = await health();
+    assert.equal(earlyHealth.up, false);
+    assert.equal(earlyHealth.http, 200, 'still within the freshness limit');
 
-  // Past the freshness limit: /health says so, every route still answers.
-  await new Promise((r) => setTimeout(r, Math.max(0, failStarted + FRESHNESS_MS + 2000 - Date.now())));
-  const stale = await health();
-  assert.equal(stale.http, 503);
-  assert.notEqual(stale.status, 'ok');
-  assert.ok(stale.errors > errors1, 'errors keep being counted');
-  assert.equal((await get('/')).status, 200);
-  const load = await scraper;
-  assert.equal(load.failed, 0, JSON.stringify(load.errors));
-  assert.equal(load.malformed, 0, JSON.stringify(load.errors));
-  const downFor = Date.now() - failStarted;
+    // Past the freshness limit: /health says so, every route still answers.
+    await new Promise((r) => setTimeout(r, Math.max(0, failStarted + FRESHNESS_MS + 2000 - Date.now())));
+    const stale = await health();
+    assert.equal(stale.http, 503);
+    assert.notEqual(stale.status, 'ok');
+    assert.ok(stale.errors > errors1, 'errors keep being counted');
+    assert.equal((await get('/')).status, 200);
+    const load = await scraper;
+    assert.equal(load.failed, 0, JSON.stringify(load.errors));
+    assert.equal(load.malformed, 0, JSON.stringify(load.errors));
+    const downFor = Date.now() - failStarted;
 
-  // The cause goes away: recovery by itself, and counting never stopped in the kernel.
-  await rm(fault);
-  await sendUdp(hosts.right, hosts.link.addrA, 300);
-  await new Promise((r) => setTimeout(r, 4 * INTERVAL_MS));
-  const back = await health();
-  assert.deepEqual([back.http, back.status, back.up], [200, 'ok', true]);
-  const body = (await get('/metrics')).body;
-  assert.equal(sampleValue(body, 'netprobe_up'), 1);
-  const kernel = await hosts.left.linkStats(hosts.link.a);
-  assert.equal(sampleValue(body, 'netprobe_tc_packets_total', { interface: hosts.link.a, direction: 'ingress' }), kernel.rx.packets);
-  assert.equal(sampleValue(body, 'netprobe_tc_bytes_total', { interface: hosts.link.a, direction: 'ingress' }), kernel.rx.bytes);
-  assert.match(np.output(), /injected fault/, 'the failure is logged with its cause');
-  t.diagnostic(`outage ${(downFor / 1000).toFixed(1)} s: ${stale.errors} failed collections, /health 503 after ${FRESHNESS_MS / 1000} s, ${load.scrapes} scrapes meanwhile with 0 failed; recovered within ${4 * INTERVAL_MS} ms, counters exact`);
-  assert.equal(await np.stop('SIGTERM'), 0);
-});
+    // The cause goes away: recovery by itself, and counting never stopped in the kernel.
+    await rm(fault);
+    await sendUdp(hosts.right, hosts.link.addrA, 300);
+    await new Promise((r) => setTimeout(r, 4 * INTERVAL_MS));
+    const back = await health();
+    assert.deepEqual([back.http, back.status, back.up], [200, 'ok', true]);
+    const body = (await get('/metrics')).body;
+    assert.equal(sampleValue(body, 'netprobe_up'), 1);
+    const kernel = await hosts.left.linkStats(hosts.link.a);
+    assert.equal(sampleValue(body, 'netprobe_tc_packets_total', { interface: hosts.link.a, direction: 'ingress' }), kernel.rx.packets);
+    assert.equal(sampleValue(body, 'netprobe_tc_bytes_total', { interface: hosts.link.a, direction: 'ingress' }), kernel.rx.bytes);
+    assert.match(np.output(), /injected fault/, 'the failure is logged with its cause');
+    t.diagnostic(
+      `outage ${(downFor / 1000).toFixed(1)} s: ${stale.errors} failed collections, /health 503 after ${FRESHNESS_MS / 1000} s, ${load.scrapes} scrapes meanwhile with 0 failed; recovered within ${4 * INTERVAL_MS} ms, counters exact`,
+    );
+    assert.equal(await np.stop('SIGTERM'), 0);
+  },
+);

@@ -40,7 +40,9 @@ async function settledReading(ns: Netns, ifname: string, agent: Agent, second: A
 }
 
 /** Two namespaces joined by a veth pair (IPv6 quiet), the other program compiled, a temp dir; all removed after. */
-async function setUp(t: { after: (fn: () => unknown) => void }): Promise<{ dir: string; secondObject: string; left: Netns; right: Netns; link: VethPair }> {
+async function setUp(t: {
+  after: (fn: () => unknown) => void;
+}): Promise<{ dir: string; secondObject: string; left: Netns; right: Netns; link: VethPair }> {
   const dir = mkdtempSync(join(tmpdir(), 'np-second-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const secondObject = compileFixtureProgram('ebpf-second-counter.bpf.c', dir);
@@ -74,12 +76,19 @@ for (const mode of ['tcx', 'tc'] as const) {
     }
 
     const before = await settledReading(left, link.a, agent, second);
-    await iperf(left, right, link.addrB, [{ seconds: 1 }, { seconds: 1, reverse: true }, { seconds: 1, udp: true }, { seconds: 1, udp: true, reverse: true }]);
+    await iperf(left, right, link.addrB, [
+      { seconds: 1 },
+      { seconds: 1, reverse: true },
+      { seconds: 1, udp: true },
+      { seconds: 1, udp: true, reverse: true },
+    ]);
     const after = await settledReading(left, link.a, agent, second);
 
     const kernelIn = after.kernel.rx - before.kernel.rx;
     const kernelOut = after.kernel.tx - before.kernel.tx;
-    t.diagnostic(`${mode}: kernel rx ${kernelIn} tx ${kernelOut}; netprobe ${after.ours.ingress - before.ours.ingress}/${after.ours.egress - before.ours.egress}; second ${after.second.ingress - before.second.ingress}/${after.second.egress - before.second.egress}`);
+    t.diagnostic(
+      `${mode}: kernel rx ${kernelIn} tx ${kernelOut}; netprobe ${after.ours.ingress - before.ours.ingress}/${after.ours.egress - before.ours.egress}; second ${after.second.ingress - before.second.ingress}/${after.second.egress - before.second.egress}`,
+    );
     assert.ok(kernelIn > 1000n && kernelOut > 1000n, 'traffic flowed both ways');
     assert.equal(after.second.ingress - before.second.ingress, kernelIn, 'the second program saw every received packet');
     assert.equal(after.second.egress - before.second.egress, kernelOut, 'the second program saw every sent packet');
@@ -100,49 +109,76 @@ for (const mode of ['tcx', 'tc'] as const) {
   });
 }
 
-test('tcx: netprobe goes before a program that was attached first (BPF_F_BEFORE), and both see every packet', { timeout: 90_000 }, async (t) => {
-  const { secondObject, left, right, link } = await setUp(t);
+test(
+  'tcx: netprobe goes before a program that was attached first (BPF_F_BEFORE), and both see every packet',
+  { timeout: 90_000 },
+  async (t) => {
+    const { secondObject, left, right, link } = await setUp(t);
 
-  const second = Agent.start(left, [secondObject, link.a, 'tcx'], { script: fixturePath('ebpf-second-program.ts') });
-  t.after(() => second.stop());
-  await second.ready();
-  const agent = Agent.start(left, ['--mode=tcx', `--include=${link.a}`]);
-  t.after(() => agent.stop());
-  await agent.ready();
-  const hooks = (await agent.request('hooks', 'hooks')).hooks as Array<{ name: string; ingress: string[]; egress: string[] }>;
-  const h = hooks.find((x) => x.name === link.a);
-  assert.deepEqual([h?.ingress, h?.egress], [['netprobe_tc_in', 'second_in'], ['netprobe_tc_eg', 'second_eg']]);
+    const second = Agent.start(left, [secondObject, link.a, 'tcx'], { script: fixturePath('ebpf-second-program.ts') });
+    t.after(() => second.stop());
+    await second.ready();
+    const agent = Agent.start(left, ['--mode=tcx', `--include=${link.a}`]);
+    t.after(() => agent.stop());
+    await agent.ready();
+    const hooks = (await agent.request('hooks', 'hooks')).hooks as Array<{ name: string; ingress: string[]; egress: string[] }>;
+    const h = hooks.find((x) => x.name === link.a);
+    assert.deepEqual(
+      [h?.ingress, h?.egress],
+      [
+        ['netprobe_tc_in', 'second_in'],
+        ['netprobe_tc_eg', 'second_eg'],
+      ],
+    );
 
-  const before = await settledReading(left, link.a, agent, second);
-  await iperf(left, right, link.addrB, [{ seconds: 1, udp: true }, { seconds: 1, udp: true, reverse: true }]);
-  const after = await settledReading(left, link.a, agent, second);
-  const kernelIn = after.kernel.rx - before.kernel.rx;
-  const kernelOut = after.kernel.tx - before.kernel.tx;
-  assert.ok(kernelIn > 100n && kernelOut > 100n);
-  assert.deepEqual(
-    [after.ours.ingress - before.ours.ingress, after.ours.egress - before.ours.egress, after.second.ingress - before.second.ingress, after.second.egress - before.second.egress],
-    [kernelIn, kernelOut, kernelIn, kernelOut],
-  );
-  assert.equal(await agent.close(), 0);
-  await second.request('close', 'closed');
-});
+    const before = await settledReading(left, link.a, agent, second);
+    await iperf(left, right, link.addrB, [
+      { seconds: 1, udp: true },
+      { seconds: 1, udp: true, reverse: true },
+    ]);
+    const after = await settledReading(left, link.a, agent, second);
+    const kernelIn = after.kernel.rx - before.kernel.rx;
+    const kernelOut = after.kernel.tx - before.kernel.tx;
+    assert.ok(kernelIn > 100n && kernelOut > 100n);
+    assert.deepEqual(
+      [
+        after.ours.ingress - before.ours.ingress,
+        after.ours.egress - before.ours.egress,
+        after.second.ingress - before.second.ingress,
+        after.second.egress - before.second.egress,
+      ],
+      [kernelIn, kernelOut, kernelIn, kernelOut],
+    );
+    assert.equal(await agent.close(), 0);
+    await second.request('close', 'closed');
+  },
+);
 
-test("tc: someone else's filter at netprobe's handle and priority is left alone; that interface is reported uncounted", { timeout: 60_000 }, async (t) => {
-  const { dir, secondObject, left, link } = await setUp(t);
+test(
+  "tc: someone else's filter at netprobe's handle and priority is left alone; that interface is reported uncounted",
+  { timeout: 60_000 },
+  async (t) => {
+    const { dir, secondObject, left, link } = await setUp(t);
 
-  const squatter = Agent.start(left, [secondObject, link.a, 'tc', String(0x4e50), '1'], { script: fixturePath('ebpf-second-program.ts') });
-  t.after(() => squatter.stop());
-  await squatter.ready();
-  const agent = Agent.start(left, ['--mode=tc', `--state-dir=${dir}`]);
-  t.after(() => agent.stop());
-  const ready = await agent.ready();
-  assert.ok(!(ready.interfaces as Array<{ name: string }>).some((i) => i.name === link.a), `${link.a} is not attached`);
-  assert.ok((ready.interfaces as Array<{ name: string }>).some((i) => i.name === 'lo'), 'the others are');
-  assert.match(agent.log, /NP_ERR_TC_HANDLE_TAKEN|is held by another program \(second_in/);
-  const stats = (await agent.request('read', 'counters')).stats as Record<string, string>;
-  assert.equal(stats.interfaces_uncounted, '1');
-  assert.equal(await agent.close(), 0);
-  const filters = await left.exec('tc', ['filter', 'show', 'dev', link.a, 'ingress']);
-  assert.match(filters, /handle 0x4e50 second_in/, 'the squatter is untouched');
-  assert.match(await left.exec('tc', ['qdisc', 'show', 'dev', link.a]), /clsact/, 'and so is the qdisc it sits on');
-});
+    const squatter = Agent.start(left, [secondObject, link.a, 'tc', String(0x4e50), '1'], {
+      script: fixturePath('ebpf-second-program.ts'),
+    });
+    t.after(() => squatter.stop());
+    await squatter.ready();
+    const agent = Agent.start(left, ['--mode=tc', `--state-dir=${dir}`]);
+    t.after(() => agent.stop());
+    const ready = await agent.ready();
+    assert.ok(!(ready.interfaces as Array<{ name: string }>).some((i) => i.name === link.a), `${link.a} is not attached`);
+    assert.ok(
+      (ready.interfaces as Array<{ name: string }>).some((i) => i.name === 'lo'),
+      'the others are',
+    );
+    assert.match(agent.log, /NP_ERR_TC_HANDLE_TAKEN|is held by another program \(second_in/);
+    const stats = (await agent.request('read', 'counters')).stats as Record<string, string>;
+    assert.equal(stats.interfaces_uncounted, '1');
+    assert.equal(await agent.close(), 0);
+    const filters = await left.exec('tc', ['filter', 'show', 'dev', link.a, 'ingress']);
+    assert.match(filters, /handle 0x4e50 second_in/, 'the squatter is untouched');
+    assert.match(await left.exec('tc', ['qdisc', 'show', 'dev', link.a]), /clsact/, 'and so is the qdisc it sits on');
+  },
+);

@@ -22,7 +22,10 @@ for (const mode of ['tcx', 'tc'] as const) {
     t.after(() => agent.stop());
     const ready = await agent.ready();
     assert.equal(ready.attachMode, mode);
-    assert.ok((ready.interfaces as Array<{ name: string }>).some((i) => i.name === link.a), 'the veth end is attached');
+    assert.ok(
+      (ready.interfaces as Array<{ name: string }>).some((i) => i.name === link.a),
+      'the veth end is attached',
+    );
 
     const before = await settledSnapshot(agent, left, link.a);
     await iperf(left, right, link.addrB, [
@@ -35,8 +38,13 @@ for (const mode of ['tcx', 'tc'] as const) {
 
     const { ours, kernel } = deltas(link.a, before, after);
     // Sanity: real traffic flowed both ways (UDP at 64 bytes alone is thousands of packets).
-    assert.ok(kernel.ingress.packets > 1000n && kernel.egress.packets > 1000n, `traffic: ${JSON.stringify(kernel, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
-    t.diagnostic(`${mode}: ingress ${ours.ingress.packets} packets / ${ours.ingress.bytes} bytes, egress ${ours.egress.packets} / ${ours.egress.bytes}; kernel rx ${kernel.ingress.packets} / ${kernel.ingress.bytes}, tx ${kernel.egress.packets} / ${kernel.egress.bytes}`);
+    assert.ok(
+      kernel.ingress.packets > 1000n && kernel.egress.packets > 1000n,
+      `traffic: ${JSON.stringify(kernel, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`,
+    );
+    t.diagnostic(
+      `${mode}: ingress ${ours.ingress.packets} packets / ${ours.ingress.bytes} bytes, egress ${ours.egress.packets} / ${ours.egress.bytes}; kernel rx ${kernel.ingress.packets} / ${kernel.ingress.bytes}, tx ${kernel.egress.packets} / ${kernel.egress.bytes}`,
+    );
     assert.deepEqual(ours.ingress, kernel.ingress, 'ingress = rx');
     assert.deepEqual(ours.egress, kernel.egress, 'egress = tx');
 

@@ -33,7 +33,10 @@ test('a program the verifier rejects: NP_ERR_BPF_LOAD naming the object, the ver
   assert.match(String(e.message), /--log.level=debug/);
   assert.equal(await agent.exited, 1);
   const debugLines = agent.log.split('\n').filter((l) => l.includes('"level":"debug"'));
-  assert.ok(debugLines.some((l) => /invalid access to packet|R\d+ invalid mem access|BEGIN PROG LOAD LOG/.test(l)), 'the verifier log is in the debug log');
+  assert.ok(
+    debugLines.some((l) => /invalid access to packet|R\d+ invalid mem access|BEGIN PROG LOAD LOG/.test(l)),
+    'the verifier log is in the debug log',
+  );
   assert.doesNotMatch(await ns.exec('tc', ['qdisc', 'show']), /clsact/);
 });
 
@@ -67,7 +70,9 @@ test('no libbpf.so.1: NP_ERR_NO_LIBBPF naming the package to install', { timeout
   const path = /libbpf\.so\.1 \(.*\) => (\S+)/.exec(execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }))?.[1];
   assert.ok(path, 'libbpf.so.1 is installed');
   const ns = await namespace(t);
-  const agent = Agent.start(ns, [], { wrapper: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount --bind /dev/null ${path} && exec "$@"`, 'sh'] });
+  const agent = Agent.start(ns, [], {
+    wrapper: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount --bind /dev/null ${path} && exec "$@"`, 'sh'],
+  });
   t.after(() => agent.stop());
   const e = await agent.next(['ready']);
   assert.equal(e.code, 'NP_ERR_NO_LIBBPF');

@@ -12,15 +12,19 @@ import { twoHosts, vethBetween, type Netns } from '../helpers/netns.js';
 import { Agent, row, type AgentInterface } from '../fixtures/ebpf-agent-driver.js';
 import { deltas, iperf, quietIpv6, settledSnapshot } from '../fixtures/ebpf-traffic.js';
 
-
-
 async function entries(agent: Agent): Promise<{ slots: number[]; overflow: Array<{ ifindex: number; direction: string }> }> {
-  return (await agent.request('entries', 'entries')) as unknown as { slots: number[]; overflow: Array<{ ifindex: number; direction: string }> };
+  return (await agent.request('entries', 'entries')) as unknown as {
+    slots: number[];
+    overflow: Array<{ ifindex: number; direction: string }>;
+  };
 }
 
 async function expectExactCounts(agent: Agent, left: Netns, right: Netns, ifname: string, serverAddr: string): Promise<void> {
   const before = await settledSnapshot(agent, left, ifname);
-  await iperf(left, right, serverAddr, [{ seconds: 1, udp: true }, { seconds: 1, udp: true, reverse: true }]);
+  await iperf(left, right, serverAddr, [
+    { seconds: 1, udp: true },
+    { seconds: 1, udp: true, reverse: true },
+  ]);
   const after = await settledSnapshot(agent, left, ifname);
   const { ours, kernel } = deltas(ifname, before, after);
   assert.ok(kernel.ingress.packets > 100n && kernel.egress.packets > 100n, `traffic flowed on ${ifname}`);
@@ -75,7 +79,21 @@ for (const mode of ['tcx', 'tc'] as const) {
 
     // The same ifindex, reused by a new interface, starts from zero.
     const reused = `npr${pluggedIndex}`;
-    await left.ip(['link', 'add', 'name', reused, 'index', String(pluggedIndex), 'type', 'veth', 'peer', 'name', `${reused}p`, 'netns', right.name]);
+    await left.ip([
+      'link',
+      'add',
+      'name',
+      reused,
+      'index',
+      String(pluggedIndex),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `${reused}p`,
+      'netns',
+      right.name,
+    ]);
     await agent.untilInterfaces((list) => list.some((i) => i.name === reused && i.ifindex === pluggedIndex));
     assert.deepEqual(row(await agent.counters(), reused, 'ingress'), { packets: 0n, bytes: 0n });
     await left.ip(['link', 'del', 'dev', reused]);
@@ -84,13 +102,30 @@ for (const mode of ['tcx', 'tc'] as const) {
     // An ifindex whose slot is taken (lo is ifindex 1; 1 + 1024 shares its slot) goes to the overflow map.
     const over = `npo${process.pid % 10000}`;
     const overIndex = 1 + 1024;
-    await left.ip(['link', 'add', 'name', over, 'index', String(overIndex), 'type', 'veth', 'peer', 'name', `${over}p`, 'netns', right.name]);
+    await left.ip([
+      'link',
+      'add',
+      'name',
+      over,
+      'index',
+      String(overIndex),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `${over}p`,
+      'netns',
+      right.name,
+    ]);
     await left.ip(['addr', 'add', '10.213.252.1/30', 'dev', over]);
     await right.ip(['addr', 'add', '10.213.252.2/30', 'dev', `${over}p`]);
     await left.ip(['link', 'set', over, 'up']);
     await right.ip(['link', 'set', `${over}p`, 'up']);
     await agent.untilInterfaces((list) => list.some((i) => i.name === over));
-    const overflowEntries = (await entries(agent)).overflow.filter((k) => k.ifindex === overIndex).map((k) => k.direction).sort();
+    const overflowEntries = (await entries(agent)).overflow
+      .filter((k) => k.ifindex === overIndex)
+      .map((k) => k.direction)
+      .sort();
     assert.deepEqual(overflowEntries, ['egress', 'ingress']);
     await expectExactCounts(agent, left, right, over, '10.213.252.2');
     await left.ip(['link', 'del', 'dev', over]);

@@ -16,34 +16,38 @@ const asNobody = (caps: string[]): string[] => {
 };
 
 for (const caps of [[], ['bpf'], ['net_admin']]) {
-  test(`as an unprivileged user with capabilities [${caps.join(', ')}]: a clear error, exit 1, nothing attached`, { timeout: 60_000 }, async (t) => {
-    const ns = await Netns.create('npp');
-    t.after(() => ns.delete());
-    await ns.ip(['link', 'add', 'npp0', 'type', 'veth', 'peer', 'name', 'npp1']);
-    await ns.ip(['link', 'set', 'npp0', 'up']);
+  test(
+    `as an unprivileged user with capabilities [${caps.join(', ')}]: a clear error, exit 1, nothing attached`,
+    { timeout: 60_000 },
+    async (t) => {
+      const ns = await Netns.create('npp');
+      t.after(() => ns.delete());
+      await ns.ip(['link', 'add', 'npp0', 'type', 'veth', 'peer', 'name', 'npp1']);
+      await ns.ip(['link', 'set', 'npp0', 'up']);
 
-    const agent = Agent.start(ns, ['--mode=tc'], { wrapper: asNobody(caps) });
-    t.after(() => agent.stop());
-    const e = await agent.next(['ready']);
-    assert.equal(e.event, 'error');
-    assert.equal(e.code, 'NP_ERR_NO_PRIVILEGE');
-    assert.match(String(e.message), /CAP_BPF/);
-    assert.match(String(e.message), /CAP_NET_ADMIN/);
-    assert.match(String(e.message), /^load BPF object /, 'says what was being done');
-    assert.equal(await agent.exited, 1);
+      const agent = Agent.start(ns, ['--mode=tc'], { wrapper: asNobody(caps) });
+      t.after(() => agent.stop());
+      const e = await agent.next(['ready']);
+      assert.equal(e.event, 'error');
+      assert.equal(e.code, 'NP_ERR_NO_PRIVILEGE');
+      assert.match(String(e.message), /CAP_BPF/);
+      assert.match(String(e.message), /CAP_NET_ADMIN/);
+      assert.match(String(e.message), /^load BPF object /, 'says what was being done');
+      assert.equal(await agent.exited, 1);
 
-    for (const dev of ['lo', 'npp0']) {
-      assert.doesNotMatch(await ns.exec('tc', ['qdisc', 'show', 'dev', dev]), /clsact/, `${dev}: no qdisc`);
-      assert.equal((await ns.exec('tc', ['filter', 'show', 'dev', dev, 'ingress'])).trim(), '', `${dev}: no filter`);
-    }
-    // tcx links cannot outlive their process, but check: a root netprobe here sees only its own.
-    const root = Agent.start(ns, ['--mode=tcx']);
-    t.after(() => root.stop());
-    await root.ready();
-    const hooks = (await root.request('hooks', 'hooks')).hooks as Array<{ ingress: string[]; egress: string[] }>;
-    for (const h of hooks) assert.deepEqual([h.ingress, h.egress], [['netprobe_tc_in'], ['netprobe_tc_eg']]);
-    assert.equal(await root.close(), 0);
-  });
+      for (const dev of ['lo', 'npp0']) {
+        assert.doesNotMatch(await ns.exec('tc', ['qdisc', 'show', 'dev', dev]), /clsact/, `${dev}: no qdisc`);
+        assert.equal((await ns.exec('tc', ['filter', 'show', 'dev', dev, 'ingress'])).trim(), '', `${dev}: no filter`);
+      }
+      // tcx links cannot outlive their process, but check: a root netprobe here sees only its own.
+      const root = Agent.start(ns, ['--mode=tcx']);
+      t.after(() => root.stop());
+      await root.ready();
+      const hooks = (await root.request('hooks', 'hooks')).hooks as Array<{ ingress: string[]; egress: string[] }>;
+      for (const h of hooks) assert.deepEqual([h.ingress, h.egress], [['netprobe_tc_in'], ['netprobe_tc_eg']]);
+      assert.equal(await root.close(), 0);
+    },
+  );
 }
 
 test('as an unprivileged user with exactly CAP_BPF and CAP_NET_ADMIN: loads, attaches, cleans up', { timeout: 60_000 }, async (t) => {
@@ -54,7 +58,10 @@ test('as an unprivileged user with exactly CAP_BPF and CAP_NET_ADMIN: loads, att
     t.after(() => agent.stop());
     const ready = await agent.ready();
     assert.equal(ready.attachMode, mode);
-    assert.deepEqual((ready.interfaces as Array<{ name: string }>).map((i) => i.name), ['lo']);
+    assert.deepEqual(
+      (ready.interfaces as Array<{ name: string }>).map((i) => i.name),
+      ['lo'],
+    );
     assert.equal(await agent.close(), 0);
     assert.doesNotMatch(await ns.exec('tc', ['qdisc', 'show', 'dev', 'lo']), /clsact/);
   }

@@ -55,7 +55,9 @@ interface RunningExample {
 
 /** Starts an example in `left` and waits until its exporter listens on `port`. */
 async function startExample(name: string, port: number, runMs: number): Promise<RunningExample> {
-  const child = left.spawn(process.execPath, ['--import', 'tsx', example(name)], { env: { ...process.env, EXAMPLE_RUN_MS: String(runMs) } });
+  const child = left.spawn(process.execPath, ['--import', 'tsx', example(name)], {
+    env: { ...process.env, EXAMPLE_RUN_MS: String(runMs) },
+  });
   running.add(child);
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));

@@ -20,7 +20,12 @@ const INTERVAL_MS = 300;
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message())), ms); })]);
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message())), ms);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -56,14 +61,20 @@ test('netdev source: scraped counters equal ip -s link after iperf3 traffic over
   await right.exec('sysctl', ['-qw', `net.ipv6.conf.${link.b}.disable_ipv6=1`]);
 
   const exporter = left.spawn(process.execPath, ['--import', 'tsx', FIXTURE, `--interval=${INTERVAL_MS}`]);
-  t.after(() => { if (exporter.exitCode === null) exporter.kill('SIGKILL'); });
+  t.after(() => {
+    if (exporter.exitCode === null) exporter.kill('SIGKILL');
+  });
   let stderr = '';
   exporter.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const ready = await waitForEvent(exporter, 'ready', 20_000).catch((e: Error) => { throw new Error(`${e.message}; stderr: ${stderr}`); });
+  const ready = await waitForEvent(exporter, 'ready', 20_000).catch((e: Error) => {
+    throw new Error(`${e.message}; stderr: ${stderr}`);
+  });
   const base = `http://127.0.0.1:${ready.port as number}`;
 
   const server = right.spawn('iperf3', ['-s', '-1', '--forceflush', '-B', link.addrB]);
-  t.after(() => { if (server.exitCode === null) server.kill('SIGKILL'); });
+  t.after(() => {
+    if (server.exitCode === null) server.kill('SIGKILL');
+  });
   await waitForOutput(server, /Server listening/, 10_000);
   await left.exec('iperf3', ['-c', link.addrB, '-t', '2', '-J'], 30_000);
   if (server.exitCode === null) await withTimeout(once(server, 'exit'), 5_000, () => 'iperf3 server did not exit after its one test');
@@ -96,49 +107,64 @@ test('netdev source: scraped counters equal ip -s link after iperf3 traffic over
   assert.deepEqual([health.source.kind, health.source.attach_mode], ['netdev', null]);
 
   exporter.kill('SIGTERM');
-  const [code] = (await withTimeout(once(exporter, 'exit'), 10_000, () => `no exit within 10 s of SIGTERM; stderr: ${stderr}`)) as [number | null];
+  const [code] = (await withTimeout(once(exporter, 'exit'), 10_000, () => `no exit within 10 s of SIGTERM; stderr: ${stderr}`)) as [
+    number | null,
+  ];
   assert.equal(code, 0, `clean exit on SIGTERM; stderr: ${stderr}`);
 });
 
-test('netdev source: a hot-plugged interface is exported on its link event, long before the 60 s interval', { timeout: 60_000 }, async (t) => {
-  const { left, cleanup } = await twoHosts('npxh');
-  t.after(cleanup);
-  const exporter = left.spawn(process.execPath, ['--import', 'tsx', FIXTURE, '--interval=60000']);
-  t.after(() => { if (exporter.exitCode === null) exporter.kill('SIGKILL'); });
-  let stderr = '';
-  exporter.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const ready = await waitForEvent(exporter, 'ready', 20_000).catch((e: Error) => { throw new Error(`${e.message}; stderr: ${stderr}`); });
-  const base = `http://127.0.0.1:${ready.port as number}`;
-  const tag = uniqueTag();
-  const name = `nphp${tag}`;
-  assert.ok(!(await curl(left, `${base}/metrics`)).includes(`interface="${name}"`));
-  await left.ip(['link', 'add', name, 'type', 'veth', 'peer', 'name', `nphq${tag}`]);
-  const added = Date.now();
-  let text = '';
-  while (Date.now() - added < 5_000 && !text.includes(`interface="${name}"`)) {
-    await sleep(100);
-    text = await curl(left, `${base}/metrics`);
-  }
-  assert.ok(text.includes(`interface="${name}"`), `exported after ${Date.now() - added} ms; stderr: ${stderr}`);
-  await left.ip(['link', 'del', name]);
-  const removed = Date.now();
-  while (Date.now() - removed < 5_000 && text.includes(`interface="${name}"`)) {
-    await sleep(100);
-    text = await curl(left, `${base}/metrics`);
-  }
-  assert.ok(!text.includes(`interface="${name}"`), 'a deleted interface loses its series promptly too');
-  exporter.kill('SIGTERM');
-  const [code] = (await withTimeout(once(exporter, 'exit'), 10_000, () => `no exit within 10 s of SIGTERM; stderr: ${stderr}`)) as [number | null];
-  assert.equal(code, 0);
-});
+test(
+  'netdev source: a hot-plugged interface is exported on its link event, long before the 60 s interval',
+  { timeout: 60_000 },
+  async (t) => {
+    const { left, cleanup } = await twoHosts('npxh');
+    t.after(cleanup);
+    const exporter = left.spawn(process.execPath, ['--import', 'tsx', FIXTURE, '--interval=60000']);
+    t.after(() => {
+      if (exporter.exitCode === null) exporter.kill('SIGKILL');
+    });
+    let stderr = '';
+    exporter.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const ready = await waitForEvent(exporter, 'ready', 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}; stderr: ${stderr}`);
+    });
+    const base = `http://127.0.0.1:${ready.port as number}`;
+    const tag = uniqueTag();
+    const name = `nphp${tag}`;
+    assert.ok(!(await curl(left, `${base}/metrics`)).includes(`interface="${name}"`));
+    await left.ip(['link', 'add', name, 'type', 'veth', 'peer', 'name', `nphq${tag}`]);
+    const added = Date.now();
+    let text = '';
+    while (Date.now() - added < 5_000 && !text.includes(`interface="${name}"`)) {
+      await sleep(100);
+      text = await curl(left, `${base}/metrics`);
+    }
+    assert.ok(text.includes(`interface="${name}"`), `exported after ${Date.now() - added} ms; stderr: ${stderr}`);
+    await left.ip(['link', 'del', name]);
+    const removed = Date.now();
+    while (Date.now() - removed < 5_000 && text.includes(`interface="${name}"`)) {
+      await sleep(100);
+      text = await curl(left, `${base}/metrics`);
+    }
+    assert.ok(!text.includes(`interface="${name}"`), 'a deleted interface loses its series promptly too');
+    exporter.kill('SIGTERM');
+    const [code] = (await withTimeout(once(exporter, 'exit'), 10_000, () => `no exit within 10 s of SIGTERM; stderr: ${stderr}`)) as [
+      number | null,
+    ];
+    assert.equal(code, 0);
+  },
+);
 
 test('sysfs reader (the netdev source without libbpf) agrees with the netlink dump', async () => {
   const { dumpLinks } = await import('../../src/net/link-dump.js');
-  const { readSysfsLinks } = await import('../../src/collector/sysfs-links.js');
+  const { readSysfsLinks } = await import('../../src/source/sysfs-links.js');
   const viaNetlink = dumpLinks();
   const viaSysfs = readSysfsLinks();
   const viaNetlinkAfter = dumpLinks();
-  assert.deepEqual(viaSysfs.map((l) => [l.ifindex, l.name, l.up]), viaNetlink.map((l) => [l.ifindex, l.name, l.up]));
+  assert.deepEqual(
+    viaSysfs.map((l) => [l.ifindex, l.name, l.up]),
+    viaNetlink.map((l) => [l.ifindex, l.name, l.up]),
+  );
   for (const [i, s] of viaSysfs.entries()) {
     const before = viaNetlink[i]!.stats!;
     const after = viaNetlinkAfter[i]!.stats!;
@@ -150,6 +176,11 @@ test('sysfs reader (the netdev source without libbpf) agrees with the netlink du
 
 function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   let seen = '';
-  const found = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => { seen += d.toString(); if (pattern.test(seen)) resolve(); }));
+  const found = new Promise<void>((resolve) =>
+    child.stdout!.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (pattern.test(seen)) resolve();
+    }),
+  );
   return withTimeout(found, timeoutMs, () => `no ${pattern} within ${timeoutMs} ms: ${seen}`);
 }

@@ -14,16 +14,16 @@ import { Netns, ip } from '../helpers/netns.js';
 import { fetchIn, labelSets, promtoolCheck, startNetprobe } from '../fixtures/security/netprobe-process.js';
 
 const NAMES = [
-  'q"uo\\te',           // quote and backslash
-  'a\\nb\\"c',          // a literal backslash-n, not a newline
-  '{lab}=,#',           // exposition syntax characters
-  'ünïcødé',            // 2-byte UTF-8
-  '💥x',                // 4-byte UTF-8
-  'abcdefghijklmno',    // exactly 15 bytes
-  'ctl\x01\x7fz',       // control characters (not whitespace)
-  '<script>',           // markup
-  '$(id)\';|&*?',       // shell metacharacters ('%' is not allowed: the kernel reads it as a %d template)
-  '-',                  // a lone dash
+  'q"uo\\te', // quote and backslash
+  'a\\nb\\"c', // a literal backslash-n, not a newline
+  '{lab}=,#', // exposition syntax characters
+  'ünïcødé', // 2-byte UTF-8
+  '💥x', // 4-byte UTF-8
+  'abcdefghijklmno', // exactly 15 bytes
+  'ctl\x01\x7fz', // control characters (not whitespace)
+  '<script>', // markup
+  "$(id)';|&*?", // shell metacharacters ('%' is not allowed: the kernel reads it as a %d template)
+  '-', // a lone dash
 ];
 const NOT_UTF8 = Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x78]); // "bad\xff\xfex"
 
@@ -46,7 +46,8 @@ test('every character Linux allows in an interface name is exported escaped and 
   const metrics = await fetchIn(ns, np.port, '/metrics');
   assert.equal(metrics.status, 200);
   const exported = new Set(labelSets(metrics.body, 'netprobe_tc_packets_total').map((l) => l['interface']));
-  for (const name of NAMES) assert.ok(exported.has(name), `${JSON.stringify(name)} exported exactly (got ${JSON.stringify([...exported])})`);
+  for (const name of NAMES)
+    assert.ok(exported.has(name), `${JSON.stringify(name)} exported exactly (got ${JSON.stringify([...exported])})`);
   // Not UTF-8: shown with replacement characters, never as broken bytes.
   assert.ok(exported.has(NOT_UTF8.toString('utf8')), `non-UTF-8 name exported as ${JSON.stringify(NOT_UTF8.toString('utf8'))}`);
   assert.equal(Buffer.from(metrics.body, 'utf8').toString('utf8'), metrics.body);

@@ -106,7 +106,11 @@ test('wrong methods get 405 with Allow on every route; unknown methods 400; CONN
     assert.equal(r.status, 405, texts[i]);
     assert.match(r.headers['allow'] ?? '', /GET, HEAD/);
   }
-  const [foo, lower, connect] = await send([`FOO /metrics HTTP/1.1\r\n${HOST}\r\n`, `get /metrics HTTP/1.1\r\n${HOST}\r\n`, `CONNECT 127.0.0.1:22 HTTP/1.1\r\n${HOST}\r\n`]);
+  const [foo, lower, connect] = await send([
+    `FOO /metrics HTTP/1.1\r\n${HOST}\r\n`,
+    `get /metrics HTTP/1.1\r\n${HOST}\r\n`,
+    `CONNECT 127.0.0.1:22 HTTP/1.1\r\n${HOST}\r\n`,
+  ]);
   assert.equal(foo?.status, 400);
   assert.equal(lower?.status, 400);
   assert.equal(connect?.status, undefined);
@@ -115,8 +119,20 @@ test('wrong methods get 405 with Allow on every route; unknown methods 400; CONN
 
 test('path traversal on every route finds nothing', async () => {
   const variants = (p: string): string[] => [
-    `${p}/../../../../etc/passwd`, `/..${p}`, `/%2e%2e${p}`, `/%2e%2e/%2e%2e/etc/passwd`, `${p}%00`, `${p}%2f..%2f..%2fetc%2fpasswd`,
-    `/${p}`, `${p}/..;/`, `${p}/.`, `${p}/`, p.toUpperCase(), `http://evil.example${p}/../../etc/passwd`, `${p}%20`, `/./${p.slice(1)}`,
+    `${p}/../../../../etc/passwd`,
+    `/..${p}`,
+    `/%2e%2e${p}`,
+    `/%2e%2e/%2e%2e/etc/passwd`,
+    `${p}%00`,
+    `${p}%2f..%2f..%2fetc%2fpasswd`,
+    `/${p}`,
+    `${p}/..;/`,
+    `${p}/.`,
+    `${p}/`,
+    p.toUpperCase(),
+    `http://evil.example${p}/../../etc/passwd`,
+    `${p}%20`,
+    `/./${p.slice(1)}`,
   ];
   const paths = [...new Set(['/metrics', '/health', '/'].flatMap(variants))].filter((p) => !['/metrics', '/health', '/'].includes(p));
   const results = await send(paths.map((p) => `GET ${p} HTTP/1.1\r\n${HOST}${CLOSE}\r\n`));
@@ -137,22 +153,34 @@ test('400 concurrent scrapes all succeed', async (t) => {
 });
 
 test('300 idle connections are cut off by the read timeout while scrapes go on', async (t) => {
-  const idle = send(Array.from({ length: 300 }, () => ''), { parallel: true, timeoutMs: READ_TIMEOUT_S * 1000 * 4 + 2000 });
+  const idle = send(
+    Array.from({ length: 300 }, () => ''),
+    { parallel: true, timeoutMs: READ_TIMEOUT_S * 1000 * 4 + 2000 },
+  );
   const scrapes = probe<LoadResult>(ns, { kind: 'load', url: url('/metrics'), concurrency: 2, durationMs: 3000 });
   const [idleResults, load] = await Promise.all([idle, scrapes]);
   assert.equal(load.failed, 0, JSON.stringify(load.errors));
   const cut = idleResults.filter((r) => r.closedByServer && !r.timedOut);
   assert.equal(cut.length, 300, `only ${cut.length} of 300 idle connections were closed by the server`);
-  t.diagnostic(`300 idle sockets closed by the server after ${Math.min(...cut.map((r) => r.elapsedMs))}–${Math.max(...cut.map((r) => r.elapsedMs))} ms (read timeout ${READ_TIMEOUT_S} s); ${load.scrapes} scrapes meanwhile, 0 failed`);
+  t.diagnostic(
+    `300 idle sockets closed by the server after ${Math.min(...cut.map((r) => r.elapsedMs))}–${Math.max(...cut.map((r) => r.elapsedMs))} ms (read timeout ${READ_TIMEOUT_S} s); ${load.scrapes} scrapes meanwhile, 0 failed`,
+  );
 });
 
 test('slow-loris clients are cut off while normal scrapes go on', async (t) => {
   const r = await probe<{ cutOff: number; stillOpen: number; cutOffAfterMs: number[]; scrape: LoadResult }>(ns, {
-    kind: 'slowloris', host: '127.0.0.1', port: netprobe.port, sockets: 50, url: url('/metrics'), durationMs: READ_TIMEOUT_S * 1000 * 3 + 2000,
+    kind: 'slowloris',
+    host: '127.0.0.1',
+    port: netprobe.port,
+    sockets: 50,
+    url: url('/metrics'),
+    durationMs: READ_TIMEOUT_S * 1000 * 3 + 2000,
   });
   assert.equal(r.stillOpen, 0, `${r.stillOpen} slow clients were still connected`);
   assert.equal(r.scrape.failed, 0, JSON.stringify(r.scrape.errors));
-  t.diagnostic(`50 slow-loris sockets cut off after ${Math.min(...r.cutOffAfterMs)}–${Math.max(...r.cutOffAfterMs)} ms; ${r.scrape.scrapes} scrapes meanwhile, 0 failed`);
+  t.diagnostic(
+    `50 slow-loris sockets cut off after ${Math.min(...r.cutOffAfterMs)}–${Math.max(...r.cutOffAfterMs)} ms; ${r.scrape.scrapes} scrapes meanwhile, 0 failed`,
+  );
 });
 
 test('the background scraper never failed, and fds and memory came back', async (t) => {
@@ -168,5 +196,7 @@ test('the background scraper never failed, and fds and memory came back', async 
   assert.equal(now.fds, baseline.fds, `fds: ${baseline.fds} before, ${now.fds} after`);
   // Bounded: a leak of the attack payloads (megabytes each) would show far above this.
   assert.ok(now.rssKb < baseline.rssKb + 64 * 1024, `RSS grew from ${baseline.rssKb} kB to ${now.rssKb} kB`);
-  t.diagnostic(`background scraper: ${load.scrapes} scrapes, 0 failed, 0 malformed, max latency ${load.maxLatencyMs.toFixed(0)} ms; fds ${baseline.fds} → ${now.fds}; RSS ${baseline.rssKb} → ${now.rssKb} kB`);
+  t.diagnostic(
+    `background scraper: ${load.scrapes} scrapes, 0 failed, 0 malformed, max latency ${load.maxLatencyMs.toFixed(0)} ms; fds ${baseline.fds} → ${now.fds}; RSS ${baseline.rssKb} → ${now.rssKb} kB`,
+  );
 });

@@ -9,99 +9,145 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { twoHosts } from '../helpers/netns.js';
-import { FAULTY_EXPORTER, fetchIn, labelSets, procStats, promtoolCheck, sampleValue, startNetprobe } from '../fixtures/security/netprobe-process.js';
+import {
+  FAULTY_EXPORTER,
+  fetchIn,
+  labelSets,
+  procStats,
+  promtoolCheck,
+  sampleValue,
+  startNetprobe,
+} from '../fixtures/security/netprobe-process.js';
 import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
 
 const NP_SLOTS = 1024;
 const OVERFLOW_CAPACITY = 2;
 const COLLIDERS = 8;
 
-test('maps full: uncounted interfaces in a metric and the log, the rest exact, room reused, nothing left', { timeout: 110_000 }, async (t) => {
-  const hosts = await twoHosts('npfull');
-  t.after(() => hosts.cleanup());
-  const { left, right, link } = hosts;
-  await disableIpv6(left);
-  await disableIpv6(right);
-  await staticNeighbours(left, right, link);
-  // The pair predates netprobe (and IPv6 was on for a moment): compare deltas from here.
-  const pairAtStart = await left.linkStats(link.a);
-  const np = await startNetprobe(left, [`--overflow-capacity=${OVERFLOW_CAPACITY}`, '--interval=500'], { script: FAULTY_EXPORTER });
-  t.after(() => np.stop('SIGKILL'));
-  const fdsBefore = procStats(np.pid).fds;
-  const metrics = async (): Promise<string> => (await fetchIn(left, np.port, '/metrics')).body;
-  const uncountedMetric = (body: string): number | undefined => {
-    const line = body.split('\n').find((l) => /^netprobe_\w*interfaces_uncounted /.test(l));
-    return line === undefined ? undefined : Number(line.split(' ')[1]);
-  };
-  const exportedNames = (body: string): Set<string> => new Set(labelSets(body, 'netprobe_tc_packets_total').map((l) => l['interface']!));
+test(
+  'maps full: uncounted interfaces in a metric and the log, the rest exact, room reused, nothing left',
+  { timeout: 110_000 },
+  async (t) => {
+    const hosts = await twoHosts('npfull');
+    t.after(() => hosts.cleanup());
+    const { left, right, link } = hosts;
+    await disableIpv6(left);
+    await disableIpv6(right);
+    await staticNeighbours(left, right, link);
+    // The pair predates netprobe (and IPv6 was on for a moment): compare deltas from here.
+    const pairAtStart = await left.linkStats(link.a);
+    const np = await startNetprobe(left, [`--overflow-capacity=${OVERFLOW_CAPACITY}`, '--interval=500'], { script: FAULTY_EXPORTER });
+    t.after(() => np.stop('SIGKILL'));
+    const fdsBefore = procStats(np.pid).fds;
+    const metrics = async (): Promise<string> => (await fetchIn(left, np.port, '/metrics')).body;
+    const uncountedMetric = (body: string): number | undefined => {
+      const line = body.split('\n').find((l) => /^netprobe_\w*interfaces_uncounted /.test(l));
+      return line === undefined ? undefined : Number(line.split(' ')[1]);
+    };
+    const exportedNames = (body: string): Set<string> => new Set(labelSets(body, 'netprobe_tc_packets_total').map((l) => l['interface']!));
 
-  // Colliders: ifindex k·1024 + 1 all want lo's slot; peers in the other namespace.
-  const tag = String(process.pid % 1000);
-  const names: string[] = [];
-  for (let k = 1; k <= COLLIDERS; k++) {
-    const name = `full${tag}x${k}`;
-    names.push(name);
-    await left.ip(['link', 'add', 'name', name, 'index', String(k * NP_SLOTS + 1), 'type', 'veth', 'peer', 'name', `${name}p`, 'netns', right.name]);
-  }
-  // The first collider carries traffic: counted in the overflow hash, it must be exact too.
-  await left.ip(['addr', 'add', '10.214.7.1/30', 'dev', names[0]!]);
-  await right.ip(['addr', 'add', '10.214.7.2/30', 'dev', `${names[0]}p`]);
-  for (const n of names) await left.ip(['link', 'set', n, 'up']);
-  await right.ip(['link', 'set', `${names[0]}p`, 'up']);
-  await staticNeighbours(left, right, { a: names[0]!, b: `${names[0]}p`, addrA: '10.214.7.1', addrB: '10.214.7.2' });
+    // Colliders: ifindex k·1024 + 1 all want lo's slot; peers in the other namespace.
+    const tag = String(process.pid % 1000);
+    const names: string[] = [];
+    for (let k = 1; k <= COLLIDERS; k++) {
+      const name = `full${tag}x${k}`;
+      names.push(name);
+      await left.ip([
+        'link',
+        'add',
+        'name',
+        name,
+        'index',
+        String(k * NP_SLOTS + 1),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `${name}p`,
+        'netns',
+        right.name,
+      ]);
+    }
+    // The first collider carries traffic: counted in the overflow hash, it must be exact too.
+    await left.ip(['addr', 'add', '10.214.7.1/30', 'dev', names[0]!]);
+    await right.ip(['addr', 'add', '10.214.7.2/30', 'dev', `${names[0]}p`]);
+    for (const n of names) await left.ip(['link', 'set', n, 'up']);
+    await right.ip(['link', 'set', `${names[0]}p`, 'up']);
+    await staticNeighbours(left, right, { a: names[0]!, b: `${names[0]}p`, addrA: '10.214.7.1', addrB: '10.214.7.2' });
 
-  const uncounted = COLLIDERS - OVERFLOW_CAPACITY;
-  let body = '';
-  const deadline = Date.now() + 15_000;
-  while (uncountedMetric(body) !== uncounted && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
+    const uncounted = COLLIDERS - OVERFLOW_CAPACITY;
+    let body = '';
+    const deadline = Date.now() + 15_000;
+    while (uncountedMetric(body) !== uncounted && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      body = await metrics();
+    }
+    assert.equal(
+      uncountedMetric(body),
+      uncounted,
+      `the uncounted interfaces are in a metric:\n${body
+        .split('\n')
+        .filter((l) => /uncounted|overflow/.test(l))
+        .join('\n')}`,
+    );
+    assert.equal(sampleValue(body, 'netprobe_up'), 1);
+    assert.equal((await fetchIn(left, np.port, '/health')).status, 200);
+    assert.equal(await promtoolCheck(body), '', 'promtool check metrics');
+    const exported = exportedNames(body);
+    const counted = names.filter((n) => exported.has(n));
+    assert.equal(counted.length, OVERFLOW_CAPACITY);
+    for (const n of names.filter((x) => !exported.has(x))) {
+      assert.match(np.output(), new RegExp(`"level":"warn"[^\\n]*${n}[^\\n]*overflow map is full`), `a warning names ${n}`);
+    }
+
+    // Counting goes on, exactly, for the veth pair and for the collider in the overflow hash.
+    await sendUdp(right, link.addrA, 500);
+    await sendUdp(right, '10.214.7.1', 300);
+    await new Promise((r) => setTimeout(r, 1500));
     body = await metrics();
-  }
-  assert.equal(uncountedMetric(body), uncounted, `the uncounted interfaces are in a metric:\n${body.split('\n').filter((l) => /uncounted|overflow/.test(l)).join('\n')}`);
-  assert.equal(sampleValue(body, 'netprobe_up'), 1);
-  assert.equal((await fetchIn(left, np.port, '/health')).status, 200);
-  assert.equal(await promtoolCheck(body), '', 'promtool check metrics');
-  const exported = exportedNames(body);
-  const counted = names.filter((n) => exported.has(n));
-  assert.equal(counted.length, OVERFLOW_CAPACITY);
-  for (const n of names.filter((x) => !exported.has(x))) {
-    assert.match(np.output(), new RegExp(`"level":"warn"[^\\n]*${n}[^\\n]*overflow map is full`), `a warning names ${n}`);
-  }
+    for (const ifname of [link.a, names[0]!]) {
+      const k = await left.linkStats(ifname);
+      const base = ifname === link.a ? pairAtStart : { rx: { packets: 0, bytes: 0 }, tx: { packets: 0, bytes: 0 } };
+      assert.equal(
+        sampleValue(body, 'netprobe_tc_packets_total', { interface: ifname, direction: 'ingress' }),
+        k.rx.packets - base.rx.packets,
+        `${ifname} ingress`,
+      );
+      assert.equal(
+        sampleValue(body, 'netprobe_tc_bytes_total', { interface: ifname, direction: 'egress' }),
+        k.tx.bytes - base.tx.bytes,
+        `${ifname} egress bytes`,
+      );
+    }
 
-  // Counting goes on, exactly, for the veth pair and for the collider in the overflow hash.
-  await sendUdp(right, link.addrA, 500);
-  await sendUdp(right, '10.214.7.1', 300);
-  await new Promise((r) => setTimeout(r, 1500));
-  body = await metrics();
-  for (const ifname of [link.a, names[0]!]) {
-    const k = await left.linkStats(ifname);
-    const base = ifname === link.a ? pairAtStart : { rx: { packets: 0, bytes: 0 }, tx: { packets: 0, bytes: 0 } };
-    assert.equal(sampleValue(body, 'netprobe_tc_packets_total', { interface: ifname, direction: 'ingress' }), k.rx.packets - base.rx.packets, `${ifname} ingress`);
-    assert.equal(sampleValue(body, 'netprobe_tc_bytes_total', { interface: ifname, direction: 'egress' }), k.tx.bytes - base.tx.bytes, `${ifname} egress bytes`);
-  }
+    // Room frees: a waiting interface is counted at once.
+    const freed = counted.find((n) => n !== names[0])!;
+    await left.ip(['link', 'del', freed]);
+    const deadline2 = Date.now() + 10_000;
+    while (uncountedMetric(body) !== uncounted - 1 && Date.now() < deadline2) {
+      await new Promise((r) => setTimeout(r, 250));
+      body = await metrics();
+    }
+    assert.equal(uncountedMetric(body), uncounted - 1, 'one waiting interface took the freed room');
+    assert.equal(exportedNames(body).size, exported.size, 'one series set gone, one new');
 
-  // Room frees: a waiting interface is counted at once.
-  const freed = counted.find((n) => n !== names[0])!;
-  await left.ip(['link', 'del', freed]);
-  const deadline2 = Date.now() + 10_000;
-  while (uncountedMetric(body) !== uncounted - 1 && Date.now() < deadline2) {
-    await new Promise((r) => setTimeout(r, 250));
-    body = await metrics();
-  }
-  assert.equal(uncountedMetric(body), uncounted - 1, 'one waiting interface took the freed room');
-  assert.equal(exportedNames(body).size, exported.size, 'one series set gone, one new');
-
-  // All colliders gone: nothing uncounted, no series, fds back.
-  for (const n of names.filter((x) => x !== freed)) await left.ip(['link', 'del', n]);
-  const deadline3 = Date.now() + 10_000;
-  while ((uncountedMetric(body) !== 0 || names.some((n) => exportedNames(body).has(n))) && Date.now() < deadline3) {
-    await new Promise((r) => setTimeout(r, 250));
-    body = await metrics();
-  }
-  assert.equal(uncountedMetric(body), 0);
-  assert.deepEqual(names.filter((n) => exportedNames(body).has(n)), []);
-  const fdsAfter = procStats(np.pid).fds;
-  assert.equal(fdsAfter, fdsBefore, 'file descriptors back to the start');
-  t.diagnostic(`${COLLIDERS} colliders, overflow room ${OVERFLOW_CAPACITY}: ${uncounted} reported uncounted (metric + one warning each), counted ones exact, freed room reused, fds ${fdsBefore} → ${fdsAfter}`);
-  assert.equal(await np.stop('SIGTERM'), 0);
-});
+    // All colliders gone: nothing uncounted, no series, fds back.
+    for (const n of names.filter((x) => x !== freed)) await left.ip(['link', 'del', n]);
+    const deadline3 = Date.now() + 10_000;
+    while ((uncountedMetric(body) !== 0 || names.some((n) => exportedNames(body).has(n))) && Date.now() < deadline3) {
+      await new Promise((r) => setTimeout(r, 250));
+      body = await metrics();
+    }
+    assert.equal(uncountedMetric(body), 0);
+    assert.deepEqual(
+      names.filter((n) => exportedNames(body).has(n)),
+      [],
+    );
+    const fdsAfter = procStats(np.pid).fds;
+    assert.equal(fdsAfter, fdsBefore, 'file descriptors back to the start');
+    t.diagnostic(
+      `${COLLIDERS} colliders, overflow room ${OVERFLOW_CAPACITY}: ${uncounted} reported uncounted (metric + one warning each), counted ones exact, freed room reused, fds ${fdsBefore} → ${fdsAfter}`,
+    );
+    assert.equal(await np.stop('SIGTERM'), 0);
+  },
+);

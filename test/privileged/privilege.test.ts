@@ -18,13 +18,26 @@ import { capabilityNames, parseProcStatusCapabilities } from '../../src/security
 
 const NOBODY = 65534;
 const LEAST_PRIVILEGE = [
-  'setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups',
-  '--inh-caps=-all,+bpf,+net_admin', '--ambient-caps=+bpf,+net_admin', '--bounding-set=-all,+bpf,+net_admin', '--',
+  'setpriv',
+  `--reuid=${NOBODY}`,
+  `--regid=${NOBODY}`,
+  '--clear-groups',
+  '--inh-caps=-all,+bpf,+net_admin',
+  '--ambient-caps=+bpf,+net_admin',
+  '--bounding-set=-all,+bpf,+net_admin',
+  '--',
 ];
 
-function status(pid: number): { uid: number; noNewPrivs: number; caps: ReturnType<typeof parseProcStatusCapabilities>; threads: Array<string[]> } {
+function status(pid: number): {
+  uid: number;
+  noNewPrivs: number;
+  caps: ReturnType<typeof parseProcStatusCapabilities>;
+  threads: Array<string[]>;
+} {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const threads = readdirSync(`/proc/${pid}/task`).map((tid) => capabilityNames(parseProcStatusCapabilities(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')).effective));
+  const threads = readdirSync(`/proc/${pid}/task`).map((tid) =>
+    capabilityNames(parseProcStatusCapabilities(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')).effective),
+  );
   return {
     uid: Number(/^Uid:\s*(\d+)/m.exec(text)?.[1]),
     noNewPrivs: Number(/^NoNewPrivs:\s*(\d+)/m.exec(text)?.[1]),
@@ -70,55 +83,81 @@ async function hotPlugCountsExactly(a: Netns, b: Netns, np: NetprobeProcess): Pr
 async function nothingAttached(ns: Netns): Promise<void> {
   const qdiscs = await ns.ip(['-j', 'link', 'show']);
   for (const link of JSON.parse(qdiscs) as Array<{ ifname: string }>) {
-    const { stdout } = await import('node:child_process').then((cp) => new Promise<{ stdout: string }>((resolve, reject) =>
-      cp.execFile('ip', ['netns', 'exec', ns.name, 'tc', 'filter', 'show', 'dev', link.ifname, 'ingress'], (e, out) => (e ? reject(e) : resolve({ stdout: out })))));
+    const { stdout } = await import('node:child_process').then(
+      (cp) =>
+        new Promise<{ stdout: string }>((resolve, reject) =>
+          cp.execFile('ip', ['netns', 'exec', ns.name, 'tc', 'filter', 'show', 'dev', link.ifname, 'ingress'], (e, out) =>
+            e ? reject(e) : resolve({ stdout: out }),
+          ),
+        ),
+    );
     assert.doesNotMatch(stdout, /netprobe/, `a netprobe filter is left on ${link.ifname}`);
   }
 }
 
 for (const mode of ['tcx', 'tc'] as const) {
-  test(`${mode}: as root with the default --capabilities.keep, only bpf and net_admin remain, and a new interface is still attached and counted`, { timeout: 90_000 }, async (t) => {
-    const a = await Netns.create('npcapA');
-    const b = await Netns.create('npcapB');
-    t.after(async () => { await a.delete(); await b.delete(); });
-    await disableIpv6(a);
-    await disableIpv6(b);
-    const np = await startNetprobe(a, [`--ebpf.attach-mode=${mode}`, '--collector.interval=500ms']);
-    t.after(() => np.stop('SIGKILL'));
-    await dropped(np);
-    const s = status(np.pid);
-    assert.equal(s.uid, 0);
-    for (const set of ['effective', 'permitted', 'bounding'] as const) assert.deepEqual(capabilityNames(s.caps[set]), ['net_admin', 'bpf'], set);
-    assert.equal(s.caps.inheritable, 0n);
-    assert.equal(s.caps.ambient, 0n);
-    assert.equal(s.noNewPrivs, 1);
-    assert.match(np.output(), /capabilities dropped after attaching; keeping net_admin,bpf/);
-    const full = s.threads.filter((caps) => caps.length > 2).length;
-    t.diagnostic(`main thread keeps net_admin,bpf; ${full} of ${s.threads.length} threads (started by Node before the drop) still hold their original set`);
-    await hotPlugCountsExactly(a, b, np);
-    assert.equal(await np.stop('SIGTERM'), 0);
-    await nothingAttached(a);
-  });
+  test(
+    `${mode}: as root with the default --capabilities.keep, only bpf and net_admin remain, and a new interface is still attached and counted`,
+    { timeout: 90_000 },
+    async (t) => {
+      const a = await Netns.create('npcapA');
+      const b = await Netns.create('npcapB');
+      t.after(async () => {
+        await a.delete();
+        await b.delete();
+      });
+      await disableIpv6(a);
+      await disableIpv6(b);
+      const np = await startNetprobe(a, [`--ebpf.attach-mode=${mode}`, '--collector.interval=500ms']);
+      t.after(() => np.stop('SIGKILL'));
+      await dropped(np);
+      const s = status(np.pid);
+      assert.equal(s.uid, 0);
+      for (const set of ['effective', 'permitted', 'bounding'] as const)
+        assert.deepEqual(capabilityNames(s.caps[set]), ['net_admin', 'bpf'], set);
+      assert.equal(s.caps.inheritable, 0n);
+      assert.equal(s.caps.ambient, 0n);
+      assert.equal(s.noNewPrivs, 1);
+      assert.match(np.output(), /capabilities dropped after attaching; keeping net_admin,bpf/);
+      const full = s.threads.filter((caps) => caps.length > 2).length;
+      t.diagnostic(
+        `main thread keeps net_admin,bpf; ${full} of ${s.threads.length} threads (started by Node before the drop) still hold their original set`,
+      );
+      await hotPlugCountsExactly(a, b, np);
+      assert.equal(await np.stop('SIGTERM'), 0);
+      await nothingAttached(a);
+    },
+  );
 
-  test(`${mode}: as a non-root user with only CAP_BPF and CAP_NET_ADMIN it loads, attaches, follows new interfaces and cleans up`, { timeout: 90_000 }, async (t) => {
-    const a = await Netns.create('npleastA');
-    const b = await Netns.create('npleastB');
-    t.after(async () => { await a.delete(); await b.delete(); });
-    await disableIpv6(a);
-    await disableIpv6(b);
-    const np = await startNetprobe(a, [`--ebpf.attach-mode=${mode}`, '--collector.interval=500ms', '--source=ebpf'], { wrap: LEAST_PRIVILEGE, env: { PATH: process.env['PATH'], HOME: '/tmp' } });
-    t.after(() => np.stop('SIGKILL'));
-    await dropped(np);
-    const s = status(np.pid);
-    assert.equal(s.uid, NOBODY);
-    assert.deepEqual(capabilityNames(s.caps.effective), ['net_admin', 'bpf']);
-    assert.deepEqual(capabilityNames(s.caps.bounding), ['net_admin', 'bpf']);
-    assert.equal(s.caps.ambient, 0n, 'the drop empties the ambient set');
-    assert.match(np.output(), /"source":"ebpf"/);
-    await hotPlugCountsExactly(a, b, np);
-    assert.equal(await np.stop('SIGTERM'), 0);
-    await nothingAttached(a);
-  });
+  test(
+    `${mode}: as a non-root user with only CAP_BPF and CAP_NET_ADMIN it loads, attaches, follows new interfaces and cleans up`,
+    { timeout: 90_000 },
+    async (t) => {
+      const a = await Netns.create('npleastA');
+      const b = await Netns.create('npleastB');
+      t.after(async () => {
+        await a.delete();
+        await b.delete();
+      });
+      await disableIpv6(a);
+      await disableIpv6(b);
+      const np = await startNetprobe(a, [`--ebpf.attach-mode=${mode}`, '--collector.interval=500ms', '--source=ebpf'], {
+        wrap: LEAST_PRIVILEGE,
+        env: { PATH: process.env['PATH'], HOME: '/tmp' },
+      });
+      t.after(() => np.stop('SIGKILL'));
+      await dropped(np);
+      const s = status(np.pid);
+      assert.equal(s.uid, NOBODY);
+      assert.deepEqual(capabilityNames(s.caps.effective), ['net_admin', 'bpf']);
+      assert.deepEqual(capabilityNames(s.caps.bounding), ['net_admin', 'bpf']);
+      assert.equal(s.caps.ambient, 0n, 'the drop empties the ambient set');
+      assert.match(np.output(), /"source":"ebpf"/);
+      await hotPlugCountsExactly(a, b, np);
+      assert.equal(await np.stop('SIGTERM'), 0);
+      await nothingAttached(a);
+    },
+  );
 }
 
 /*
@@ -135,20 +174,27 @@ const KEEP_CASES = [
   { mode: 'tc', keep: 'none', attaches: true },
 ] as const;
 for (const { mode, keep } of KEEP_CASES) {
-  test(`${mode} with --capabilities.keep=${keep}: a later interface is attached and counted exactly; exit leaves nothing`, { timeout: 90_000 }, async (t) => {
-    const a = await Netns.create('npkeepA');
-    const b = await Netns.create('npkeepB');
-    t.after(async () => { await a.delete(); await b.delete(); });
-    await disableIpv6(a);
-    await disableIpv6(b);
-    const np = await startNetprobe(a, [`--capabilities.keep=${keep}`, `--ebpf.attach-mode=${mode}`, '--collector.interval=500ms']);
-    t.after(() => np.stop('SIGKILL'));
-    await dropped(np);
-    const expected = mode === 'tc' ? ['net_admin'] : keep === 'none' ? [] : [keep];
-    assert.deepEqual(capabilityNames(status(np.pid).caps.effective), expected);
-    if (mode === 'tc' && keep === 'none') assert.match(np.output(), /keeping net_admin anyway/);
-    await hotPlugCountsExactly(a, b, np);
-    assert.equal(await np.stop('SIGTERM'), 0);
-    await nothingAttached(a);
-  });
+  test(
+    `${mode} with --capabilities.keep=${keep}: a later interface is attached and counted exactly; exit leaves nothing`,
+    { timeout: 90_000 },
+    async (t) => {
+      const a = await Netns.create('npkeepA');
+      const b = await Netns.create('npkeepB');
+      t.after(async () => {
+        await a.delete();
+        await b.delete();
+      });
+      await disableIpv6(a);
+      await disableIpv6(b);
+      const np = await startNetprobe(a, [`--capabilities.keep=${keep}`, `--ebpf.attach-mode=${mode}`, '--collector.interval=500ms']);
+      t.after(() => np.stop('SIGKILL'));
+      await dropped(np);
+      const expected = mode === 'tc' ? ['net_admin'] : keep === 'none' ? [] : [keep];
+      assert.deepEqual(capabilityNames(status(np.pid).caps.effective), expected);
+      if (mode === 'tc' && keep === 'none') assert.match(np.output(), /keeping net_admin anyway/);
+      await hotPlugCountsExactly(a, b, np);
+      assert.equal(await np.stop('SIGTERM'), 0);
+      await nothingAttached(a);
+    },
+  );
 }

@@ -30,7 +30,12 @@ function rng(s: number): () => number {
   };
 }
 
-interface Knob { flag: string; file: string; valid: Array<string | number | boolean>; invalid: Array<string | number> }
+interface Knob {
+  flag: string;
+  file: string;
+  valid: Array<string | number | boolean>;
+  invalid: Array<string | number>;
+}
 const KNOBS: Knob[] = [
   { flag: 'collector.interval', file: 'collectInterval', valid: ['1s', '500ms', '2m'], invalid: ['-1s', '5x', '10ms', '2h', '1'] },
   { flag: 'collector.active-window', file: 'activeWindow', valid: ['5m', '30s'], invalid: ['abc', '5 m'] },
@@ -49,7 +54,14 @@ const KNOBS: Knob[] = [
 ];
 const envOf = (flag: string): string => `NETPROBE_${flag.replace(/[.-]/g, '_').toUpperCase()}`;
 
-interface Case { args: string[]; env: Record<string, string>; file: string | undefined; invalidValues: string[]; invalid: boolean; summary: string }
+interface Case {
+  args: string[];
+  env: Record<string, string>;
+  file: string | undefined;
+  invalidValues: string[];
+  invalid: boolean;
+  summary: string;
+}
 
 function makeCase(next: () => number, fileDir: string, n: number): Case {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
@@ -78,30 +90,62 @@ function makeCase(next: () => number, fileDir: string, n: number): Case {
     }
   }
   const roll = next();
-  if (roll < 0.07) { args.push('--bogus.flag=1'); invalid = true; invalidValues.push('--bogus.flag'); summary.push('unknown flag'); }
-  else if (roll < 0.12) { fileLines.push('colectInterval: 5s'); invalid = true; invalidValues.push('colectInterval'); summary.push('unknown file key'); }
-  else if (roll < 0.16) { args.push('stray'); invalid = true; invalidValues.push('stray'); summary.push('stray argument'); }
+  if (roll < 0.07) {
+    args.push('--bogus.flag=1');
+    invalid = true;
+    invalidValues.push('--bogus.flag');
+    summary.push('unknown flag');
+  } else if (roll < 0.12) {
+    fileLines.push('colectInterval: 5s');
+    invalid = true;
+    invalidValues.push('colectInterval');
+    summary.push('unknown file key');
+  } else if (roll < 0.16) {
+    args.push('stray');
+    invalid = true;
+    invalidValues.push('stray');
+    summary.push('stray argument');
+  }
   // A malformed file cannot be read, so the bad values in it cannot be named.
-  else if (roll < 0.2) { fileLines.push('a: ['); invalid = true; invalidFileValues.length = 0; summary.push('malformed YAML'); }
-  else if (roll < 0.23 && fileLines.length === 0) { args.push(`--config.file=${join(fileDir, 'missing.yml')}`); invalid = true; summary.push('missing config file'); }
+  else if (roll < 0.2) {
+    fileLines.push('a: [');
+    invalid = true;
+    invalidFileValues.length = 0;
+    summary.push('malformed YAML');
+  } else if (roll < 0.23 && fileLines.length === 0) {
+    args.push(`--config.file=${join(fileDir, 'missing.yml')}`);
+    invalid = true;
+    summary.push('missing config file');
+  }
   // Section keys (server:, ebpf:) may repeat across knobs: merge them so the YAML stays valid.
   const file = fileLines.length > 0 ? join(fileDir, `case-${n}.yml`) : undefined;
   if (file) args.push(`--config.file=${file}`);
-  return { args, env, file: file ? mergeYaml(fileLines) : undefined, invalidValues: [...invalidValues, ...invalidFileValues], invalid, summary: summary.join(' ') };
+  return {
+    args,
+    env,
+    file: file ? mergeYaml(fileLines) : undefined,
+    invalidValues: [...invalidValues, ...invalidFileValues],
+    invalid,
+    summary: summary.join(' '),
+  };
 }
 
 function mergeYaml(lines: string[]): string {
   const sections = new Map<string, string[]>();
   const top: string[] = [];
   for (const l of lines) {
-    const m = /^(\w+):\n  (.*)$/.exec(l);
+    const m = /^(\w+):\n {2}(.*)$/.exec(l);
     if (m) sections.set(m[1]!, [...(sections.get(m[1]!) ?? []), `  ${m[2]}`]);
     else top.push(l);
   }
   return [...top, ...[...sections].map(([k, v]) => `${k}:\n${v.join('\n')}`)].join('\n') + '\n';
 }
 
-interface Outcome { code: number | string; stderr: string; started: boolean }
+interface Outcome {
+  code: number | string;
+  stderr: string;
+  started: boolean;
+}
 
 async function runCase(ns: Netns, c: Case, fileDir: string, n: number): Promise<Outcome> {
   if (c.file) await writeFile(join(fileDir, `case-${n}.yml`), c.file);
@@ -117,7 +161,10 @@ async function runCase(ns: Netns, c: Case, fileDir: string, n: number): Promise<
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline && proc.exitCode === null && proc.signalCode === null) {
     // Listening, whatever the log level: a LISTEN socket in the worker's own namespace.
-    if (listening(proc.pid!, ns)) { started = true; break; }
+    if (listening(proc.pid!, ns)) {
+      started = true;
+      break;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   if (proc.exitCode === null && proc.signalCode === null) proc.kill(started ? 'SIGTERM' : 'SIGKILL');
@@ -131,7 +178,10 @@ function listening(pid: number, ns: Netns): boolean {
   try {
     // Until `ip netns exec` has entered the namespace, /proc/<pid>/net shows the root one.
     if (readlinkSync(`/proc/${pid}/ns/net`) !== `net:[${statSync(`/run/netns/${ns.name}`).ino}]`) return false;
-    return readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1).some((l) => l.trim().split(/\s+/)[3] === '0A');
+    return readFileSync(`/proc/${pid}/net/tcp`, 'utf8')
+      .split('\n')
+      .slice(1)
+      .some((l) => l.trim().split(/\s+/)[3] === '0A');
   } catch {
     return false;
   }
@@ -151,9 +201,11 @@ test(`random flag/env/file combinations (${RUNS} runs): exit 2 with a message pe
   const cases = Array.from({ length: RUNS }, (_, i) => makeCase(next, dir!, i));
   for (let w = 0; w < WORKERS; w++) namespaces.push(await Netns.create('npfuzz'));
   const outcomes: Outcome[] = new Array(RUNS);
-  await Promise.all(namespaces.map(async (ns, w) => {
-    for (let i = w; i < RUNS; i += WORKERS) outcomes[i] = await runCase(ns, cases[i]!, dir!, i);
-  }));
+  await Promise.all(
+    namespaces.map(async (ns, w) => {
+      for (let i = w; i < RUNS; i += WORKERS) outcomes[i] = await runCase(ns, cases[i]!, dir!, i);
+    }),
+  );
 
   let valid = 0;
   for (const [i, c] of cases.entries()) {

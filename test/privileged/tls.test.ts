@@ -29,19 +29,22 @@ before(async () => {
   ns = await Netns.create('nptls');
   // Cost 10, as htpasswd -B makes them: the cache must make repeated scrapes cheap.
   hash = bcrypt.hashSync(PASSWORD, 10);
-  await writeFile(join(dir, 'web.yml'), [
-    'tls_server_config:',
-    '  cert_file: server.crt',
-    '  key_file: server.key',
-    '  client_auth_type: RequireAndVerifyClientCert',
-    '  client_ca_file: np-test-ca.crt',
-    'http_server_config:',
-    '  headers:',
-    '    X-Content-Type-Options: nosniff',
-    'basic_auth_users:',
-    `  prometheus: ${hash}`,
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(dir, 'web.yml'),
+    [
+      'tls_server_config:',
+      '  cert_file: server.crt',
+      '  key_file: server.key',
+      '  client_auth_type: RequireAndVerifyClientCert',
+      '  client_ca_file: np-test-ca.crt',
+      'http_server_config:',
+      '  headers:',
+      '    X-Content-Type-Options: nosniff',
+      'basic_auth_users:',
+      `  prometheus: ${hash}`,
+      '',
+    ].join('\n'),
+  );
   netprobe = await startNetprobe(ns, [`--web.config.file=${join(dir, 'web.yml')}`, '--collector.interval=1s', '--log.level=debug']);
 });
 
@@ -65,16 +68,26 @@ function request(path: string, opts: { auth?: string; tls?: object | null } = {}
 }
 
 test('HTTPS with client certificate and the right password serves every endpoint', async () => {
-  const [metrics, health, root] = await probe<RawResult[]>(ns, { kind: 'requests', requests: ['/metrics', '/health', '/'].map((p) => request(p, { auth: basic('prometheus', PASSWORD) })) });
+  const [metrics, health, root] = await probe<RawResult[]>(ns, {
+    kind: 'requests',
+    requests: ['/metrics', '/health', '/'].map((p) => request(p, { auth: basic('prometheus', PASSWORD) })),
+  });
   assert.equal(metrics?.status, 200, JSON.stringify(metrics));
-  assert.match(metrics!.body, /^# HELP netprobe_/m);
+  assert.match(metrics.body, /^# HELP netprobe_/m);
   assert.equal(metrics?.headers['x-content-type-options'], 'nosniff');
   assert.equal(health?.status, 200);
   assert.equal(root?.status, 200);
 });
 
 test('wrong, unknown or missing credentials get 401 with a Basic challenge on every route', async () => {
-  const cases = [undefined, basic('prometheus', 'wrong'), basic('root', PASSWORD), basic('prometheus', `${PASSWORD} `), 'Bearer abc', 'Basic %%%'];
+  const cases = [
+    undefined,
+    basic('prometheus', 'wrong'),
+    basic('root', PASSWORD),
+    basic('prometheus', `${PASSWORD} `),
+    'Bearer abc',
+    'Basic %%%',
+  ];
   const requests = ['/metrics', '/health', '/'].flatMap((p) => cases.map((auth) => request(p, { auth })));
   const results = await probe<RawResult[]>(ns, { kind: 'requests', requests });
   for (const [i, r] of results.entries()) {
@@ -90,7 +103,10 @@ test('plain HTTP to the TLS port, or TLS without a client certificate, gets no H
     requests: [
       request('/metrics', { auth: basic('prometheus', PASSWORD), tls: null }),
       request('/metrics', { auth: basic('prometheus', PASSWORD), tls: { ca: pki.caCert } }),
-      request('/metrics', { auth: basic('prometheus', PASSWORD), tls: { ca: pki.caCert, cert: join(dir, 'rogue.crt'), key: join(dir, 'rogue.key') } }),
+      request('/metrics', {
+        auth: basic('prometheus', PASSWORD),
+        tls: { ca: pki.caCert, cert: join(dir, 'rogue.crt'), key: join(dir, 'rogue.key') },
+      }),
     ],
   });
   for (const r of [plain, noCert, rogue]) {
@@ -101,37 +117,57 @@ test('plain HTTP to the TLS port, or TLS without a client certificate, gets no H
 });
 
 test('repeated authorized scrapes all succeed (bcrypt result cached)', async (t) => {
-  const load = await probe<LoadResult>(ns, { kind: 'load', url: `https://127.0.0.1:${netprobe.port}/metrics`, concurrency: 4, durationMs: 3000, tls: clientTls(), auth: basic('prometheus', PASSWORD) });
+  const load = await probe<LoadResult>(ns, {
+    kind: 'load',
+    url: `https://127.0.0.1:${netprobe.port}/metrics`,
+    concurrency: 4,
+    durationMs: 3000,
+    tls: clientTls(),
+    auth: basic('prometheus', PASSWORD),
+  });
   assert.equal(load.failed, 0, JSON.stringify(load.errors));
   assert.equal(load.malformed, 0, JSON.stringify(load.errors));
   assert.ok(load.scrapes > 10, `only ${load.scrapes} scrapes in 3 s`);
-  t.diagnostic(`${load.scrapes} HTTPS+mTLS+basic-auth scrapes in 3 s by 4 clients, 0 failed, max latency ${load.maxLatencyMs.toFixed(0)} ms`);
+  t.diagnostic(
+    `${load.scrapes} HTTPS+mTLS+basic-auth scrapes in 3 s by 4 clients, 0 failed, max latency ${load.maxLatencyMs.toFixed(0)} ms`,
+  );
 });
 
 test('a real Prometheus scrapes it with TLS, a client certificate and basic auth', async (t) => {
   const promDir = join(dir, 'prometheus');
   await writeFile(join(dir, 'password'), PASSWORD);
-  await writeFile(join(dir, 'prometheus.yml'), [
-    'global: { scrape_interval: 1s, scrape_timeout: 1s }',
-    'scrape_configs:',
-    '  - job_name: netprobe',
-    '    scheme: https',
-    '    tls_config:',
-    `      ca_file: ${pki.caCert}`,
-    `      cert_file: ${pki.clientCert}`,
-    `      key_file: ${pki.clientKey}`,
-    '      server_name: localhost',
-    '    basic_auth:',
-    '      username: prometheus',
-    `      password_file: ${join(dir, 'password')}`,
-    `    static_configs: [{ targets: ["127.0.0.1:${netprobe.port}"] }]`,
-    '',
-  ].join('\n'));
-  const prom = ns.spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${promDir}`, '--web.listen-address=127.0.0.1:9090', '--log.level=warn']);
+  await writeFile(
+    join(dir, 'prometheus.yml'),
+    [
+      'global: { scrape_interval: 1s, scrape_timeout: 1s }',
+      'scrape_configs:',
+      '  - job_name: netprobe',
+      '    scheme: https',
+      '    tls_config:',
+      `      ca_file: ${pki.caCert}`,
+      `      cert_file: ${pki.clientCert}`,
+      `      key_file: ${pki.clientKey}`,
+      '      server_name: localhost',
+      '    basic_auth:',
+      '      username: prometheus',
+      `      password_file: ${join(dir, 'password')}`,
+      `    static_configs: [{ targets: ["127.0.0.1:${netprobe.port}"] }]`,
+      '',
+    ].join('\n'),
+  );
+  const prom = ns.spawn('prometheus', [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${promDir}`,
+    '--web.listen-address=127.0.0.1:9090',
+    '--log.level=warn',
+  ]);
   let promLog = '';
   prom.stderr?.on('data', (c: Buffer) => (promLog += c.toString()));
   const promExited = new Promise((r) => prom.once('exit', r));
-  t.after(async () => { prom.kill('SIGTERM'); await promExited; });
+  t.after(async () => {
+    prom.kill('SIGTERM');
+    await promExited;
+  });
 
   let target: { health?: string; lastError?: string } | undefined;
   let up: string | undefined;
@@ -139,10 +175,16 @@ test('a real Prometheus scrapes it with TLS, a client certificate and basic auth
     await new Promise((r) => setTimeout(r, 500));
     const [targets, query] = await probe<RawResult[]>(ns, {
       kind: 'requests',
-      requests: ['/api/v1/targets', '/api/v1/query?query=netprobe_up'].map((p) => ({ host: '127.0.0.1', port: 9090, raw: `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, timeoutMs: 3000 })),
+      requests: ['/api/v1/targets', '/api/v1/query?query=netprobe_up'].map((p) => ({
+        host: '127.0.0.1',
+        port: 9090,
+        raw: `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        timeoutMs: 3000,
+      })),
     });
     if (targets?.status !== 200 || query?.status !== 200) continue;
-    target = (JSON.parse(dechunk(targets.body)) as { data: { activeTargets: Array<{ health: string; lastError: string }> } }).data.activeTargets[0];
+    target = (JSON.parse(dechunk(targets.body)) as { data: { activeTargets: Array<{ health: string; lastError: string }> } }).data
+      .activeTargets[0];
     up = (JSON.parse(dechunk(query.body)) as { data: { result: Array<{ value: [number, string] }> } }).data.result[0]?.value[1];
   }
   assert.equal(target?.health, 'up', `target: ${JSON.stringify(target)}\n${promLog}`);
@@ -152,11 +194,19 @@ test('a real Prometheus scrapes it with TLS, a client certificate and basic auth
 });
 
 test('no endpoint and no log line reveals a secret', async () => {
-  const [health, root, metrics] = await probe<RawResult[]>(ns, { kind: 'requests', requests: ['/health', '/', '/metrics'].map((p) => request(p, { auth: basic('prometheus', PASSWORD) })) });
+  const [health, root, metrics] = await probe<RawResult[]>(ns, {
+    kind: 'requests',
+    requests: ['/health', '/', '/metrics'].map((p) => request(p, { auth: basic('prometheus', PASSWORD) })),
+  });
   const key = await readFile(pki.serverKey, 'utf8');
   const keyBody = key.split('\n').find((l) => l.length > 40) ?? key;
   const secrets = [hash, hash.slice(7), PASSWORD, keyBody, Buffer.from(`prometheus:${PASSWORD}`).toString('base64')];
-  for (const [where, text] of [['/health', health?.body], ['/', root?.body], ['/metrics', metrics?.body], ['logs', netprobe.output()]] as const) {
+  for (const [where, text] of [
+    ['/health', health?.body],
+    ['/', root?.body],
+    ['/metrics', metrics?.body],
+    ['logs', netprobe.output()],
+  ] as const) {
     for (const s of secrets) assert.ok(!(text ?? '').includes(s), `${where} reveals a secret`);
   }
   assert.ok(netprobe.output().length > 0);

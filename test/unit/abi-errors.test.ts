@@ -18,7 +18,7 @@ test('EPERM/EACCES name CAP_BPF and CAP_NET_ADMIN and say what was being done', 
     assert.match(e.message, /^attach tcx ingress of eth0 \(ifindex 4\): E(PERM|ACCES)/);
     assert.match(e.message, /CAP_BPF/);
     assert.match(e.message, /CAP_NET_ADMIN/);
-    assert.match(e.message, /RLIMIT_MEMLOCK/, 'warns against libbpf\'s misleading advice');
+    assert.match(e.message, /RLIMIT_MEMLOCK/, "warns against libbpf's misleading advice");
   }
   const other = callError('attach tc egress of eth0 (ifindex 4)', os.errno.ENODEV);
   assert.equal(other.code, 'NP_ERR_BPF');
@@ -61,12 +61,21 @@ test('capabilities from /proc/self/status: both CAP_BPF and CAP_NET_ADMIN (or CA
 });
 
 test('EbpfManager: bad patterns and options fail at construction; reading before loading is refused', () => {
-  assert.throws(() => new EbpfManager({ include: ['{eth'] }), (e: unknown) => e instanceof NetprobeError && e.code === 'NP_ERR_BAD_GLOB');
-  assert.throws(() => new EbpfManager({ overflowCapacity: 0 }), (e: unknown) => e instanceof NetprobeError && e.code === 'NP_ERR_BAD_OPTION');
+  assert.throws(
+    () => new EbpfManager({ include: ['{eth'] }),
+    (e: unknown) => e instanceof NetprobeError && e.code === 'NP_ERR_BAD_GLOB',
+  );
+  assert.throws(
+    () => new EbpfManager({ overflowCapacity: 0 }),
+    (e: unknown) => e instanceof NetprobeError && e.code === 'NP_ERR_BAD_OPTION',
+  );
   const m = new EbpfManager();
   assert.equal(m.kind, 'ebpf');
   assert.equal(m.attachMode, undefined);
   assert.equal(m.interfaceCount, 0);
   assert.deepEqual(m.interfaces(), []);
-  assert.throws(() => m.readCounters(), (e: unknown) => e instanceof NetprobeError && e.code === 'NP_ERR_STATE');
+  assert.throws(
+    () => m.readCounters(),
+    (e: unknown) => e instanceof NetprobeError && e.code === 'NP_ERR_STATE',
+  );
 });

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, arch } from 'node:os';
 import { join } from 'node:path';
 import * as abi from '../../src/bpf/abi.js';
-import { checkLayouts } from '../../src/bpf/libbpf.js';
+import { checkLayouts } from '../../src/sys/libbpf.js';
 
 const header = readFileSync(new URL('../../bpf/netprobe.h', import.meta.url), 'utf8');
 const define = (name: string): number => {
@@ -39,7 +39,9 @@ test('struct sizes and offsets equal what clang compiles from netprobe.h', () =>
   const dir = mkdtempSync(join(tmpdir(), 'np-abi-'));
   try {
     const src = join(dir, 'probe.c');
-    writeFileSync(src, `#include <stdio.h>
+    writeFileSync(
+      src,
+      `#include <stdio.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "netprobe.h"
@@ -48,10 +50,14 @@ int main(void) {
          sizeof(struct np_key), offsetof(struct np_key, direction), offsetof(struct np_counters, bytes), offsetof(struct np_counters, segments));
   return 0;
 }
-`);
+`,
+    );
     const archInclude = `/usr/include/${arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
     execFileSync('clang', ['-I', new URL('../../bpf', import.meta.url).pathname, '-I', archInclude, src, '-o', join(dir, 'probe')]);
-    const [counters, slot, slotC, key, keyDir, bytesOff, segOff] = execFileSync(join(dir, 'probe'), { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const [counters, slot, slotC, key, keyDir, bytesOff, segOff] = execFileSync(join(dir, 'probe'), { encoding: 'utf8' })
+      .trim()
+      .split(' ')
+      .map(Number);
     assert.equal(abi.COUNTERS_SIZE, counters);
     assert.equal(abi.SLOT_SIZE, slot);
     assert.equal(slotC, 8, 'counters follow ifindex + reserved in np_slot');
@@ -68,7 +74,7 @@ int main(void) {
 test('slot index: (ifindex & (NP_SLOTS-1)) << 1 | direction, for any ifindex', () => {
   assert.equal(abi.slotIndex(1, abi.NP_INGRESS), 2);
   assert.equal(abi.slotIndex(1, abi.NP_EGRESS), 3);
-  assert.equal(abi.slotIndex(abi.NP_SLOTS + 1, abi.NP_EGRESS), 3, 'wraps: shares ifindex 1\'s slot');
+  assert.equal(abi.slotIndex(abi.NP_SLOTS + 1, abi.NP_EGRESS), 3, "wraps: shares ifindex 1's slot");
   assert.equal(abi.slotIndex(0xffffffff, abi.NP_EGRESS), (abi.NP_SLOTS - 1) * 2 + 1);
 });
 

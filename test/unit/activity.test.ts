@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { advanceCollection, type CollectionRules, type CollectionState } from '../../src/collector/collection-state.js';
-import type { CounterRow } from '../../src/collector/counter-source.js';
+import type { CounterRow } from '../../src/source/counter-source.js';
 import { compileInterfaceFilter } from '../../src/net/interface-filter.js';
 
 function rows(ifindex: number, name: string, ingress: bigint, egress: bigint): CounterRow[] {
@@ -44,20 +44,35 @@ test('enableActiveOnly leaves inactive interfaces out but keeps their state for 
   const a = advanceCollection(undefined, [...rows(1, 'lo', 10n, 10n), ...rows(2, 'eth0', 10n, 10n)], 0, rules);
   assert.deepEqual(a.samples, []);
   const b = advanceCollection(a.state, [...rows(1, 'lo', 10n, 10n), ...rows(2, 'eth0', 20n, 10n)], 1_000, rules);
-  assert.deepEqual(b.samples.map((s) => s.name), ['eth0']);
+  assert.deepEqual(
+    b.samples.map((s) => s.name),
+    ['eth0'],
+  );
   assert.equal(b.samples[0]!.ingress.packetsPerSecond, 10, 'the rate uses the state kept while it was hidden');
 });
 
 test('the interface filter (names and globs) decides which interfaces are exported', () => {
   const rules: CollectionRules = { includeInterface: compileInterfaceFilter(['eth*', 'lo']), activeWindowMs: 60_000, activeOnly: false };
-  const all = [...rows(1, 'lo', 1n, 1n), ...rows(2, 'eth0', 1n, 1n), ...rows(3, 'eth1', 1n, 1n), ...rows(4, 'veth9', 1n, 1n), ...rows(5, 'wlan0', 1n, 1n)];
+  const all = [
+    ...rows(1, 'lo', 1n, 1n),
+    ...rows(2, 'eth0', 1n, 1n),
+    ...rows(3, 'eth1', 1n, 1n),
+    ...rows(4, 'veth9', 1n, 1n),
+    ...rows(5, 'wlan0', 1n, 1n),
+  ];
   const { samples, state } = advanceCollection(undefined, all, 0, rules);
-  assert.deepEqual(samples.map((s) => s.name), ['lo', 'eth0', 'eth1']);
+  assert.deepEqual(
+    samples.map((s) => s.name),
+    ['lo', 'eth0', 'eth1'],
+  );
   assert.equal(state.interfaces.size, 3, 'filtered-out interfaces are not even tracked');
 });
 
 test('an exclusion in the filter (!lo) exports everything else', () => {
   const rules: CollectionRules = { includeInterface: compileInterfaceFilter(['!lo']), activeWindowMs: 60_000, activeOnly: false };
   const { samples } = advanceCollection(undefined, [...rows(1, 'lo', 1n, 1n), ...rows(2, 'eth0', 1n, 1n)], 0, rules);
-  assert.deepEqual(samples.map((s) => s.name), ['eth0']);
+  assert.deepEqual(
+    samples.map((s) => s.name),
+    ['eth0'],
+  );
 });

@@ -22,7 +22,10 @@ const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 const BPF_F_NO_PREALLOC = 1;
 
 async function haveTool(name: string): Promise<boolean> {
-  return run('sh', ['-c', `command -v ${name}`]).then(() => true, () => false);
+  return run('sh', ['-c', `command -v ${name}`]).then(
+    () => true,
+    () => false,
+  );
 }
 
 // CI installs the toolchain (scripts/install.sh test), so a missing tool there
@@ -126,7 +129,11 @@ test('the object has both TC programs, GPL-compatible licence, BTF and no DWARF'
   const { stdout: sections } = await run('llvm-readelf', ['-S', '--wide', committedObject]);
   const sectionNames = new Set([...sections.matchAll(/^\s*\[\s*\d+\]\s+(\S+)/gm)].map((m) => m[1]));
   for (const name of ['tc', '.maps', 'license', '.BTF', '.BTF.ext']) assert.ok(sectionNames.has(name), `section ${name} missing`);
-  assert.deepEqual([...sectionNames].filter((s) => s?.startsWith('.debug')), [], 'DWARF left in the object (llvm-strip -g)');
+  assert.deepEqual(
+    [...sectionNames].filter((s) => s?.startsWith('.debug')),
+    [],
+    'DWARF left in the object (llvm-strip -g)',
+  );
 
   const { stdout: symbols } = await run('llvm-readelf', ['-s', '--wide', committedObject]);
   const programs = [...symbols.matchAll(/\bFUNC\s+GLOBAL\s+DEFAULT\s+\d+\s+(\S+)/g)].map((m) => m[1]).sort();

@@ -1,9 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CAPABILITY_NAMES, DEFAULT_KEEP_CAPABILITIES, CapabilityDropError, CapabilityNameError, capabilityNames, dropCapabilities,
-  parseCapabilityList, parseProcStatusCapabilities, planCapabilityDrop, readCapabilities, type CapabilityMasks, type CapabilitySyscalls,
-  checkCapabilitiesKeep, DEFAULT_CAPABILITIES_KEEP,
+  CAPABILITY_NAMES,
+  DEFAULT_KEEP_CAPABILITIES,
+  CapabilityDropError,
+  CapabilityNameError,
+  capabilityNames,
+  dropCapabilities,
+  parseCapabilityList,
+  parseProcStatusCapabilities,
+  planCapabilityDrop,
+  readCapabilities,
+  type CapabilityMasks,
+  type CapabilitySyscalls,
+  checkCapabilitiesKeep,
+  DEFAULT_CAPABILITIES_KEEP,
 } from '../../src/security/capabilities.js';
 import { applyCapabilitiesKeep } from '../../src/security/keep-capabilities.js';
 import type { Logger } from '../../src/log/logger.js';
@@ -19,7 +30,8 @@ CapAmb:\t0000000000000000
 NoNewPrivs:\t0
 `;
 // A non-root process started with setpriv --inh-caps=+bpf,+net_admin --ambient-caps=+bpf,+net_admin.
-const AMBIENT_STATUS = 'CapInh:\t0000008000001000\nCapPrm:\t0000008000001000\nCapEff:\t0000008000001000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000008000001000\n';
+const AMBIENT_STATUS =
+  'CapInh:\t0000008000001000\nCapPrm:\t0000008000001000\nCapEff:\t0000008000001000\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000008000001000\n';
 
 const bit = (name: string): bigint => 1n << BigInt(CAPABILITY_NAMES.indexOf(name));
 
@@ -51,7 +63,10 @@ test('capability lists: prefixes, case, spaces; unknown names are errors', () =>
   assert.equal(parseCapabilityList(' CAP_BPF , cap_Net_Admin,'), bit('bpf') | bit('net_admin'));
   assert.equal(parseCapabilityList(''), 0n);
   assert.equal(parseCapabilityList(DEFAULT_KEEP_CAPABILITIES.join(',')), bit('bpf') | bit('net_admin'));
-  assert.throws(() => parseCapabilityList('bpf,net_admn'), (e: CapabilityNameError) => e.code === 'NP_ERR_BAD_CAPABILITY' && e.message.includes('net_admn'));
+  assert.throws(
+    () => parseCapabilityList('bpf,net_admn'),
+    (e: CapabilityNameError) => e.code === 'NP_ERR_BAD_CAPABILITY' && e.message.includes('net_admn'),
+  );
 });
 
 test('plan: keep ∩ permitted; the bounding set shrinks only with CAP_SETPCAP', () => {
@@ -74,7 +89,11 @@ function fakeKernel(start: CapabilityMasks): { sys: CapabilitySyscalls; state: C
   const calls: string[] = [];
   const has = (cap: number): boolean => ((state.effective >> BigInt(cap)) & 1n) === 1n;
   const sys: CapabilitySyscalls = {
-    clearAmbient: () => { calls.push('ambient'); state.ambient = 0n; return 0; },
+    clearAmbient: () => {
+      calls.push('ambient');
+      state.ambient = 0n;
+      return 0;
+    },
     dropFromBoundingSet: (cap) => {
       calls.push(`bnd-${cap}`);
       if (!has(8)) return 1; // EPERM without CAP_SETPCAP
@@ -87,7 +106,10 @@ function fakeKernel(start: CapabilityMasks): { sys: CapabilitySyscalls; state: C
       Object.assign(state, { effective, permitted, inheritable, ambient: state.ambient & permitted & inheritable });
       return 0;
     },
-    setNoNewPrivs: () => { calls.push('nnp'); return 0; },
+    setNoNewPrivs: () => {
+      calls.push('nnp');
+      return 0;
+    },
   };
   return { sys, state, calls };
 }
@@ -115,8 +137,10 @@ test('drop with ambient capabilities as non-root: ambient cleared, bounding unto
 test('a refused step is a clear error naming the step', () => {
   const k = fakeKernel(parseProcStatusCapabilities(ROOT_STATUS));
   k.sys.capset = () => 1;
-  assert.throws(() => dropCapabilities(parseCapabilityList('bpf'), k.sys, () => ({ ...k.state })),
-    (e: CapabilityDropError) => e.code === 'NP_ERR_CAPABILITY_DROP' && e.message.includes('capset') && e.message.includes('errno 1'));
+  assert.throws(
+    () => dropCapabilities(parseCapabilityList('bpf'), k.sys, () => ({ ...k.state })),
+    (e: CapabilityDropError) => e.code === 'NP_ERR_CAPABILITY_DROP' && e.message.includes('capset') && e.message.includes('errno 1'),
+  );
 });
 
 test('--capabilities.keep values: lists, all, none; unknown names refused with the name', () => {
@@ -141,7 +165,18 @@ test('applyCapabilitiesKeep in tc mode keeps net_admin (needed to remove the fil
   const warnings: string[] = [];
   const logger = { info: () => undefined, warn: (_o: object, m: string) => warnings.push(m) } as unknown as Logger;
   let kept = -1n;
-  assert.throws(() => applyCapabilitiesKeep('none', logger, { attachMode: 'tc', syscalls: () => ({ ...k.sys, capset: (s) => { kept = s.effective; return 1; } }) }));
+  assert.throws(() =>
+    applyCapabilitiesKeep('none', logger, {
+      attachMode: 'tc',
+      syscalls: () => ({
+        ...k.sys,
+        capset: (s) => {
+          kept = s.effective;
+          return 1;
+        },
+      }),
+    }),
+  );
   assert.deepEqual(capabilityNames(kept), ['net_admin']);
   assert.match(warnings[0] ?? '', /net_admin/);
 });

@@ -22,9 +22,14 @@ interface Run {
 
 function netprobe(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...args],
+      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -42,21 +47,45 @@ test('invalid input exits 2 with one line per problem naming the field, the valu
   const cases: Array<{ args: string[]; env?: Record<string, string>; lines: RegExp[] }> = [
     { args: ['--no-such-flag'], lines: [/^netprobe: --no-such-flag: unknown flag; see --help$/] },
     { args: ['--web.listen-addres=:1'], lines: [/^netprobe: --web\.listen-addres: unknown flag \(did you mean --web\.listen-address\?\)/] },
-    { args: ['--web.listen-address=:65536'], lines: [/^netprobe: --web\.listen-address=":65536": port 65536 is out of range: must be from 0 to 65535$/] },
+    {
+      args: ['--web.listen-address=:65536'],
+      lines: [/^netprobe: --web\.listen-address=":65536": port 65536 is out of range: must be from 0 to 65535$/],
+    },
     { args: ['--collector.interval=5'], lines: [/^netprobe: --collector\.interval="5": must be a duration like 500ms, 5s/] },
     { args: ['--collector.active-window=forever'], lines: [/^netprobe: --collector\.active-window="forever": must be a duration/] },
-    { args: ['--ebpf.include=eth 0'], lines: [/^netprobe: --ebpf\.include="eth 0": interface pattern "eth 0": interface names never contain white space/] },
+    {
+      args: ['--ebpf.include=eth 0'],
+      lines: [/^netprobe: --ebpf\.include="eth 0": interface pattern "eth 0": interface names never contain white space/],
+    },
     { args: ['--source=magic'], lines: [/^netprobe: --source="magic": must be one of auto, ebpf, netdev$/] },
-    { args: [], env: { NETPROBE_LOG_LEVEL: 'chatty' }, lines: [/^netprobe: NETPROBE_LOG_LEVEL="chatty": must be one of debug, info, warn, error$/] },
-    { args: [`--config.file=${unreadable}`], lines: [/^netprobe: --config\.file=".*missing\.yaml": cannot read the config file: no such file$/] },
+    {
+      args: [],
+      env: { NETPROBE_LOG_LEVEL: 'chatty' },
+      lines: [/^netprobe: NETPROBE_LOG_LEVEL="chatty": must be one of debug, info, warn, error$/],
+    },
+    {
+      args: [`--config.file=${unreadable}`],
+      lines: [/^netprobe: --config\.file=".*missing\.yaml": cannot read the config file: no such file$/],
+    },
     { args: [`--config.file=${dir}`], lines: [/^netprobe: --config\.file=".*": cannot read the config file: it is a directory$/] },
     { args: [`--config.file=${file('bad.yaml', 'server: [\n')}`], lines: [/^netprobe: .*bad\.yaml: not valid YAML: /] },
-    { args: [`--config.file=${file('typo.yaml', 'server:\n  prot: 80\n')}`], lines: [/^netprobe: .*typo\.yaml: server\.prot: unknown key \(did you mean server\.port\?\)$/] },
-    { args: [`--web.config.file=${unreadable}`], lines: [/^netprobe: --web\.config\.file=".*missing\.yaml": cannot read the web config file: no such file$/] },
+    {
+      args: [`--config.file=${file('typo.yaml', 'server:\n  prot: 80\n')}`],
+      lines: [/^netprobe: .*typo\.yaml: server\.prot: unknown key \(did you mean server\.port\?\)$/],
+    },
+    {
+      args: [`--web.config.file=${unreadable}`],
+      lines: [/^netprobe: --web\.config\.file=".*missing\.yaml": cannot read the web config file: no such file$/],
+    },
     {
       args: ['--log.level=loud', '--web.max-header-bytes=10', 'extra'],
       env: { NETPROBE_COLLECTOR_INTERVAL: '1 second' },
-      lines: [/^netprobe: --log\.level="loud": must be one of/, /^netprobe: --web\.max-header-bytes="10": must be an integer from 1024/, /^netprobe: argument="extra": unexpected argument/, /^netprobe: NETPROBE_COLLECTOR_INTERVAL="1 second": must be a duration/],
+      lines: [
+        /^netprobe: --log\.level="loud": must be one of/,
+        /^netprobe: --web\.max-header-bytes="10": must be an integer from 1024/,
+        /^netprobe: argument="extra": unexpected argument/,
+        /^netprobe: NETPROBE_COLLECTOR_INTERVAL="1 second": must be a duration/,
+      ],
     },
   ];
   await Promise.all(
@@ -78,7 +107,29 @@ test('--help prints every option with its default and env var, and exits 0', asy
   const run = await netprobe(['--help']);
   assert.equal(run.status, 0);
   assert.match(run.stdout, /^netprobe \S+: /);
-  for (const flag of ['--web.listen-address=<host:port>', '--web.telemetry-path', '--web.config.file', '--log.level', '--log.format', '--collector.interval', '--collector.active-window', '--collector.interface-filter', '--[no-]collector.active-only', '--ebpf.attach-mode', '--ebpf.include', '--ebpf.exclude', '--source', '--web.read-timeout', '--web.write-timeout', '--web.max-header-bytes', '--[no-]web.enable-cors', '--[no-]web.enable-gzip', '--config.file', '--check', '--version']) {
+  for (const flag of [
+    '--web.listen-address=<host:port>',
+    '--web.telemetry-path',
+    '--web.config.file',
+    '--log.level',
+    '--log.format',
+    '--collector.interval',
+    '--collector.active-window',
+    '--collector.interface-filter',
+    '--[no-]collector.active-only',
+    '--ebpf.attach-mode',
+    '--ebpf.include',
+    '--ebpf.exclude',
+    '--source',
+    '--web.read-timeout',
+    '--web.write-timeout',
+    '--web.max-header-bytes',
+    '--[no-]web.enable-cors',
+    '--[no-]web.enable-gzip',
+    '--config.file',
+    '--check',
+    '--version',
+  ]) {
     assert.ok(run.stdout.includes(flag), flag);
   }
   assert.match(run.stdout, /\(default: :8081; env: NETPROBE_WEB_LISTEN_ADDRESS\)/);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { advanceCollection, type CollectionRules } from '../../src/collector/collection-state.js';
-import type { CounterRow } from '../../src/collector/counter-source.js';
+import type { CounterRow } from '../../src/source/counter-source.js';
 
 const ALL: CollectionRules = { includeInterface: () => true, activeWindowMs: 60_000, activeOnly: false };
 
@@ -16,14 +16,20 @@ test('a vanished interface loses its series at the next collection', () => {
   const a = advanceCollection(undefined, [...rows(2, 'eth0', 5n), ...rows(9, 'veth9', 5n)], 0, ALL);
   assert.equal(a.samples.length, 2);
   const b = advanceCollection(a.state, rows(2, 'eth0', 6n), 1000, ALL);
-  assert.deepEqual(b.samples.map((s) => s.name), ['eth0']);
+  assert.deepEqual(
+    b.samples.map((s) => s.name),
+    ['eth0'],
+  );
   assert.equal(b.state.interfaces.size, 1);
 });
 
 test('a renamed interface shows only its new name, with a fresh rate baseline', () => {
   const a = advanceCollection(undefined, rows(4, 'eth1', 100n), 0, ALL);
   const b = advanceCollection(a.state, rows(4, 'wan0', 150n), 1000, ALL);
-  assert.deepEqual(b.samples.map((s) => [s.ifindex, s.name]), [[4, 'wan0']]);
+  assert.deepEqual(
+    b.samples.map((s) => [s.ifindex, s.name]),
+    [[4, 'wan0']],
+  );
   assert.equal(b.samples[0]!.ingress.packetsPerSecond, 0, 'no rate computed across two identities');
   assert.equal(b.samples[0]!.active, false);
 });
@@ -31,12 +37,18 @@ test('a renamed interface shows only its new name, with a fresh rate baseline', 
 test('a re-used ifindex with another name never shows the old name and never a negative rate', () => {
   const a = advanceCollection(undefined, rows(12, 'veth-old', 1_000_000n), 0, ALL);
   const b = advanceCollection(a.state, rows(12, 'veth-new', 3n), 1000, ALL);
-  assert.deepEqual(b.samples.map((s) => s.name), ['veth-new']);
+  assert.deepEqual(
+    b.samples.map((s) => s.name),
+    ['veth-new'],
+  );
   assert.equal(b.samples[0]!.ingress.packetsPerSecond, 0);
   assert.equal(b.samples[0]!.ingress.packets, 3n);
 });
 
 test('samples are ordered by ifindex', () => {
   const { samples } = advanceCollection(undefined, [...rows(30, 'c', 1n), ...rows(2, 'a', 1n), ...rows(11, 'b', 1n)], 0, ALL);
-  assert.deepEqual(samples.map((s) => s.ifindex), [2, 11, 30]);
+  assert.deepEqual(
+    samples.map((s) => s.ifindex),
+    [2, 11, 30],
+  );
 });

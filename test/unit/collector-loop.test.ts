@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { CollectionLoop } from '../../src/collector/collection-loop.js';
 import { Collector } from '../../src/collector/collector.js';
-import type { CounterRow, CounterSource } from '../../src/collector/counter-source.js';
+import type { CounterRow, CounterSource } from '../../src/source/counter-source.js';
 
 test('a burst of triggers costs one debounced collection; runs never overlap', async (t) => {
   let runs = 0;

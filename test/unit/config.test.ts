@@ -66,16 +66,31 @@ ebpf:
 `;
 
 test('a config file sets every setting it names', () => {
-  const { exporter, settings } = loaded(load(['--config.file=/n.yaml'], {}, { '/n.yaml': FULL_FILE, '/etc/netprobe/web.yml': '# plain HTTP\n' }));
+  const { exporter, settings } = loaded(
+    load(['--config.file=/n.yaml'], {}, { '/n.yaml': FULL_FILE, '/etc/netprobe/web.yml': '# plain HTTP\n' }),
+  );
   assert.deepEqual(exporter, {
-    server: { host: '127.0.0.1', port: 9090, path: '/stats', readTimeout: 3_000, writeTimeout: 4_000, maxHeaderBytes: 8192, enableCors: false, enableGzip: false, webConfigFile: '/etc/netprobe/web.yml' },
+    server: {
+      host: '127.0.0.1',
+      port: 9090,
+      path: '/stats',
+      readTimeout: 3_000,
+      writeTimeout: 4_000,
+      maxHeaderBytes: 8192,
+      enableCors: false,
+      enableGzip: false,
+      webConfigFile: '/etc/netprobe/web.yml',
+    },
     collectInterval: 3_000,
     activeWindow: 60_000,
     interfaceFilter: ['eth0', 'wlan*'],
     enableActiveOnly: true,
     logLevel: 'debug',
   });
-  assert.deepEqual([settings.source, settings.attachMode, settings.include, settings.exclude, settings.logFormat], ['netdev', 'tc', ['eth*'], ['lo'], 'text']);
+  assert.deepEqual(
+    [settings.source, settings.attachMode, settings.include, settings.exclude, settings.logFormat],
+    ['netdev', 'tc', ['eth*'], ['lo'], 'text'],
+  );
 });
 
 test('precedence: flags > env > file > defaults, setting by setting', () => {
@@ -90,9 +105,14 @@ test('precedence: flags > env > file > defaults, setting by setting', () => {
 
   const viaEnv = loaded(load([], { ...env, NETPROBE_WEB_LISTEN_ADDRESS: ':7000' }, files)).exporter.server;
   assert.deepEqual([viaEnv.host, viaEnv.port], ['', 7000], 'a listen address from env replaces both host and port of the file');
-  const viaFlag = loaded(load(['--web.listen-address=[::1]:7001'], { ...env, NETPROBE_WEB_LISTEN_ADDRESS: ':7000' }, files)).exporter.server;
+  const viaFlag = loaded(load(['--web.listen-address=[::1]:7001'], { ...env, NETPROBE_WEB_LISTEN_ADDRESS: ':7000' }, files)).exporter
+    .server;
   assert.deepEqual([viaFlag.host, viaFlag.port], ['::1', 7001], 'flag beats env');
-  assert.equal(loaded(load(['--config.file=/g.yaml'], env, { ...files, '/g.yaml': 'logLevel: info' })).exporter.collectInterval, 10_000, '--config.file beats NETPROBE_CONFIG_FILE');
+  assert.equal(
+    loaded(load(['--config.file=/g.yaml'], env, { ...files, '/g.yaml': 'logLevel: info' })).exporter.collectInterval,
+    10_000,
+    '--config.file beats NETPROBE_CONFIG_FILE',
+  );
 });
 
 test('file problems: every one reported, with the key, the value and a suggestion where cheap', () => {
@@ -129,19 +149,28 @@ test('an unreadable, malformed or non-mapping file is a problem, and is reported
     '--log.level="loud": must be one of debug, info, warn, error',
     '--config.file="/missing.yaml": cannot read the config file: no such file',
   ]);
-  assert.deepEqual(problemLines(load([], { NETPROBE_CONFIG_FILE: '/missing.yaml' })), ['NETPROBE_CONFIG_FILE="/missing.yaml": cannot read the config file: no such file']);
+  assert.deepEqual(problemLines(load([], { NETPROBE_CONFIG_FILE: '/missing.yaml' })), [
+    'NETPROBE_CONFIG_FILE="/missing.yaml": cannot read the config file: no such file',
+  ]);
   const [malformed] = problemLines(load(['--config.file=m.yaml'], {}, { 'm.yaml': 'server:\n  port: 1\n  port: 2\n' }));
   assert.match(malformed as string, /^m\.yaml: not valid YAML: .*unique.* at line 3, column 3/);
   const [unclosed] = problemLines(load(['--config.file=u.yaml'], {}, { 'u.yaml': 'interfaceFilter: [eth0\n' }));
   assert.match(unclosed as string, /^u\.yaml: not valid YAML: /);
   assert.doesNotMatch(unclosed as string, /\n/);
-  assert.deepEqual(problemLines(load(['--config.file=l.yaml'], {}, { 'l.yaml': '- a\n- b\n' })), ['l.yaml: must be a YAML mapping of settings, e.g. "collectInterval: 5s"']);
+  assert.deepEqual(problemLines(load(['--config.file=l.yaml'], {}, { 'l.yaml': '- a\n- b\n' })), [
+    'l.yaml: must be a YAML mapping of settings, e.g. "collectInterval: 5s"',
+  ]);
 });
 
 test('the web config file is checked with the rest: unreadable or invalid is a problem naming where it was set', () => {
-  const webConfigs = { '/etc/np/web.yml': 'basic_auth_users:\n  prometheus: $2y$10$abcdefghijklmnopqrstuuJd1y0tkcU6JpOKpGnMdKr5vMqDFvdmu\n', '/etc/np/typo.yml': 'tls_server_confg: {}\nbasic_auth_users:\n  prometheus: plain-text\n' };
+  const webConfigs = {
+    '/etc/np/web.yml': 'basic_auth_users:\n  prometheus: $2y$10$abcdefghijklmnopqrstuuJd1y0tkcU6JpOKpGnMdKr5vMqDFvdmu\n',
+    '/etc/np/typo.yml': 'tls_server_confg: {}\nbasic_auth_users:\n  prometheus: plain-text\n',
+  };
   assert.equal(loaded(load(['--web.config.file=/etc/np/web.yml'], {}, webConfigs)).exporter.server.webConfigFile, '/etc/np/web.yml');
-  assert.deepEqual(problemLines(load(['--web.config.file=/etc/np/missing.yml'])), ['--web.config.file="/etc/np/missing.yml": cannot read the web config file: no such file']);
+  assert.deepEqual(problemLines(load(['--web.config.file=/etc/np/missing.yml'])), [
+    '--web.config.file="/etc/np/missing.yml": cannot read the web config file: no such file',
+  ]);
   const lines = problemLines(load([], { NETPROBE_WEB_CONFIG_FILE: '/etc/np/typo.yml' }, webConfigs));
   assert.ok(lines.length >= 2, lines.join('\n'));
   for (const line of lines) assert.match(line, /^NETPROBE_WEB_CONFIG_FILE="\/etc\/np\/typo\.yml": web config file: /);

@@ -16,7 +16,11 @@ import { DEFAULT_SERVER_CONFIG } from '../../src/config/exporter-config.js';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const COMPILERS = /\b(clang|gcc|g\+\+|cc|llvm[\w-]*|build-essential|make|libbpf-dev|linux-libc-dev)\b/;
 
-interface Stage { image: string; name: string | null; instructions: Instruction[] }
+interface Stage {
+  image: string;
+  name: string | null;
+  instructions: Instruction[];
+}
 
 async function readStages(): Promise<Stage[]> {
   const dockerfile = DockerfileParser.parse(await readFile(join(ROOT, 'Dockerfile'), 'utf8'));
@@ -35,7 +39,14 @@ async function readStages(): Promise<Stage[]> {
 
 /** The argument text of every instruction with this keyword, continuation lines joined. */
 function argumentsOf(stage: Stage, keyword: string): string[] {
-  return stage.instructions.filter((i) => i.getKeyword() === keyword).map((i) => i.getArguments().map((a) => a.getValue()).join(' '));
+  return stage.instructions
+    .filter((i) => i.getKeyword() === keyword)
+    .map((i) =>
+      i
+        .getArguments()
+        .map((a) => a.getValue())
+        .join(' '),
+    );
 }
 
 async function packageJson(): Promise<{ engines: { node: string }; bin: Record<string, string>; scripts: Record<string, string> }> {
@@ -61,7 +72,10 @@ test('the builder runs the same scripted install + build as the README and CI, t
   assert.equal(scripts.prestart, 'bash scripts/install.sh runtime');
   assert.ok(runs.includes('bash scripts/install.sh runtime'), `RUNs: ${runs.join(' | ')}`);
   const installAt = runs.indexOf('bash scripts/install.sh runtime');
-  assert.ok(runs.slice(installAt + 1).some((r) => /npm (prune|ci) .*--omit=dev/.test(r)), 'dev dependencies are pruned after the build');
+  assert.ok(
+    runs.slice(installAt + 1).some((r) => /npm (prune|ci) .*--omit=dev/.test(r)),
+    'dev dependencies are pruned after the build',
+  );
 });
 
 test('the runtime image has libbpf1, no compiler, and the compiled BPF object', async () => {
@@ -73,16 +87,24 @@ test('the runtime image has libbpf1, no compiler, and the compiled BPF object', 
   assert.doesNotMatch(runs, /npm (ci|install)/, 'the final image installs no npm packages itself');
 
   const workdir = argumentsOf(runtime, 'WORKDIR').at(-1) ?? '/';
-  const copies = runtime.instructions.filter((i): i is Copy => i instanceof Copy).map((c) => {
-    const [src, dest] = c.getArguments().map((a) => a.getValue());
-    return { from: c.getFromFlag()?.getValue(), src, dest: join(workdir, dest ?? '') };
-  });
+  const copies = runtime.instructions
+    .filter((i): i is Copy => i instanceof Copy)
+    .map((c) => {
+      const [src, dest] = c.getArguments().map((a) => a.getValue());
+      return { from: c.getFromFlag()?.getValue(), src, dest: join(workdir, dest ?? '') };
+    });
   // The repository's layout is kept, so dist/ finds the object where the loader looks by default.
   const expected: Array<[string, string]> = [
-    ['/src/node_modules', 'node_modules'], ['/src/dist', 'dist'], ['/src/package.json', 'package.json'], ['/src/bpf/netprobe.bpf.o', 'bpf/netprobe.bpf.o'],
+    ['/src/node_modules', 'node_modules'],
+    ['/src/dist', 'dist'],
+    ['/src/package.json', 'package.json'],
+    ['/src/bpf/netprobe.bpf.o', 'bpf/netprobe.bpf.o'],
   ];
   for (const [src, dest] of expected) {
-    assert.ok(copies.some((c) => c.from === build.name && c.src === src && c.dest === join(workdir, dest)), `COPY --from=${build.name} ${src} ${dest}`);
+    assert.ok(
+      copies.some((c) => c.from === build.name && c.src === src && c.dest === join(workdir, dest)),
+      `COPY --from=${build.name} ${src} ${dest}`,
+    );
   }
   const { DEFAULT_OBJECT_PATH } = await import('../../src/bpf/ebpf-manager.js');
   assert.ok(DEFAULT_OBJECT_PATH.endsWith('/bpf/netprobe.bpf.o'), DEFAULT_OBJECT_PATH);
@@ -96,12 +118,20 @@ test('production dependencies are enough: every package src/ imports at run time
   for (const file of sources) {
     const text = await readFile(join(ROOT, 'src', file), 'utf8');
     // Static value imports (not `import type`) and dynamic imports of bare specifiers.
-    const specifiers = [...text.matchAll(/^import\s+(?!type\s)[^;]*?\sfrom\s+'([^'.][^']*)'/gms), ...text.matchAll(/\bimport\('([^'.][^']*)'\)/g)].map((m) => m[1] as string);
-    for (const spec of specifiers.filter((x) => !x.startsWith('node:'))) imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string));
+    const specifiers = [
+      ...text.matchAll(/^import\s+(?!type\s)[^;]*?\sfrom\s+'([^'.][^']*)'/gms),
+      ...text.matchAll(/\bimport\('([^'.][^']*)'\)/g),
+    ].map((m) => m[1] as string);
+    for (const spec of specifiers.filter((x) => !x.startsWith('node:')))
+      imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string));
   }
   imported.delete(pkg.name);
   assert.ok(imported.size >= 3, [...imported].join(' '));
-  assert.deepEqual([...imported].filter((name) => !(name in pkg.dependencies)), [], 'imported at run time but pruned from the image (devDependencies)');
+  assert.deepEqual(
+    [...imported].filter((name) => !(name in pkg.dependencies)),
+    [],
+    'imported at run time but pruned from the image (devDependencies)',
+  );
 });
 
 test('the runtime image installs iproute2 if and only if netprobe runs ip or tc', async () => {
@@ -130,9 +160,21 @@ test('EXPOSE and ENTRYPOINT match the default port and the netprobe bin', async 
 });
 
 test('.dockerignore keeps host build output out and everything the build needs in', async () => {
-  const patterns = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const patterns = (await readFile(join(ROOT, '.dockerignore'), 'utf8'))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const excluded of ['node_modules', 'dist', '.git']) assert.ok(patterns.includes(excluded), `${excluded} is ignored`);
-  const needed = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'src', 'bpf', 'bpf/netprobe.bpf.o'];
+  const needed = [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'scripts',
+    'src',
+    'bpf',
+    'bpf/netprobe.bpf.o',
+  ];
   for (const path of needed) {
     assert.ok(!patterns.some((p) => p === path || path.startsWith(`${p}/`) || p === '*' || p === '**'), `${path} reaches the build`);
   }

@@ -62,9 +62,12 @@ test("troubleshooting.md covers the seed's three problems", async () => {
 test('every netprobe flag the docs mention exists', async () => {
   const flags = knownFlags();
   for (const name of ['deployment.md', 'troubleshooting.md']) {
-    const mentioned = [...(await doc(name)).matchAll(/--((?:no-)?(?:web|collector|ebpf|log|config|capabilities|source|check|help|version)[\w.-]*)/g)].map((m) => m[1] as string);
+    const mentioned = [
+      ...(await doc(name)).matchAll(/--((?:no-)?(?:web|collector|ebpf|log|config|capabilities|source|check|help|version)[\w.-]*)/g),
+    ].map((m) => m[1] as string);
     assert.ok(mentioned.length > 5, name);
-    for (const flag of mentioned) assert.ok(flags.has(flag.replace(/[.-]$/, '')), `${name} mentions --${flag}, which netprobe does not have`);
+    for (const flag of mentioned)
+      assert.ok(flags.has(flag.replace(/[.-]$/, '')), `${name} mentions --${flag}, which netprobe does not have`);
   }
 });
 

@@ -32,8 +32,17 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
 
-interface Manifest { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: unknown }
-interface Kustomization { namespace: string; resources: string[]; images: Array<{ name: string; newTag?: string }> }
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: unknown;
+}
+interface Kustomization {
+  namespace: string;
+  resources: string[];
+  images: Array<{ name: string; newTag?: string }>;
+}
 
 async function readManifests(): Promise<Map<string, Manifest>> {
   const files = (await readdir(KUBERNETES_DIR)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
@@ -58,16 +67,31 @@ interface DaemonSetShape extends Manifest {
     template: {
       metadata: { labels: Record<string, string> };
       spec: {
-        hostNetwork?: boolean; tolerations?: Array<{ key?: string; operator?: string; effect?: string }>;
-        volumes?: unknown[]; containers: IContainer[]; automountServiceAccountToken?: boolean; serviceAccountName?: string;
+        hostNetwork?: boolean;
+        tolerations?: Array<{ key?: string; operator?: string; effect?: string }>;
+        volumes?: unknown[];
+        containers: IContainer[];
+        automountServiceAccountToken?: boolean;
+        serviceAccountName?: string;
       };
     };
   };
 }
-interface ServiceShape extends Manifest { spec: { selector: Record<string, string>; ports: Array<{ name: string; port: number; targetPort: string | number }> } }
-interface MonitorEndpoint { port: string; path: string; interval: string; scrapeTimeout: string }
-interface ServiceMonitorShape extends Manifest { spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: MonitorEndpoint[] } }
-interface PodMonitorShape extends Manifest { spec: { selector: { matchLabels: Record<string, string> }; jobLabel: string; podMetricsEndpoints: MonitorEndpoint[] } }
+interface ServiceShape extends Manifest {
+  spec: { selector: Record<string, string>; ports: Array<{ name: string; port: number; targetPort: string | number }> };
+}
+interface MonitorEndpoint {
+  port: string;
+  path: string;
+  interval: string;
+  scrapeTimeout: string;
+}
+interface ServiceMonitorShape extends Manifest {
+  spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: MonitorEndpoint[] };
+}
+interface PodMonitorShape extends Manifest {
+  spec: { selector: { matchLabels: Record<string, string> }; jobLabel: string; podMetricsEndpoints: MonitorEndpoint[] };
+}
 
 function netprobeContainer(ds: DaemonSetShape): IContainer {
   const [container, ...others] = ds.spec.template.spec.containers;
@@ -123,7 +147,10 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
   const pod = ds.spec.template.spec;
   assert.ok(selects(ds.spec.selector.matchLabels, ds.spec.template.metadata.labels), 'selector matches the pod template');
   assert.equal(pod.hostNetwork, true);
-  assert.ok(pod.tolerations?.some((t) => t.operator === 'Exists' && t.key === undefined && t.effect === undefined), 'tolerates every taint');
+  assert.ok(
+    pod.tolerations?.some((t) => t.operator === 'Exists' && t.key === undefined && t.effect === undefined),
+    'tolerates every taint',
+  );
   assert.equal(pod.automountServiceAccountToken, false, 'no API token: netprobe never talks to the API server');
   // No hostPath (nothing pinned in /sys/fs/bpf): one in-memory volume where the loader keeps its clsact state.
   assert.deepEqual(pod.volumes, [{ name: 'state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }]);
@@ -146,7 +173,9 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
 test("the DaemonSet's args are real flags: loaded by the exporter's own config loader", async () => {
   const container = netprobeContainer(only<DaemonSetShape>(await readManifests(), 'DaemonSet'));
   const argv = [...(container.command ?? []).slice(1), ...(container.args ?? [])];
-  const noFile = (): string => { throw new Error('no config file in the DaemonSet'); };
+  const noFile = (): string => {
+    throw new Error('no config file in the DaemonSet');
+  };
   const loaded = loadConfig({ argv, env: {}, readFile: noFile });
   assert.ok(loaded.ok, `args rejected: ${loaded.ok ? '' : loaded.problems.map((p) => `${p.field}=${p.value}: ${p.message}`).join('; ')}`);
   assert.equal(loaded.command, 'run');
@@ -160,7 +189,10 @@ test("the DaemonSet's args are real flags: loaded by the exporter's own config l
   const metrics = ports.find((p) => p.name === 'metrics');
   assert.equal(metrics?.containerPort, loaded.exporter.server.port, 'containerPort is the port it listens on');
   assert.equal(metrics?.containerPort, DEFAULT_SERVER_CONFIG.port, 'and that is the default port');
-  for (const [name, probe] of [['readiness', container.readinessProbe], ['liveness', container.livenessProbe]] as const) {
+  for (const [name, probe] of [
+    ['readiness', container.readinessProbe],
+    ['liveness', container.livenessProbe],
+  ] as const) {
     assert.equal(probe?.httpGet?.path, '/health', `${name} probe path`);
     assert.equal(probe?.httpGet?.port, 'metrics', `${name} probe port`);
     assert.ok((probe?.timeoutSeconds ?? 1) < (probe?.periodSeconds ?? 10), `${name} probe times out before the next one`);
@@ -196,6 +228,9 @@ test('the Service and ServiceMonitor select the DaemonSet and scrape its metrics
 
 test('prometheusrule.yaml carries exactly the groups of deploy/prometheus/netprobe-rules.yml', async () => {
   const rule = only<Manifest & { spec: unknown }>(await readManifests(), 'PrometheusRule');
-  assert.deepEqual(rule.spec, await loadRules(),
-    'out of sync: copy the groups of deploy/prometheus/netprobe-rules.yml into spec of deploy/kubernetes/prometheusrule.yaml');
+  assert.deepEqual(
+    rule.spec,
+    await loadRules(),
+    'out of sync: copy the groups of deploy/prometheus/netprobe-rules.yml into spec of deploy/kubernetes/prometheusrule.yaml',
+  );
 });

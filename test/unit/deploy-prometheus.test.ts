@@ -10,10 +10,18 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { DEFAULT_SERVER_CONFIG } from '../../src/config/exporter-config.js';
-import * as metricFamilies from '../../src/metrics/metric-families.js';
-import type { FamilyDefinition } from '../../src/metrics/metric-families.js';
+import * as metricFamilies from '../../src/exposition/metric-families.js';
+import type { FamilyDefinition } from '../../src/exposition/metric-families.js';
 import {
-  PROMETHEUS_DIR, allPanels, dashboardQueries, loadDashboard, loadRules, metricNames, promtool, substituteGrafanaVariables, withTempDir,
+  PROMETHEUS_DIR,
+  allPanels,
+  dashboardQueries,
+  loadDashboard,
+  loadRules,
+  metricNames,
+  promtool,
+  substituteGrafanaVariables,
+  withTempDir,
 } from '../helpers/deploy-artefacts.js';
 
 /**
@@ -23,7 +31,9 @@ import {
  * dashboard use against a live exporter).
  */
 const EXPORTED_METRICS = new Set([
-  ...Object.values(metricFamilies).filter(isFamily).map((f) => f.name),
+  ...Object.values(metricFamilies)
+    .filter(isFamily)
+    .map((f) => f.name),
   ...['uncounted_packets', 'interfaces_uncounted', 'interfaces_overflow'].map((key) => metricFamilies.sourceStatFamily(key, 'ebpf').name),
 ]);
 
@@ -36,7 +46,8 @@ test('prometheus.yml is valid for promtool and scrapes the contract defaults', a
   assert.equal(result.code, 0, result.output);
   assert.match(result.output, /SUCCESS: prometheus\.yml is valid/);
   const config = parseYaml(await readFile(join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8')) as {
-    rule_files: string[]; scrape_configs: Array<{ job_name: string; metrics_path: string; static_configs: Array<{ targets: string[] }> }>;
+    rule_files: string[];
+    scrape_configs: Array<{ job_name: string; metrics_path: string; static_configs: Array<{ targets: string[] }> }>;
   };
   const job = config.scrape_configs.find((c) => c.job_name === 'netprobe');
   assert.ok(job, 'a scrape job named netprobe (the rules select job="netprobe")');
@@ -57,14 +68,23 @@ test('the rules unit tests pass, and every alert is tested firing and quiet', as
   assert.match(result.output, /SUCCESS/);
 
   const rules = await loadRules();
-  const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => r.alert).map((r) => r.alert as string);
+  const alerts = rules.groups
+    .flatMap((g) => g.rules)
+    .filter((r) => r.alert)
+    .map((r) => r.alert as string);
   const tests = parseYaml(await readFile(join(PROMETHEUS_DIR, 'netprobe-rules.test.yml'), 'utf8')) as {
     tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts: unknown[] }> }>;
   };
   const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
   for (const alert of alerts) {
-    assert.ok(cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0), `${alert} is tested firing`);
-    assert.ok(cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0), `${alert} is tested staying quiet`);
+    assert.ok(
+      cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0),
+      `${alert} is tested firing`,
+    );
+    assert.ok(
+      cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0),
+      `${alert} is tested staying quiet`,
+    );
   }
 });
 
@@ -82,7 +102,12 @@ test('a broken rules file makes the promtool check fail (the check can fail)', a
 
 test('every alert and recording rule uses only metrics netprobe exports or rules record', async () => {
   const rules = await loadRules();
-  const recorded = new Set(rules.groups.flatMap((g) => g.rules).filter((r) => r.record).map((r) => r.record as string));
+  const recorded = new Set(
+    rules.groups
+      .flatMap((g) => g.rules)
+      .filter((r) => r.record)
+      .map((r) => r.record as string),
+  );
   for (const rule of rules.groups.flatMap((g) => g.rules)) {
     for (const name of metricNames(rule.expr)) {
       assert.ok(EXPORTED_METRICS.has(name) || recorded.has(name) || name === 'up', `${rule.alert ?? rule.record}: unknown metric ${name}`);
@@ -132,7 +157,8 @@ test("the dashboard has the seed's four panels and the seed's four queries", asy
   const dashboard = await loadDashboard();
   const panels = allPanels(dashboard.panels);
   const rows = panels.filter((p) => p.type === 'row').map((p) => p.title);
-  for (const row of ['Traffic overview', 'Interface details', 'Rate trends', 'Active interfaces']) assert.ok(rows.includes(row), `row ${row}`);
+  for (const row of ['Traffic overview', 'Interface details', 'Rate trends', 'Active interfaces'])
+    assert.ok(rows.includes(row), `row ${row}`);
   const exprs = panels.flatMap((p) => p.targets ?? []).map((t) => t.expr.replace(/\s+/g, ''));
   const has = (re: RegExp): boolean => exprs.some((e) => re.test(e));
   assert.ok(has(/^sumby\(direction\)\(instance_interface_direction:netprobe_tc_bytes:rate5m/), 'traffic in/out');
@@ -144,7 +170,12 @@ test("the dashboard has the seed's four panels and the seed's four queries", asy
 test('every dashboard query is valid PromQL for promtool and uses only exported or recorded metrics', async () => {
   const dashboard = await loadDashboard();
   const rules = await loadRules();
-  const recorded = new Set(rules.groups.flatMap((g) => g.rules).filter((r) => r.record).map((r) => r.record as string));
+  const recorded = new Set(
+    rules.groups
+      .flatMap((g) => g.rules)
+      .filter((r) => r.record)
+      .map((r) => r.record as string),
+  );
   const queries = dashboardQueries(dashboard);
   assert.ok(queries.length >= 10);
   for (const q of queries) {
@@ -153,7 +184,11 @@ test('every dashboard query is valid PromQL for promtool and uses only exported 
     }
   }
   await withTempDir(async (dir) => {
-    const asRules = { groups: [{ name: 'dashboard', rules: queries.map((q, i) => ({ record: `dashboard:query:${i}`, expr: substituteGrafanaVariables(q.expr) })) }] };
+    const asRules = {
+      groups: [
+        { name: 'dashboard', rules: queries.map((q, i) => ({ record: `dashboard:query:${i}`, expr: substituteGrafanaVariables(q.expr) })) },
+      ],
+    };
     await writeFile(join(dir, 'dashboard-queries.yml'), stringifyYaml(asRules));
     const result = await promtool(['check', 'rules', 'dashboard-queries.yml'], dir);
     assert.equal(result.code, 0, `${result.output}\n${queries.map((q, i) => `${i}: ${q.where}: ${q.expr}`).join('\n')}`);

@@ -25,7 +25,14 @@ test('refuses what is not a duration, including bare numbers and sub-millisecond
 });
 
 test('formats milliseconds as the shortest duration text, and round-trips', () => {
-  const cases: Array<[number, string]> = [[0, '0s'], [250, '250ms'], [5_000, '5s'], [300_000, '5m'], [5_400_000, '1h30m'], [3_601_001, '1h1s1ms']];
+  const cases: Array<[number, string]> = [
+    [0, '0s'],
+    [250, '250ms'],
+    [5_000, '5s'],
+    [300_000, '5m'],
+    [5_400_000, '1h30m'],
+    [3_601_001, '1h1s1ms'],
+  ];
   for (const [ms, text] of cases) {
     assert.equal(formatDuration(ms), text);
     assert.equal(parseDuration(text), ms);

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Exporter, ExporterConfigError, ExporterStateError } from '../../src/metrics/index.js';
-import type { CounterRow, CounterSource } from '../../src/collector/counter-source.js';
+import { Exporter, ExporterConfigError, ExporterStateError } from '../../src/exporter/index.js';
+import type { CounterRow, CounterSource } from '../../src/source/counter-source.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { NetprobeError } from '../../src/errors.js';
 
@@ -50,7 +50,11 @@ class FakeSource implements CounterSource {
 }
 
 function exporterFor(source: CounterSource, config: ConstructorParameters<typeof Exporter>[1] = {}): Exporter {
-  return new Exporter(source, { ...config, server: { host: '127.0.0.1', port: 0, ...config?.server } }, { logger: silentLogger(), version: '9.9.9' });
+  return new Exporter(
+    source,
+    { ...config, server: { host: '127.0.0.1', port: 0, ...config?.server } },
+    { logger: silentLogger(), version: '9.9.9' },
+  );
 }
 
 async function scrape(exporter: Exporter, path = '/metrics'): Promise<string> {
@@ -59,7 +63,10 @@ async function scrape(exporter: Exporter, path = '/metrics'): Promise<string> {
 }
 
 function value(text: string, series: string): string | undefined {
-  return text.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1);
+  return text
+    .split('\n')
+    .find((l) => l.startsWith(`${series} `))
+    ?.slice(series.length + 1);
 }
 
 test('start collects before listening: the first scrape already has the interfaces; stop is idempotent and leaves the source open', async (t) => {
@@ -85,7 +92,14 @@ test('a second start() is an ExporterStateError with a clear message', async (t)
   const exporter = exporterFor(new FakeSource());
   t.after(() => exporter.stop());
   await exporter.start();
-  await assert.rejects(exporter.start(), (e: unknown) => e instanceof ExporterStateError && e instanceof NetprobeError && e.code === 'NP_ERR_EXPORTER_STATE' && /already running/.test(e.message));
+  await assert.rejects(
+    exporter.start(),
+    (e: unknown) =>
+      e instanceof ExporterStateError &&
+      e instanceof NetprobeError &&
+      e.code === 'NP_ERR_EXPORTER_STATE' &&
+      /already running/.test(e.message),
+  );
   await exporter.stop();
   await assert.rejects(exporter.start(), /already stopped/);
 });
@@ -132,7 +146,10 @@ test('a failing read: netprobe_up 0, no stale interface data, error counted; rec
   assert.ok(!text.includes('interface="eth0"'), 'previous data not served as fresh');
   assert.ok(text.includes('# TYPE netprobe_tc_packets_total counter'), 'families still declared');
   assert.ok(Number(value(text, 'netprobe_collection_errors_total')) >= 1);
-  const health = await (await fetch(`http://127.0.0.1:${exporter.port}/health`)).json() as { status: string; collection: { up: boolean; last_error: string } };
+  const health = (await (await fetch(`http://127.0.0.1:${exporter.port}/health`)).json()) as {
+    status: string;
+    collection: { up: boolean; last_error: string };
+  };
   assert.equal(health.status, 'ok', 'still fresh: the last success is recent');
   assert.equal(health.collection.up, false);
   assert.match(health.collection.last_error, /EPERM/);
@@ -177,17 +194,31 @@ test('the exposition is built once per collection: scrapes do not read the sourc
 
 test('invalid config: one ExporterConfigError naming every bad field and what is allowed', () => {
   assert.throws(
-    () => new Exporter(new FakeSource(), {
-      server: { port: 70000, path: 'metrics', readTimeout: 0, maxHeaderBytes: 10 },
-      collectInterval: 5,
-      interfaceFilter: ['eth0', 'a/b', ''],
-      logLevel: 'loud' as never,
-    }, { logger: silentLogger() }),
+    () =>
+      new Exporter(
+        new FakeSource(),
+        {
+          server: { port: 70000, path: 'metrics', readTimeout: 0, maxHeaderBytes: 10 },
+          collectInterval: 5,
+          interfaceFilter: ['eth0', 'a/b', ''],
+          logLevel: 'loud' as never,
+        },
+        { logger: silentLogger() },
+      ),
     (e: unknown) => {
       assert.ok(e instanceof ExporterConfigError);
       assert.equal(e.code, 'NP_ERR_EXPORTER_CONFIG');
       const p = e.problems.join('\n');
-      for (const field of ['server.port=70000', 'server.path="metrics"', 'server.readTimeout=0', 'server.maxHeaderBytes=10', 'collectInterval=5', 'interfaceFilter entry "a/b"', 'interfaceFilter entry ""', 'logLevel="loud"']) {
+      for (const field of [
+        'server.port=70000',
+        'server.path="metrics"',
+        'server.readTimeout=0',
+        'server.maxHeaderBytes=10',
+        'collectInterval=5',
+        'interfaceFilter entry "a/b"',
+        'interfaceFilter entry ""',
+        'logLevel="loud"',
+      ]) {
         assert.ok(p.includes(field), `${field} in:\n${p}`);
       }
       assert.equal(e.problems.length, 8);
@@ -202,7 +233,11 @@ test('listening on a busy port fails with NP_ERR_LISTEN and a hint', async (t) =
   t.after(() => first.stop());
   await first.start();
   const second = exporterFor(new FakeSource(), { server: { port: first.port } });
-  await assert.rejects(second.start(), (e: unknown) => e instanceof NetprobeError && e.code === 'NP_ERR_LISTEN' && /EADDRINUSE/.test(e.message) && /another process/.test(e.hint ?? ''));
+  await assert.rejects(
+    second.start(),
+    (e: unknown) =>
+      e instanceof NetprobeError && e.code === 'NP_ERR_LISTEN' && /EADDRINUSE/.test(e.message) && /another process/.test(e.hint ?? ''),
+  );
   await second.stop();
 });
 
@@ -235,6 +270,10 @@ test('config: null means all defaults; unknown fields (typos) are errors', () =>
   assert.equal(exporter.config.collectInterval, 5000);
   assert.throws(
     () => new Exporter(new FakeSource(), { collectinterval: 3000, server: { prot: 9090 } } as never, { logger: silentLogger() }),
-    (e: unknown) => e instanceof ExporterConfigError && e.problems.length === 2 && /collectinterval: unknown field/.test(e.message) && /server\.prot: unknown field/.test(e.message),
+    (e: unknown) =>
+      e instanceof ExporterConfigError &&
+      e.problems.length === 2 &&
+      /collectinterval: unknown field/.test(e.message) &&
+      /server\.prot: unknown field/.test(e.message),
   );
 });

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { CONTRACT_FAMILIES } from '../../src/metrics/metric-families.js';
-import { escapeLabelValue, formatValue } from '../../src/metrics/exposition-writer.js';
-import { readProcessMetrics } from '../../src/metrics/process-metrics.js';
+import { CONTRACT_FAMILIES } from '../../src/exposition/metric-families.js';
+import { escapeLabelValue, formatValue } from '../../src/exposition/exposition-writer.js';
+import { readProcessMetrics } from '../../src/exposition/process-metrics.js';
 import { expositionInput, renderToStrings, sample } from '../helpers/exposition-input.js';
 
 /** Runs the real promtool (Debian's prometheus package) on an exposition; returns its output. */
@@ -20,7 +20,14 @@ function lines(text: string, prefix: string): string[] {
 test('every interface gets both directions of the four per-direction families, with exact values', () => {
   const big = 18_446_744_073_709_551_615n; // u64 max: beyond any JS number
   const { text } = renderToStrings(
-    expositionInput({ samples: [sample(2, 'eth0', { ingress: { packets: big, bytes: big - 1n, segments: big, packetsPerSecond: 1.5, bytesPerSecond: 1e21 }, egress: { packets: 0n, bytes: 0n, segments: 0n, packetsPerSecond: 0, bytesPerSecond: 0 } })] }),
+    expositionInput({
+      samples: [
+        sample(2, 'eth0', {
+          ingress: { packets: big, bytes: big - 1n, segments: big, packetsPerSecond: 1.5, bytesPerSecond: 1e21 },
+          egress: { packets: 0n, bytes: 0n, segments: 0n, packetsPerSecond: 0, bytesPerSecond: 0 },
+        }),
+      ],
+    }),
   );
   assert.deepEqual(lines(text, 'netprobe_tc_packets_total'), [
     'netprobe_tc_packets_total{direction="ingress",ifindex="2",interface="eth0"} 18446744073709551615',
@@ -30,10 +37,16 @@ test('every interface gets both directions of the four per-direction families, w
     'netprobe_tc_bytes_total{direction="ingress",ifindex="2",interface="eth0"} 18446744073709551614',
     'netprobe_tc_bytes_total{direction="egress",ifindex="2",interface="eth0"} 0',
   ]);
-  assert.deepEqual(lines(text, 'netprobe_tc_packets_per_second{direction="ingress"'), ['netprobe_tc_packets_per_second{direction="ingress",ifindex="2",interface="eth0"} 1.5']);
-  assert.deepEqual(lines(text, 'netprobe_tc_bytes_per_second{direction="ingress"'), ['netprobe_tc_bytes_per_second{direction="ingress",ifindex="2",interface="eth0"} 1e+21']);
+  assert.deepEqual(lines(text, 'netprobe_tc_packets_per_second{direction="ingress"'), [
+    'netprobe_tc_packets_per_second{direction="ingress",ifindex="2",interface="eth0"} 1.5',
+  ]);
+  assert.deepEqual(lines(text, 'netprobe_tc_bytes_per_second{direction="ingress"'), [
+    'netprobe_tc_bytes_per_second{direction="ingress",ifindex="2",interface="eth0"} 1e+21',
+  ]);
   assert.deepEqual(lines(text, 'netprobe_interface_active'), ['netprobe_interface_active{ifindex="2",interface="eth0"} 1']);
-  assert.deepEqual(lines(text, 'netprobe_tc_segments_total{direction="ingress"'), ['netprobe_tc_segments_total{direction="ingress",ifindex="2",interface="eth0"} 18446744073709551615']);
+  assert.deepEqual(lines(text, 'netprobe_tc_segments_total{direction="ingress"'), [
+    'netprobe_tc_segments_total{direction="ingress",ifindex="2",interface="eth0"} 18446744073709551615',
+  ]);
 });
 
 test('the eight contract families carry HELP and TYPE, and no sample carries a timestamp', () => {
@@ -46,13 +59,17 @@ test('the eight contract families carry HELP and TYPE, and no sample carries a t
   for (const l of samples) assert.match(l, /^[a-z_:]+(\{.*\})? \S+$/, `one value, no timestamp: ${l}`);
   assert.deepEqual(lines(text, 'netprobe_up '), ['netprobe_up 1']);
   assert.deepEqual(lines(text, 'netprobe_collection_total '), ['netprobe_collection_total 3']);
-  assert.deepEqual(lines(text, 'netprobe_last_collection_timestamp_seconds '), ['netprobe_last_collection_timestamp_seconds 1700000000.25']);
+  assert.deepEqual(lines(text, 'netprobe_last_collection_timestamp_seconds '), [
+    'netprobe_last_collection_timestamp_seconds 1700000000.25',
+  ]);
   assert.deepEqual(lines(text, 'netprobe_source_info'), ['netprobe_source_info{attach_mode="tcx",source="ebpf"} 1']);
   assert.deepEqual(lines(text, 'netprobe_uncounted_packets_total'), ['netprobe_uncounted_packets_total 0']);
 });
 
 test('after a failed collection: all eight families present, no interface samples, netprobe_up 0', () => {
-  const { text } = renderToStrings(expositionInput({ samples: [], up: false, collectionErrors: 1, sourceStats: {}, attachMode: undefined, source: 'netdev' }));
+  const { text } = renderToStrings(
+    expositionInput({ samples: [], up: false, collectionErrors: 1, sourceStats: {}, attachMode: undefined, source: 'netdev' }),
+  );
   for (const f of CONTRACT_FAMILIES) assert.ok(text.includes(`# TYPE ${f.name} ${f.type}\n`), f.name);
   assert.deepEqual(lines(text, 'netprobe_tc_'), []);
   assert.deepEqual(lines(text, 'netprobe_up '), ['netprobe_up 0']);
@@ -88,7 +105,19 @@ test('promtool check metrics passes with no warnings on the real output, process
 });
 
 test('promtool passes for hostile interface names: quotes, backslashes, Unicode, 15 bytes, globs', () => {
-  const names = ['a"b', 'c\\d', '"\\"\\', 'ünï©ødé', '€€€€€', 'eth0.100@eth0', 'x{y}=z,w', '#comment', 'abcdefghijklmno', 'lo:1', ' sp ace'];
+  const names = [
+    'a"b',
+    'c\\d',
+    '"\\"\\',
+    'ünï©ødé',
+    '€€€€€',
+    'eth0.100@eth0',
+    'x{y}=z,w',
+    '#comment',
+    'abcdefghijklmno',
+    'lo:1',
+    ' sp ace',
+  ];
   const { text } = renderToStrings(expositionInput({ samples: names.map((n, i) => sample(10 + i, n)) }));
   const r = promtoolCheck(text);
   assert.equal(r.output, '', r.output);
@@ -97,8 +126,8 @@ test('promtool passes for hostile interface names: quotes, backslashes, Unicode,
 });
 
 test('a label cache reused across collections renders the same bytes and drops renamed interfaces', async () => {
-  const { InterfaceLabelCache } = await import('../../src/metrics/interface-labels.js');
-  const { renderExposition } = await import('../../src/metrics/exposition.js');
+  const { InterfaceLabelCache } = await import('../../src/exposition/interface-labels.js');
+  const { renderExposition } = await import('../../src/exposition/exposition.js');
   const cache = new InterfaceLabelCache();
   const first = expositionInput({ samples: [sample(2, 'eth0'), sample(3, 'ünï"\\')] });
   assert.deepEqual(renderExposition(first, cache).text, renderExposition(first).text);
@@ -110,8 +139,8 @@ test('a label cache reused across collections renders the same bytes and drops r
 });
 
 test('the writer grows past its size hint without losing bytes (multi-byte UTF-8 included)', async () => {
-  const { renderExposition } = await import('../../src/metrics/exposition.js');
-  const { InterfaceLabelCache } = await import('../../src/metrics/interface-labels.js');
+  const { renderExposition } = await import('../../src/exposition/exposition.js');
+  const { InterfaceLabelCache } = await import('../../src/exposition/interface-labels.js');
   const input = expositionInput({ samples: Array.from({ length: 500 }, (_, i) => sample(i + 1, `€${i}ü`)) });
   const small = new InterfaceLabelCache();
   small.lastTextBytes = 10; // far too small a hint
@@ -123,7 +152,9 @@ test('the writer grows past its size hint without losing bytes (multi-byte UTF-8
 });
 
 test('source statistics: known keys with their own type and HELP, unknown ones as gauges', () => {
-  const { text } = renderToStrings(expositionInput({ sourceStats: { uncounted_packets: 5n, interfaces_uncounted: 1n, interfaces_overflow: 2n, 'new-thing': 9n } }));
+  const { text } = renderToStrings(
+    expositionInput({ sourceStats: { uncounted_packets: 5n, interfaces_uncounted: 1n, interfaces_overflow: 2n, 'new-thing': 9n } }),
+  );
   assert.ok(text.includes('# TYPE netprobe_uncounted_packets_total counter\nnetprobe_uncounted_packets_total 5\n'));
   assert.ok(text.includes('# TYPE netprobe_interfaces_uncounted gauge\nnetprobe_interfaces_uncounted 1\n'));
   assert.ok(text.includes('# TYPE netprobe_interfaces_overflow gauge\nnetprobe_interfaces_overflow 2\n'));
@@ -132,23 +163,53 @@ test('source statistics: known keys with their own type and HELP, unknown ones a
 });
 
 test('integers are written digit by digit exactly as String() would; other values through formatValue', async () => {
-  const { ExpositionWriter } = await import('../../src/metrics/exposition-writer.js');
-  const values: Array<number | bigint> = [0, -0, 7, -7, 10, 99, 100, 1234567890, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 53, 1e21, 0.5, -2.25, 1 / 3,
-    0n, 9n, 10n, 9007199254740991n, 9007199254740992n, 18446744073709551615n, -5n, Infinity, NaN];
+  const { ExpositionWriter } = await import('../../src/exposition/exposition-writer.js');
+  const values: Array<number | bigint> = [
+    0,
+    -0,
+    7,
+    -7,
+    10,
+    99,
+    100,
+    1234567890,
+    Number.MAX_SAFE_INTEGER,
+    -Number.MAX_SAFE_INTEGER,
+    2 ** 53,
+    1e21,
+    0.5,
+    -2.25,
+    1 / 3,
+    0n,
+    9n,
+    10n,
+    9007199254740991n,
+    9007199254740992n,
+    18446744073709551615n,
+    -5n,
+    Infinity,
+    NaN,
+  ];
   const w = new ExpositionWriter(16);
   w.family('v', 'gauge', 'values');
   for (const v of values) w.sample('v', '', v);
   const lines = w.finish().text.toString().split('\n').slice(2, -1);
-  assert.deepEqual(lines, values.map((v) => `v ${formatValue(v)}`));
+  assert.deepEqual(
+    lines,
+    values.map((v) => `v ${formatValue(v)}`),
+  );
 });
 
 test('the OpenMetrics chunks share the large sample blocks with the text output and gzip to the same bytes', async () => {
   const { gunzipSync } = await import('node:zlib');
-  const { buildExpositionSnapshot } = await import('../../src/metrics/exposition-snapshot.js');
+  const { buildExpositionSnapshot } = await import('../../src/exposition/exposition-snapshot.js');
   const input = expositionInput({ samples: Array.from({ length: 300 }, (_, i) => sample(i + 1, `veth${i}`)) });
   const snapshot = await buildExpositionSnapshot(input);
   const om = snapshot.openMetrics.identity;
-  assert.ok(om.some((c) => c.buffer === snapshot.text.identity[0]!.buffer), 'a block shared, not copied');
+  assert.ok(
+    om.some((c) => c.buffer === snapshot.text.identity[0]!.buffer),
+    'a block shared, not copied',
+  );
   assert.equal(gunzipSync(snapshot.openMetrics.gzip).toString(), Buffer.concat(om).toString());
   assert.equal(gunzipSync(snapshot.text.gzip).toString(), snapshot.text.identity[0]!.toString());
   assert.equal(snapshot.openMetrics.identityLength, Buffer.concat(om).length);

@@ -15,16 +15,19 @@ function problems(argv: string[]): string[] {
 
 test('reads every kind of flag, with = or as the next argument', () => {
   const { command, settings } = ok([
-    '--web.listen-address', '127.0.0.1:9100',
+    '--web.listen-address',
+    '127.0.0.1:9100',
     '--web.telemetry-path=/m',
     '--collector.interval=1m30s',
-    '--collector.active-window', '10s',
+    '--collector.active-window',
+    '10s',
     '--web.max-header-bytes=4096',
     '--collector.active-only',
     '--no-web.enable-cors',
     '--web.enable-gzip=false',
     '--source=netdev',
-    '--ebpf.attach-mode', 'tc',
+    '--ebpf.attach-mode',
+    'tc',
     '--log.level=debug',
     '--log.format=text',
   ]);
@@ -57,7 +60,14 @@ test('listen addresses: all addresses, IPv4, IPv6, host names, port 0', () => {
 });
 
 test('list flags take comma lists and accumulate when repeated; a later scalar flag wins', () => {
-  const { settings } = ok(['--collector.interface-filter=eth0, wlan0', '--collector.interface-filter', 'veth*', '--ebpf.exclude=lo', '--log.level=warn', '--log.level=error']);
+  const { settings } = ok([
+    '--collector.interface-filter=eth0, wlan0',
+    '--collector.interface-filter',
+    'veth*',
+    '--ebpf.exclude=lo',
+    '--log.level=warn',
+    '--log.level=error',
+  ]);
   assert.deepEqual(settings.interfaceFilter, ['eth0', 'wlan0', 'veth*']);
   assert.deepEqual(settings.exclude, ['lo']);
   assert.equal(settings.logLevel, 'error');
@@ -71,11 +81,14 @@ test('commands: --help wins over --version, which wins over --check', () => {
 
 test('every problem is reported, one per mistake, naming the flag, the value and what is allowed', () => {
   const lines = problems([
-    '--colector.interval', '5s',
+    '--colector.interval',
+    '5s',
     '--web.listen-address=:70000',
     'stray',
     '--collector.interval=5',
-    '--web.telemetry-path', '--log.level', 'loud',
+    '--web.telemetry-path',
+    '--log.level',
+    'loud',
     '--collector.active-only=maybe',
     '--no-log.level',
     '--help=yes',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { createRoutes, type RequestHead, type RouteOptions, type RouteResponse } from '../../src/http/routes.js';
 import type { ExporterStatus } from '../../src/http/exporter-status.js';
-import { buildExpositionSnapshot, type ExpositionSnapshot } from '../../src/metrics/exposition-snapshot.js';
+import { buildExpositionSnapshot, type ExpositionSnapshot } from '../../src/exposition/exposition-snapshot.js';
 import { expositionInput, sample } from '../helpers/exposition-input.js';
 
 const snapshot: ExpositionSnapshot = await buildExpositionSnapshot(expositionInput());
@@ -30,7 +30,14 @@ function status(overrides: Partial<ExporterStatus> = {}): ExporterStatus {
 }
 
 function routes(opts: Partial<RouteOptions> = {}): (head: RequestHead) => RouteResponse {
-  const handler = createRoutes({ metricsPath: '/metrics', enableCors: true, enableGzip: true, snapshot: () => snapshot, status: () => status(), ...opts });
+  const handler = createRoutes({
+    metricsPath: '/metrics',
+    enableCors: true,
+    enableGzip: true,
+    snapshot: () => snapshot,
+    status: () => status(),
+    ...opts,
+  });
   return (head) => {
     const r = handler(head);
     assert.ok(!(r instanceof Promise), 'synchronous without an async authorize');
@@ -66,14 +73,25 @@ test('gzip when accepted (q-values respected), never when disabled', () => {
 });
 
 test('OpenMetrics when Accept asks for it (as Prometheus does), text otherwise', () => {
-  const prometheusAccept = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+  const prometheusAccept =
+    'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
   const om = routes()(get('/metrics', { accept: prometheusAccept }));
   assert.equal(om.headers['Content-Type'], 'application/openmetrics-text; version=1.0.0; charset=utf-8');
   assert.ok(bodyText(om).endsWith('# EOF\n'));
   const omGzip = routes()(get('/metrics', { accept: prometheusAccept, 'accept-encoding': 'gzip' }));
-  assert.ok(gunzipSync(omGzip.body as Buffer).toString().endsWith('# EOF\n'));
-  assert.equal(routes()(get('/metrics', { accept: 'text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5' })).headers['Content-Type'], 'text/plain; version=0.0.4; charset=utf-8');
-  assert.equal(routes()(get('/metrics', { accept: 'application/openmetrics-text;q=0' })).headers['Content-Type'], 'text/plain; version=0.0.4; charset=utf-8');
+  assert.ok(
+    gunzipSync(omGzip.body as Buffer)
+      .toString()
+      .endsWith('# EOF\n'),
+  );
+  assert.equal(
+    routes()(get('/metrics', { accept: 'text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5' })).headers['Content-Type'],
+    'text/plain; version=0.0.4; charset=utf-8',
+  );
+  assert.equal(
+    routes()(get('/metrics', { accept: 'application/openmetrics-text;q=0' })).headers['Content-Type'],
+    'text/plain; version=0.0.4; charset=utf-8',
+  );
   assert.equal(routes()(get('/metrics', { accept: '*/*' })).headers['Content-Type'], 'text/plain; version=0.0.4; charset=utf-8');
 });
 
@@ -122,7 +140,14 @@ test('/health: the seed shape, 200 ok while fresh, 503 when stale or never colle
   const doc = JSON.parse(bodyText(fresh));
   assert.equal(doc.status, 'ok');
   assert.match(doc.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-  assert.deepEqual(doc.server, { running: true, port: 8081, requests: 42, metrics: snapshot.series, collections: 8, last_collection: '2026-01-02T03:04:05.000Z' });
+  assert.deepEqual(doc.server, {
+    running: true,
+    port: 8081,
+    requests: 42,
+    metrics: snapshot.series,
+    collections: 8,
+    last_collection: '2026-01-02T03:04:05.000Z',
+  });
   assert.deepEqual(doc.source, { kind: 'ebpf', attach_mode: 'tcx', attached_interfaces: 2 });
 
   // max(3 × 5 s, 30 s) = 30 s.
@@ -163,8 +188,18 @@ test('authorize: false → 401 with a Basic challenge; preflight and 404 are not
   assert.equal(denied(get('/health')).status, 401);
   assert.equal(denied(get('/metrics', {}, 'OPTIONS')).status, 204);
   assert.equal(denied(get('/nope')).status, 404);
-  assert.equal(routes({ authorize: (h) => h.headers.authorization === 'Basic eDp5' })(get('/metrics', { authorization: 'Basic eDp5' })).status, 200);
-  const asyncRoutes = createRoutes({ metricsPath: '/metrics', enableCors: false, enableGzip: false, snapshot: () => snapshot, status: () => status(), authorize: async () => true });
+  assert.equal(
+    routes({ authorize: (h) => h.headers.authorization === 'Basic eDp5' })(get('/metrics', { authorization: 'Basic eDp5' })).status,
+    200,
+  );
+  const asyncRoutes = createRoutes({
+    metricsPath: '/metrics',
+    enableCors: false,
+    enableGzip: false,
+    snapshot: () => snapshot,
+    status: () => status(),
+    authorize: async () => true,
+  });
   const pending = asyncRoutes(get('/metrics'));
   assert.ok(pending instanceof Promise);
   assert.equal((await pending).status, 200);

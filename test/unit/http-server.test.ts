@@ -5,21 +5,47 @@ import { request } from 'node:http';
 import { once } from 'node:events';
 import { MetricsServer, type MetricsServerOptions } from '../../src/http/metrics-server.js';
 import type { ExporterStatus } from '../../src/http/exporter-status.js';
-import { buildExpositionSnapshot, type ExpositionSnapshot } from '../../src/metrics/exposition-snapshot.js';
+import { buildExpositionSnapshot, type ExpositionSnapshot } from '../../src/exposition/exposition-snapshot.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { expositionInput } from '../helpers/exposition-input.js';
 
 const snapshot = await buildExpositionSnapshot(expositionInput());
 
 const status = (): ExporterStatus => ({
-  version: 't', source: 'netdev', attachMode: undefined, attachedInterfaces: 2, port: 0, requests: 0, series: 1, collections: 1,
-  collectionErrors: 0, collectIntervalMs: 1000, up: true, lastSuccess: new Date(), lastSuccessAgeMs: 0, lastError: undefined, interfaces: [],
+  version: 't',
+  source: 'netdev',
+  attachMode: undefined,
+  attachedInterfaces: 2,
+  port: 0,
+  requests: 0,
+  series: 1,
+  collections: 1,
+  collectionErrors: 0,
+  collectIntervalMs: 1000,
+  up: true,
+  lastSuccess: new Date(),
+  lastSuccessAgeMs: 0,
+  lastError: undefined,
+  interfaces: [],
 });
 
-async function startServer(t: { after: (fn: () => Promise<void>) => void }, overrides: Partial<MetricsServerOptions> = {}): Promise<MetricsServer> {
+async function startServer(
+  t: { after: (fn: () => Promise<void>) => void },
+  overrides: Partial<MetricsServerOptions> = {},
+): Promise<MetricsServer> {
   const server = new MetricsServer({
-    host: '127.0.0.1', port: 0, metricsPath: '/metrics', readTimeout: 10_000, writeTimeout: 10_000, maxHeaderBytes: 1 << 20,
-    enableCors: true, enableGzip: true, snapshot: () => snapshot, status, logger: silentLogger(), ...overrides,
+    host: '127.0.0.1',
+    port: 0,
+    metricsPath: '/metrics',
+    readTimeout: 10_000,
+    writeTimeout: 10_000,
+    maxHeaderBytes: 1 << 20,
+    enableCors: true,
+    enableGzip: true,
+    snapshot: () => snapshot,
+    status,
+    logger: silentLogger(),
+    ...overrides,
   });
   await server.listen();
   t.after(() => server.close());
@@ -67,7 +93,10 @@ test('a slow client is cut off by readTimeout while a normal scrape still works'
   // Headers trickle in one byte at a time and never end.
   const { socket, done } = rawExchange(server.port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ');
   const drip = setInterval(() => socket.writable && socket.write('a'), 50);
-  t.after(() => { clearInterval(drip); socket.destroy(); });
+  t.after(() => {
+    clearInterval(drip);
+    socket.destroy();
+  });
   const scrape = await fetch(`http://127.0.0.1:${server.port}/metrics`);
   assert.equal(scrape.status, 200);
   await scrape.arrayBuffer();
@@ -107,7 +136,12 @@ test('close() also closes idle keep-alive connections', { timeout: 10_000 }, asy
 
 test('a failing route answers 500 and the server keeps serving', async (t) => {
   let fail = true;
-  const server = await startServer(t, { snapshot: () => { if (fail) throw new Error('boom'); return snapshot; } });
+  const server = await startServer(t, {
+    snapshot: () => {
+      if (fail) throw new Error('boom');
+      return snapshot;
+    },
+  });
   const bad = await fetch(`http://127.0.0.1:${server.port}/metrics`);
   assert.equal(bad.status, 500);
   fail = false;
@@ -124,7 +158,10 @@ test('web config headers are added to every response; async authorize is awaited
   assert.equal(denied.headers.get('www-authenticate'), 'Basic realm="netprobe"');
   assert.equal(denied.headers.get('x-frame-options'), 'deny');
   const allowed = await new Promise<number>((resolve, reject) => {
-    request({ host: '127.0.0.1', port: server.port, path: '/health', headers: { authorization: 'Basic dTpw' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); })
+    request({ host: '127.0.0.1', port: server.port, path: '/health', headers: { authorization: 'Basic dTpw' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
       .on('error', reject)
       .end();
   });

@@ -39,7 +39,8 @@ test('bad patterns throw NP_ERR_BAD_GLOB naming the pattern', () => {
   for (const bad of ['{eth,ens', '(eth', 'eth[', '{x', '', '  ', 'a/b', 'eth 0', 'averyveryverylongname']) {
     assert.throws(
       () => compileInterfaceFilter(['eth0', bad]),
-      (e: unknown) => e instanceof BadGlobError && e instanceof NetprobeError && e.code === 'NP_ERR_BAD_GLOB' && e.message.includes(JSON.stringify(bad)),
+      (e: unknown) =>
+        e instanceof BadGlobError && e instanceof NetprobeError && e.code === 'NP_ERR_BAD_GLOB' && e.message.includes(JSON.stringify(bad)),
       `pattern ${JSON.stringify(bad)}`,
     );
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetdevSource } from '../../src/collector/netdev-source.js';
+import { NetdevSource } from '../../src/source/netdev-source.js';
 import type { LinkInfo } from '../../src/net/link-dump.js';
 
 test('NetdevSource: rx → ingress, tx → egress, segments = packets, both directions for every link', () => {
@@ -21,7 +21,11 @@ test('NetdevSource: rx → ingress, tx → egress, segments = packets, both dire
 });
 
 test('NetdevSource: a netlink failure propagates to the collector', () => {
-  const source = new NetdevSource({ dumpLinks: () => { throw new Error('netlink: ENOBUFS'); } });
+  const source = new NetdevSource({
+    dumpLinks: () => {
+      throw new Error('netlink: ENOBUFS');
+    },
+  });
   assert.throws(() => source.readCounters(), /ENOBUFS/);
 });
 
@@ -33,7 +37,10 @@ test('NetdevSource follows link events while someone listens, and stops with the
     watchLinks: (onChange) => {
       watching++;
       fire = onChange;
-      return () => { watching--; fire = undefined; };
+      return () => {
+        watching--;
+        fire = undefined;
+      };
     },
   });
   const seen: string[] = [];
@@ -53,7 +60,12 @@ test('NetdevSource follows link events while someone listens, and stops with the
 });
 
 test('NetdevSource: a watcher that cannot start (no netlink) leaves the periodic reads working', () => {
-  const source = new NetdevSource({ dumpLinks: () => [], watchLinks: () => { throw new Error('no libbpf.so.1'); } });
+  const source = new NetdevSource({
+    dumpLinks: () => [],
+    watchLinks: () => {
+      throw new Error('no libbpf.so.1');
+    },
+  });
   const off = source.onInterfacesChanged(() => undefined);
   off();
   assert.deepEqual(source.readCounters(), []);

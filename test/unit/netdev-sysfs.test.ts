@@ -3,10 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSysfsLinks } from '../../src/collector/sysfs-links.js';
+import { readSysfsLinks } from '../../src/source/sysfs-links.js';
 
 /** A fake /sys/class/net with the files the reader uses. */
-function fakeSysfs(t: { after: (fn: () => void) => void }, links: Array<{ name: string; ifindex: number; flags: string; rx: [string, string]; tx: [string, string] }>): string {
+function fakeSysfs(
+  t: { after: (fn: () => void) => void },
+  links: Array<{ name: string; ifindex: number; flags: string; rx: [string, string]; tx: [string, string] }>,
+): string {
   const root = mkdtempSync(join(tmpdir(), 'np-sysfs-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   for (const l of links) {
@@ -43,15 +46,32 @@ test('sysfs reader: a malformed counter is an error, not a silent zero', (t) => 
 });
 
 test('NetdevSource switches to sysfs for good when netlink reports libbpf.so.1 missing; other errors propagate', async (t) => {
-  const { NetdevSource } = await import('../../src/collector/netdev-source.js');
+  const { NetdevSource } = await import('../../src/source/netdev-source.js');
   const { NetprobeError } = await import('../../src/errors.js');
   const root = fakeSysfs(t, [{ name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['10', '1000'], tx: ['20', '2000'] }]);
   let netlinkCalls = 0;
-  const source = new NetdevSource({ sysfsRoot: root, dumpLinks: () => { netlinkCalls++; throw new NetprobeError('NP_ERR_NO_LIBBPF', 'load libbpf.so.1: not found'); } });
+  const source = new NetdevSource({
+    sysfsRoot: root,
+    dumpLinks: () => {
+      netlinkCalls++;
+      throw new NetprobeError('NP_ERR_NO_LIBBPF', 'load libbpf.so.1: not found');
+    },
+  });
   const rows = source.readCounters();
-  assert.deepEqual(rows.map((r) => [r.name, r.direction, r.packets, r.bytes]), [['eth0', 'ingress', 10n, 1000n], ['eth0', 'egress', 20n, 2000n]]);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.direction, r.packets, r.bytes]),
+    [
+      ['eth0', 'ingress', 10n, 1000n],
+      ['eth0', 'egress', 20n, 2000n],
+    ],
+  );
   source.readCounters();
   assert.equal(netlinkCalls, 1, 'netlink not retried on every read');
-  const broken = new NetdevSource({ sysfsRoot: root, dumpLinks: () => { throw new NetprobeError('NP_ERR_NETLINK', 'recv: EBUSY'); } });
+  const broken = new NetdevSource({
+    sysfsRoot: root,
+    dumpLinks: () => {
+      throw new NetprobeError('NP_ERR_NETLINK', 'recv: EBUSY');
+    },
+  });
   assert.throws(() => broken.readCounters(), /EBUSY/);
 });

@@ -1,8 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorCode, MalformedNetlinkError, NLMSG_DONE, NLMSG_ERROR, parseAttributes, splitMessages } from '../../src/net/netlink-message.js';
+import {
+  errorCode,
+  MalformedNetlinkError,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  parseAttributes,
+  splitMessages,
+} from '../../src/net/netlink-message.js';
 import { buildLinkDumpRequest, linkEvents, parseLinkMessage, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../src/net/link-message.js';
-import { buildFilterDumpRequest, CLSACT_INGRESS_PARENT, parseFilterEntries, RTM_GETTFILTER, RTM_NEWTFILTER } from '../../src/net/tc-filter-dump.js';
+import {
+  buildFilterDumpRequest,
+  CLSACT_INGRESS_PARENT,
+  parseFilterEntries,
+  RTM_GETTFILTER,
+  RTM_NEWTFILTER,
+} from '../../src/net/tc-filter-dump.js';
 
 // Hand-built messages in the kernel's layout (little-endian host order).
 function attr(type: number, data: Buffer): Buffer {
@@ -41,15 +54,30 @@ function message(type: number, body: Buffer, seq = 7): Buffer {
   body.copy(out, 16);
   return out;
 }
-const linkMsg = (type: number, ifindex: number, flags: number, ...attrs: Buffer[]): Buffer => message(type, Buffer.concat([ifinfo(ifindex, flags), ...attrs]));
+const linkMsg = (type: number, ifindex: number, flags: number, ...attrs: Buffer[]): Buffer =>
+  message(type, Buffer.concat([ifinfo(ifindex, flags), ...attrs]));
 
 test('RTM_NEWLINK: ifindex, name, IFF_UP and IFLA_STATS64', () => {
-  const dgram = linkMsg(RTM_NEWLINK, 42, 0x1 | 0x40, attr(IFLA_IFNAME, name('veth0')), attr(IFLA_MTU, Buffer.alloc(4)), attr(IFLA_STATS64, stats64(11n, 22n, 3333n, 4444n)));
+  const dgram = linkMsg(
+    RTM_NEWLINK,
+    42,
+    0x1 | 0x40,
+    attr(IFLA_IFNAME, name('veth0')),
+    attr(IFLA_MTU, Buffer.alloc(4)),
+    attr(IFLA_STATS64, stats64(11n, 22n, 3333n, 4444n)),
+  );
   const [msg, ...rest] = splitMessages(dgram);
   assert.equal(rest.length, 0);
   assert.ok(msg);
   const link = parseLinkMessage(msg);
-  assert.deepEqual(link, { kind: 'new', family: 0, ifindex: 42, name: 'veth0', up: true, stats: { rxPackets: 11n, txPackets: 22n, rxBytes: 3333n, txBytes: 4444n } });
+  assert.deepEqual(link, {
+    kind: 'new',
+    family: 0,
+    ifindex: 42,
+    name: 'veth0',
+    up: true,
+    stats: { rxPackets: 11n, txPackets: 22n, rxBytes: 3333n, txBytes: 4444n },
+  });
 });
 
 test('RTM_NEWLINK of a down interface, without stats', () => {
@@ -65,23 +93,54 @@ test('RTM_DELLINK is a deletion', () => {
 });
 
 test('a rename is an RTM_NEWLINK with the same ifindex and the new name', () => {
-  const dgram = Buffer.concat([linkMsg(RTM_NEWLINK, 5, 1, attr(IFLA_IFNAME, name('old'))), linkMsg(RTM_NEWLINK, 5, 1, attr(IFLA_IFNAME, name('new-name')))]);
+  const dgram = Buffer.concat([
+    linkMsg(RTM_NEWLINK, 5, 1, attr(IFLA_IFNAME, name('old'))),
+    linkMsg(RTM_NEWLINK, 5, 1, attr(IFLA_IFNAME, name('new-name'))),
+  ]);
   const links = splitMessages(dgram).map(parseLinkMessage);
-  assert.deepEqual(links.map((l) => [l.ifindex, l.name]), [[5, 'old'], [5, 'new-name']]);
+  assert.deepEqual(
+    links.map((l) => [l.ifindex, l.name]),
+    [
+      [5, 'old'],
+      [5, 'new-name'],
+    ],
+  );
 });
 
 test('link events: a bridge port leaving its bridge (AF_BRIDGE RTM_DELLINK) is not an interface deletion', () => {
   const bridgeNews = linkMsg(RTM_DELLINK, 6, 1, attr(IFLA_IFNAME, name('veth6')));
   bridgeNews.writeUInt8(7, 16); // ifi_family = AF_BRIDGE
-  const dgram = Buffer.concat([bridgeNews, linkMsg(RTM_NEWLINK, 8, 1, attr(IFLA_IFNAME, name('veth8'))), linkMsg(RTM_DELLINK, 9, 0, attr(IFLA_IFNAME, name('veth9')))]);
-  assert.deepEqual(linkEvents(dgram).map((l) => [l.kind, l.ifindex]), [['new', 8], ['del', 9]]);
+  const dgram = Buffer.concat([
+    bridgeNews,
+    linkMsg(RTM_NEWLINK, 8, 1, attr(IFLA_IFNAME, name('veth8'))),
+    linkMsg(RTM_DELLINK, 9, 0, attr(IFLA_IFNAME, name('veth9'))),
+  ]);
+  assert.deepEqual(
+    linkEvents(dgram).map((l) => [l.kind, l.ifindex]),
+    [
+      ['new', 8],
+      ['del', 9],
+    ],
+  );
 });
 
 test('several messages and NLMSG_DONE in one datagram', () => {
   const done = message(NLMSG_DONE, Buffer.alloc(4));
-  const msgs = splitMessages(Buffer.concat([linkMsg(RTM_NEWLINK, 1, 1, attr(IFLA_IFNAME, name('lo'))), linkMsg(RTM_NEWLINK, 2, 1, attr(IFLA_IFNAME, name('eth0'))), done]));
-  assert.deepEqual(msgs.map((m) => m.type), [RTM_NEWLINK, RTM_NEWLINK, NLMSG_DONE]);
-  assert.deepEqual(msgs.map((m) => m.seq), [7, 7, 7]);
+  const msgs = splitMessages(
+    Buffer.concat([
+      linkMsg(RTM_NEWLINK, 1, 1, attr(IFLA_IFNAME, name('lo'))),
+      linkMsg(RTM_NEWLINK, 2, 1, attr(IFLA_IFNAME, name('eth0'))),
+      done,
+    ]),
+  );
+  assert.deepEqual(
+    msgs.map((m) => m.type),
+    [RTM_NEWLINK, RTM_NEWLINK, NLMSG_DONE],
+  );
+  assert.deepEqual(
+    msgs.map((m) => m.seq),
+    [7, 7, 7],
+  );
 });
 
 test('NLMSG_ERROR carries a negative errno', () => {
@@ -137,6 +196,15 @@ test('TC filter dump: request layout, and classifier instances (handle 0) are no
     b.writeUInt32LE(((prio << 16) | 0x0300) >>> 0, 16); // ETH_P_ALL (0x0003) in network order
     return b;
   };
-  const msgs = splitMessages(Buffer.concat([message(RTM_NEWTFILTER, tcmsg(0, 1)), message(RTM_NEWTFILTER, tcmsg(0x4e50, 1)), message(RTM_NEWTFILTER, tcmsg(1, 49152))]));
-  assert.deepEqual(parseFilterEntries(msgs), [{ handle: 0x4e50, priority: 1, protocol: 3 }, { handle: 1, priority: 49152, protocol: 3 }]);
+  const msgs = splitMessages(
+    Buffer.concat([
+      message(RTM_NEWTFILTER, tcmsg(0, 1)),
+      message(RTM_NEWTFILTER, tcmsg(0x4e50, 1)),
+      message(RTM_NEWTFILTER, tcmsg(1, 49152)),
+    ]),
+  );
+  assert.deepEqual(parseFilterEntries(msgs), [
+    { handle: 0x4e50, priority: 1, protocol: 3 },
+    { handle: 1, priority: 49152, protocol: 3 },
+  ]);
 });

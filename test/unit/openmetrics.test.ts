@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExpositionWriter } from '../../src/metrics/exposition-writer.js';
-import { readProcessMetrics } from '../../src/metrics/process-metrics.js';
+import { ExpositionWriter } from '../../src/exposition/exposition-writer.js';
+import { readProcessMetrics } from '../../src/exposition/process-metrics.js';
 import { expositionInput, renderToStrings, sample } from '../helpers/exposition-input.js';
 
 test('OpenMetrics: counter families are named without _total, their samples with it', () => {
@@ -18,7 +18,10 @@ test('OpenMetrics: ends with exactly one # EOF, has no blank lines, declares eve
   assert.ok(text.endsWith('\n# EOF\n'));
   assert.equal(text.split('# EOF').length, 2);
   const body = text.slice(0, -1).split('\n');
-  assert.ok(body.every((l) => l.length > 0), 'no blank lines');
+  assert.ok(
+    body.every((l) => l.length > 0),
+    'no blank lines',
+  );
   const declared = body.filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
   assert.equal(new Set(declared).size, declared.length, 'each family declared once');
   // Samples of a family follow its TYPE line without interleaving (the families are contiguous).

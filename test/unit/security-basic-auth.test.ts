@@ -45,7 +45,11 @@ test('an unknown user costs a bcrypt check too, and never gets in', async () => 
 });
 
 test('the cache is bounded and forgets the oldest entry', async () => {
-  const users = new Map([['a', bcrypt.hashSync('pa', 4)], ['b', bcrypt.hashSync('pb', 4)], ['c', bcrypt.hashSync('pc', 4)]]);
+  const users = new Map([
+    ['a', bcrypt.hashSync('pa', 4)],
+    ['b', bcrypt.hashSync('pb', 4)],
+    ['c', bcrypt.hashSync('pc', 4)],
+  ]);
   const v = new BasicAuthVerifier(users, { cacheSize: 2 });
   for (const u of ['a', 'b', 'c']) assert.equal(await v.check(u, `p${u}`), true);
   assert.equal(v.cachedCount, 2);

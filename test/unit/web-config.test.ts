@@ -16,7 +16,9 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'np-webcfg-'));
   pki = await makeTestPki(dir);
 });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -38,11 +40,22 @@ test('an empty file, or an empty tls section, means plain HTTP without auth', ()
 });
 
 test('a tls section with settings but no certificate is an error, not silent plain HTTP', () => {
-  for (const text of ['tls_server_config: {min_version: TLS13}', 'tls_server_config: {min_version: TLS14}', 'tls_server_config: {client_auth_type: RequireAnyClientCert}']) {
+  for (const text of [
+    'tls_server_config: {min_version: TLS13}',
+    'tls_server_config: {min_version: TLS14}',
+    'tls_server_config: {client_auth_type: RequireAnyClientCert}',
+  ]) {
     const problems = problemsOf(() => parseWebConfig(text, '/x'));
-    assert.ok(problems.some((p) => p.startsWith('tls_server_config.cert_file:')), `${text}: ${JSON.stringify(problems)}`);
+    assert.ok(
+      problems.some((p) => p.startsWith('tls_server_config.cert_file:')),
+      `${text}: ${JSON.stringify(problems)}`,
+    );
   }
-  assert.ok(problemsOf(() => parseWebConfig('tls_server_config: {min_version: TLS14}', '/x')).some((p) => p.startsWith('tls_server_config.min_version:')));
+  assert.ok(
+    problemsOf(() => parseWebConfig('tls_server_config: {min_version: TLS14}', '/x')).some((p) =>
+      p.startsWith('tls_server_config.min_version:'),
+    ),
+  );
 });
 
 test('paths are relative to the config file directory and Go TLS names are mapped', () => {
@@ -111,19 +124,36 @@ test('every problem is reported at once, each naming its key', () => {
     'basic_auth_users.alice',
     'basic_auth_users.bo:b',
   ];
-  for (const k of keys) assert.ok(problems.some((p) => p.startsWith(`${k}:`)), `no problem for ${k} in ${JSON.stringify(problems)}`);
+  for (const k of keys)
+    assert.ok(
+      problems.some((p) => p.startsWith(`${k}:`)),
+      `no problem for ${k} in ${JSON.stringify(problems)}`,
+    );
   assert.ok(!problems.join('\n').includes('plaintext-secret'), 'a rejected password hash must never be echoed');
 });
 
 test('mTLS rules: a verifying mode needs a CA; a CA needs a mode', () => {
-  assert.ok(problemsOf(() => parseWebConfig('tls_server_config: {cert_file: a, key_file: b, client_auth_type: RequireAndVerifyClientCert}', '/x'))
-    .some((p) => p.startsWith('tls_server_config.client_ca_file:')));
-  assert.ok(problemsOf(() => parseWebConfig('tls_server_config: {cert_file: a, key_file: b, client_ca_file: ca}', '/x'))
-    .some((p) => p.startsWith('tls_server_config.client_auth_type:')));
+  assert.ok(
+    problemsOf(() =>
+      parseWebConfig('tls_server_config: {cert_file: a, key_file: b, client_auth_type: RequireAndVerifyClientCert}', '/x'),
+    ).some((p) => p.startsWith('tls_server_config.client_ca_file:')),
+  );
+  assert.ok(
+    problemsOf(() => parseWebConfig('tls_server_config: {cert_file: a, key_file: b, client_ca_file: ca}', '/x')).some((p) =>
+      p.startsWith('tls_server_config.client_auth_type:'),
+    ),
+  );
 });
 
 test('malformed YAML, duplicate keys and wrong shapes are errors, not crashes', () => {
-  for (const text of ['tls_server_config: [', 'a: 1\na: 2', '- list', 'tls_server_config: 3', 'basic_auth_users: [a]', 'http_server_config: {headers: 1}']) {
+  for (const text of [
+    'tls_server_config: [',
+    'a: 1\na: 2',
+    '- list',
+    'tls_server_config: 3',
+    'basic_auth_users: [a]',
+    'http_server_config: {headers: 1}',
+  ]) {
     assert.ok(problemsOf(() => parseWebConfig(text, '/x')).length > 0, text);
   }
 });
@@ -135,8 +165,14 @@ test('loadWebConfig reads the files, and a missing file or a key that does not m
   assert.ok(cfg.tlsMaterial?.cert.toString().includes('BEGIN CERTIFICATE'));
 
   await writeFile(file, 'tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n');
-  const missing = await loadWebConfig(file).then(() => [], (e: WebConfigError) => [...e.problems]);
-  assert.ok(missing.some((p) => p.startsWith('tls_server_config.cert_file:') && p.includes('ENOENT')), JSON.stringify(missing));
+  const missing = await loadWebConfig(file).then(
+    () => [],
+    (e: WebConfigError) => [...e.problems],
+  );
+  assert.ok(
+    missing.some((p) => p.startsWith('tls_server_config.cert_file:') && p.includes('ENOENT')),
+    JSON.stringify(missing),
+  );
 
   await writeFile(file, `tls_server_config:\n  cert_file: ${pki.serverCert}\n  key_file: ${pki.clientKey}\n`);
   await assert.rejects(loadWebConfig(file), (e: WebConfigError) => e.code === 'NP_ERR_WEB_CONFIG' && /cannot be used/.test(e.message));
@@ -158,18 +194,28 @@ async function serve(file: string, body: string): Promise<{ port: number; close:
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
-function get(port: number, opts: https.RequestOptions = {}): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
+function get(
+  port: number,
+  opts: https.RequestOptions = {},
+): Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/', ca: pki.caPem, servername: 'localhost', agent: false, ...opts }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
+    const req = https.request(
+      { host: '127.0.0.1', port, path: '/', ca: pki.caPem, servername: 'localhost', agent: false, ...opts },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -177,15 +223,18 @@ function get(port: number, opts: https.RequestOptions = {}): Promise<{ status: n
 
 test('server options: TLS with mTLS (RequireAndVerifyClientCert) and extra headers', async (t) => {
   const file = join(dir, 'mtls.yml');
-  await writeFile(file, [
-    'tls_server_config:',
-    `  cert_file: ${pki.serverCert}`,
-    `  key_file: ${pki.serverKey}`,
-    '  client_auth_type: RequireAndVerifyClientCert',
-    `  client_ca_file: ${pki.caCert}`,
-    'http_server_config:',
-    '  headers: { strict-transport-security: max-age=60 }',
-  ].join('\n'));
+  await writeFile(
+    file,
+    [
+      'tls_server_config:',
+      `  cert_file: ${pki.serverCert}`,
+      `  key_file: ${pki.serverKey}`,
+      '  client_auth_type: RequireAndVerifyClientCert',
+      `  client_ca_file: ${pki.caCert}`,
+      'http_server_config:',
+      '  headers: { strict-transport-security: max-age=60 }',
+    ].join('\n'),
+  );
   const srv = await serve(file, 'secret-ok');
   t.after(srv.close);
   const ok = await get(srv.port, { cert: pki.clientCertPem, key: pki.clientKeyPem });
@@ -199,7 +248,10 @@ test('server options: TLS with mTLS (RequireAndVerifyClientCert) and extra heade
 test('server options: RequireAnyClientCert and VerifyClientCertIfGiven are enforced per request', async (t) => {
   for (const mode of ['RequireAnyClientCert', 'VerifyClientCertIfGiven'] as const) {
     const file = join(dir, `${mode}.yml`);
-    await writeFile(file, `tls_server_config: {cert_file: ${pki.serverCert}, key_file: ${pki.serverKey}, client_auth_type: ${mode}, client_ca_file: ${pki.caCert}}\n`);
+    await writeFile(
+      file,
+      `tls_server_config: {cert_file: ${pki.serverCert}, key_file: ${pki.serverKey}, client_auth_type: ${mode}, client_ca_file: ${pki.caCert}}\n`,
+    );
     const srv = await serve(file, 'ok');
     t.after(srv.close);
     const none = await get(srv.port);
@@ -215,11 +267,17 @@ test('server options: RequireAnyClientCert and VerifyClientCertIfGiven are enfor
 
 test('server options: client_allowed_sans restricts which verified clients get in', async (t) => {
   const file = join(dir, 'sans.yml');
-  await writeFile(file, `tls_server_config: {cert_file: ${pki.serverCert}, key_file: ${pki.serverKey}, client_auth_type: RequireAndVerifyClientCert, client_ca_file: ${pki.caCert}, client_allowed_sans: [someone-else.example]}\n`);
+  await writeFile(
+    file,
+    `tls_server_config: {cert_file: ${pki.serverCert}, key_file: ${pki.serverKey}, client_auth_type: RequireAndVerifyClientCert, client_ca_file: ${pki.caCert}, client_allowed_sans: [someone-else.example]}\n`,
+  );
   const srv = await serve(file, 'ok');
   t.after(srv.close);
   assert.equal((await get(srv.port, { cert: pki.clientCertPem, key: pki.clientKeyPem })).status, 401);
-  await writeFile(file, `tls_server_config: {cert_file: ${pki.serverCert}, key_file: ${pki.serverKey}, client_auth_type: RequireAndVerifyClientCert, client_ca_file: ${pki.caCert}, client_allowed_sans: [prometheus.example]}\n`);
+  await writeFile(
+    file,
+    `tls_server_config: {cert_file: ${pki.serverCert}, key_file: ${pki.serverKey}, client_auth_type: RequireAndVerifyClientCert, client_ca_file: ${pki.caCert}, client_allowed_sans: [prometheus.example]}\n`,
+  );
   const srv2 = await serve(file, 'ok');
   t.after(srv2.close);
   assert.equal((await get(srv2.port, { cert: pki.clientCertPem, key: pki.clientKeyPem })).status, 200);
@@ -236,10 +294,15 @@ test('min_version TLS13 refuses a TLS 1.2 client', async (t) => {
 
 test('basic auth through the server options: right, wrong, unknown and missing credentials', async (t) => {
   const file = join(dir, 'auth.yml');
-  await writeFile(file, `tls_server_config: {cert_file: ${pki.serverCert}, key_file: ${pki.serverKey}}\nbasic_auth_users:\n  prom: ${bcrypt.hashSync('s3cret:with colon', 4)}\n`);
+  await writeFile(
+    file,
+    `tls_server_config: {cert_file: ${pki.serverCert}, key_file: ${pki.serverKey}}\nbasic_auth_users:\n  prom: ${bcrypt.hashSync('s3cret:with colon', 4)}\n`,
+  );
   const srv = await serve(file, 'ok');
   t.after(srv.close);
-  const basic = (u: string, p: string): https.RequestOptions => ({ headers: { authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` } });
+  const basic = (u: string, p: string): https.RequestOptions => ({
+    headers: { authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` },
+  });
   assert.equal((await get(srv.port, basic('prom', 's3cret:with colon'))).status, 200);
   assert.equal((await get(srv.port, basic('prom', 's3cret:with colon'))).status, 200);
   assert.equal((await get(srv.port, basic('prom', 'wrong'))).status, 401);

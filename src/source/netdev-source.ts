@@ -56,14 +56,29 @@ export class NetdevSource implements CounterSource {
   /** One netlink dump (or sysfs read): both directions of every interface. Throws when the read fails. */
   readCounters(): CounterRow[] {
     const links = this.readLinks();
-    if (links.length !== this.count) this.logger?.debug({ interfaces: links.length, before: this.count }, 'netdev source: interface count changed');
+    if (links.length !== this.count)
+      this.logger?.debug({ interfaces: links.length, before: this.count }, 'netdev source: interface count changed');
     this.count = links.length;
     const rows: CounterRow[] = [];
     for (const link of links) {
       const s = link.stats;
       rows.push(
-        { ifindex: link.ifindex, name: link.name, direction: 'ingress', packets: s?.rxPackets ?? 0n, bytes: s?.rxBytes ?? 0n, segments: s?.rxPackets ?? 0n },
-        { ifindex: link.ifindex, name: link.name, direction: 'egress', packets: s?.txPackets ?? 0n, bytes: s?.txBytes ?? 0n, segments: s?.txPackets ?? 0n },
+        {
+          ifindex: link.ifindex,
+          name: link.name,
+          direction: 'ingress',
+          packets: s?.rxPackets ?? 0n,
+          bytes: s?.rxBytes ?? 0n,
+          segments: s?.rxPackets ?? 0n,
+        },
+        {
+          ifindex: link.ifindex,
+          name: link.name,
+          direction: 'egress',
+          packets: s?.txPackets ?? 0n,
+          bytes: s?.txBytes ?? 0n,
+          segments: s?.txPackets ?? 0n,
+        },
       );
     }
     return rows;
@@ -109,7 +124,8 @@ export class NetdevSource implements CounterSource {
       onLink: onChange,
       onResync: onChange,
       // The periodic dump still sees every interface; a broken event socket only costs promptness.
-      onError: (error) => this.logger?.warn({ err: error }, 'netdev source: link events failed; interfaces are picked up every collection interval'),
+      onError: (error) =>
+        this.logger?.warn({ err: error }, 'netdev source: link events failed; interfaces are picked up every collection interval'),
     });
     return () => watcher.close();
   }
@@ -121,9 +137,11 @@ export class NetdevSource implements CounterSource {
     } catch (error) {
       if (!(error instanceof NetprobeError && error.code === NO_LIBBPF)) throw error;
       this.viaSysfs = true;
-      this.logger?.warn({ reason: error.message }, 'netdev source: netlink needs libbpf.so.1 (same FFI library); reading /sys/class/net instead');
+      this.logger?.warn(
+        { reason: error.message },
+        'netdev source: netlink needs libbpf.so.1 (same FFI library); reading /sys/class/net instead',
+      );
       return readSysfsLinks(this.sysfsRoot);
     }
   }
 }
-

@@ -2,7 +2,7 @@
  * Renders everything netprobe exports, in one format, from one collection's
  * results. Called once per collection per format; scrapes serve the result.
  */
-import type { AttachMode, SourceKind } from '../collector/counter-source.js';
+import type { AttachMode, SourceKind } from '../source/counter-source.js';
 import type { InterfaceSample } from '../collector/interface-sample.js';
 import { ExpositionWriter, formatLabels, type RenderedFormats } from './exposition-writer.js';
 import { InterfaceLabelCache } from './interface-labels.js';
@@ -51,14 +51,22 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
   perDirection(F.TC_PACKETS_PER_SECOND, (s, d) => s[d].packetsPerSecond);
   perDirection(F.TC_BYTES_PER_SECOND, (s, d) => s[d].bytesPerSecond);
   w.family(F.INTERFACE_ACTIVE.name, F.INTERFACE_ACTIVE.type, F.INTERFACE_ACTIVE.help);
-  for (let i = 0; i < input.samples.length; i++) w.sample(F.INTERFACE_ACTIVE.name, directionLabels[i]!.both, input.samples[i]!.active ? 1 : 0);
+  for (let i = 0; i < input.samples.length; i++)
+    w.sample(F.INTERFACE_ACTIVE.name, directionLabels[i]!.both, input.samples[i]!.active ? 1 : 0);
   single(w, F.UP, input.up ? 1 : 0);
   single(w, F.COLLECTION_TOTAL, input.collections);
   single(w, F.LAST_COLLECTION_TIMESTAMP, input.lastSuccessSeconds);
 
   perDirection(F.TC_SEGMENTS_TOTAL, (s, d) => s[d].segments);
   w.family(F.SOURCE_INFO.name, F.SOURCE_INFO.type, F.SOURCE_INFO.help);
-  w.sample(F.SOURCE_INFO.name, formatLabels([['attach_mode', input.attachMode ?? 'none'], ['source', input.source]]), 1);
+  w.sample(
+    F.SOURCE_INFO.name,
+    formatLabels([
+      ['attach_mode', input.attachMode ?? 'none'],
+      ['source', input.source],
+    ]),
+    1,
+  );
   single(w, F.ATTACHED_INTERFACES, input.attachedInterfaces);
   single(w, F.EXPORTED_INTERFACES, input.samples.length);
   single(w, F.COLLECTION_DURATION, input.collectionDurationSeconds);
@@ -68,7 +76,14 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
     single(w, def, input.sourceStats[key]!);
   }
   w.family(F.BUILD_INFO.name, F.BUILD_INFO.type, F.BUILD_INFO.help);
-  w.sample(F.BUILD_INFO.name, formatLabels([['nodejs_version', process.version], ['version', input.version]]), 1);
+  w.sample(
+    F.BUILD_INFO.name,
+    formatLabels([
+      ['nodejs_version', process.version],
+      ['version', input.version],
+    ]),
+    1,
+  );
   writeProcessMetrics(w, input.processFamilies);
   const rendered = w.finish();
   labels.lastTextBytes = rendered.text.length;

@@ -34,7 +34,9 @@ export function checkExporterConfig(config: ExporterConfig): void {
   if (typeof s.path !== 'string' || !/^\/[^\s?#]*$/.test(s.path)) {
     problems.push(`server.path=${JSON.stringify(s.path)}: must start with / and contain no spaces, ? or #`);
   } else if (s.path === '/' || s.path === '/health') {
-    problems.push(`server.path=${JSON.stringify(s.path)}: must not be ${s.path}, which serves ${s.path === '/' ? 'the overview page' : 'the health check'}`);
+    problems.push(
+      `server.path=${JSON.stringify(s.path)}: must not be ${s.path}, which serves ${s.path === '/' ? 'the overview page' : 'the health check'}`,
+    );
   }
   integer('server.readTimeout', s.readTimeout, 1, HOUR, ' ms');
   integer('server.writeTimeout', s.writeTimeout, 1, HOUR, ' ms');
@@ -53,7 +55,8 @@ export function checkExporterConfig(config: ExporterConfig): void {
       if (why) problems.push(`interfaceFilter entry ${JSON.stringify(pattern)}: ${why}`);
     }
   }
-  if (!LOG_LEVELS.includes(config.logLevel)) problems.push(`logLevel=${JSON.stringify(config.logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(config.logLevel))
+    problems.push(`logLevel=${JSON.stringify(config.logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`);
   if (problems.length > 0) throw new ExporterConfigError(problems);
 }
 

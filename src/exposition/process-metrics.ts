@@ -51,19 +51,21 @@ async function readProcessMetricsNow(): Promise<ProcessFamily[]> {
   // counters (promtool warns; OpenMetrics forbids it; the same numbers are in
   // nodejs_active_{handles,requests,resources} by type), and a counter
   // without `_total` could not be written in OpenMetrics.
-  return families.filter((f) => (String(f.type) === 'counter') === f.name.endsWith('_total')).map((f) => {
-    const type = String(f.type);
-    return {
-      name: f.name,
-      help: f.help,
-      type: KNOWN_TYPES.has(type) ? (type as MetricType) : 'untyped',
-      samples: f.values.map((v) => ({
-        name: (v as { metricName?: string }).metricName ?? f.name,
-        labels: formatLabels(Object.entries(v.labels).map(([k, value]) => [k, String(value)] as const)),
-        value: v.value,
-      })),
-    };
-  });
+  return families
+    .filter((f) => (String(f.type) === 'counter') === f.name.endsWith('_total'))
+    .map((f) => {
+      const type = String(f.type);
+      return {
+        name: f.name,
+        help: f.help,
+        type: KNOWN_TYPES.has(type) ? (type as MetricType) : 'untyped',
+        samples: f.values.map((v) => ({
+          name: (v as { metricName?: string }).metricName ?? f.name,
+          labels: formatLabels(Object.entries(v.labels).map(([k, value]) => [k, String(value)] as const)),
+          value: v.value,
+        })),
+      };
+    });
 }
 
 /** Writes families read by `readProcessMetrics`. */

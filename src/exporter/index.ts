@@ -10,5 +10,5 @@ export {
   type ExporterConfigInput,
   type ServerConfig,
 } from '../config/exporter-config.js';
-export type { CounterSource, CounterRow, Direction, SourceKind, AttachMode } from '../collector/counter-source.js';
-export { NetdevSource } from '../collector/netdev-source.js';
+export type { CounterSource, CounterRow, Direction, SourceKind, AttachMode } from '../source/counter-source.js';
+export { NetdevSource } from '../source/netdev-source.js';

@@ -37,8 +37,25 @@ export class InterfaceLabelCache {
 function render(s: InterfaceSample): InterfaceLabelSets {
   const ifindex = String(s.ifindex);
   return {
-    ingress: Buffer.from(formatLabels([['direction', 'ingress'], ['ifindex', ifindex], ['interface', s.name]])),
-    egress: Buffer.from(formatLabels([['direction', 'egress'], ['ifindex', ifindex], ['interface', s.name]])),
-    both: Buffer.from(formatLabels([['ifindex', ifindex], ['interface', s.name]])),
+    ingress: Buffer.from(
+      formatLabels([
+        ['direction', 'ingress'],
+        ['ifindex', ifindex],
+        ['interface', s.name],
+      ]),
+    ),
+    egress: Buffer.from(
+      formatLabels([
+        ['direction', 'egress'],
+        ['ifindex', ifindex],
+        ['interface', s.name],
+      ]),
+    ),
+    both: Buffer.from(
+      formatLabels([
+        ['ifindex', ifindex],
+        ['interface', s.name],
+      ]),
+    ),
   };
 }

@@ -35,7 +35,12 @@ export async function buildExpositionSnapshot(input: ExpositionInput, labels?: I
   const [textGzip, omGzip] = await Promise.all([gzipChunks(text), gzipChunks(rendered.openMetrics)]);
   return {
     text: { contentType: TEXT_CONTENT_TYPE, identity: text, identityLength: rendered.text.length, gzip: textGzip },
-    openMetrics: { contentType: OPENMETRICS_CONTENT_TYPE, identity: rendered.openMetrics, identityLength: totalLength(rendered.openMetrics), gzip: omGzip },
+    openMetrics: {
+      contentType: OPENMETRICS_CONTENT_TYPE,
+      identity: rendered.openMetrics,
+      identityLength: totalLength(rendered.openMetrics),
+      gzip: omGzip,
+    },
     series: rendered.samples,
   };
 }

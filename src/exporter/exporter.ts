@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { CollectionLoop } from '../collector/collection-loop.js';
 import { Collector, type CollectionOutcome } from '../collector/collector.js';
-import type { CounterSource } from '../collector/counter-source.js';
+import type { CounterSource } from '../source/counter-source.js';
 import type { InterfaceSample } from '../collector/interface-sample.js';
 import { withDefaults, type ExporterConfig, type ExporterConfigInput } from '../config/exporter-config.js';
 import type { ExporterStatus } from '../http/exporter-status.js';
@@ -23,11 +23,11 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { compileInterfaceFilter } from '../net/interface-filter.js';
 import { checkExporterConfig } from './exporter-config-check.js';
 import { ExporterStateError } from './exporter-errors.js';
-import type { ExpositionInput } from './exposition.js';
-import { buildExpositionSnapshot, type ExpositionSnapshot } from './exposition-snapshot.js';
-import { InterfaceLabelCache } from './interface-labels.js';
+import type { ExpositionInput } from '../exposition/exposition.js';
+import { buildExpositionSnapshot, type ExpositionSnapshot } from '../exposition/exposition-snapshot.js';
+import { InterfaceLabelCache } from '../exposition/interface-labels.js';
 import { packageVersion } from './package-version.js';
-import { readProcessMetrics } from './process-metrics.js';
+import { readProcessMetrics } from '../exposition/process-metrics.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
 const INTERFACE_CHANGE_DEBOUNCE_MS = 100;
@@ -109,7 +109,10 @@ export class Exporter {
    */
   async start(signal?: AbortSignal): Promise<void> {
     if (this.lifecycle !== 'new') {
-      throw new ExporterStateError(`Exporter.start() called on an exporter that is already ${this.lifecycle}`, 'an Exporter starts once: call stop() and create a new Exporter to start again');
+      throw new ExporterStateError(
+        `Exporter.start() called on an exporter that is already ${this.lifecycle}`,
+        'an Exporter starts once: call stop() and create a new Exporter to start again',
+      );
     }
     this.lifecycle = 'starting';
     if (signal?.aborted) {
@@ -163,7 +166,15 @@ export class Exporter {
     this.loop.start();
     this.lifecycle = 'running';
     this.logger.info(
-      { host: this.config.server.host || '*', port: this.port, path: this.config.server.path, source: this.source.kind, attachMode: this.source.attachMode ?? 'none', interfaces: this.source.interfaceCount, collectIntervalMs: this.config.collectInterval },
+      {
+        host: this.config.server.host || '*',
+        port: this.port,
+        path: this.config.server.path,
+        source: this.source.kind,
+        attachMode: this.source.attachMode ?? 'none',
+        interfaces: this.source.interfaceCount,
+        collectIntervalMs: this.config.collectInterval,
+      },
       'exporter listening',
     );
   }
@@ -202,7 +213,11 @@ export class Exporter {
     await this.loop.runNow();
   }
 
-  private async webServerOptions(): Promise<{ tls?: ServerTlsOptions; authorize?: ExporterOptions['authorize']; headers?: Readonly<Record<string, string>> }> {
+  private async webServerOptions(): Promise<{
+    tls?: ServerTlsOptions;
+    authorize?: ExporterOptions['authorize'];
+    headers?: Readonly<Record<string, string>>;
+  }> {
     const file = this.config.server.webConfigFile;
     if (this.opts.tls || this.opts.authorize || !file) return { tls: this.opts.tls, authorize: this.opts.authorize };
     return webConfigToServerOptions(await loadWebConfig(file));
@@ -237,7 +252,15 @@ export class Exporter {
     } catch (error) {
       // A bug in rendering must not leave the previous exposition served as fresh.
       this.record({ ok: false, error, durationSeconds: outcome.durationSeconds, wallTimeMs: outcome.wallTimeMs });
-      this.snapshot = await buildExpositionSnapshot({ ...input, samples: [], up: false, lastSuccessSeconds: (this.lastSuccessWall?.getTime() ?? 0) / 1000, collectionErrors: this.collectionErrors, sourceStats: {}, processFamilies: [] });
+      this.snapshot = await buildExpositionSnapshot({
+        ...input,
+        samples: [],
+        up: false,
+        lastSuccessSeconds: (this.lastSuccessWall?.getTime() ?? 0) / 1000,
+        collectionErrors: this.collectionErrors,
+        sourceStats: {},
+        processFamilies: [],
+      });
     }
   }
 

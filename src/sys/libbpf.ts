@@ -1,6 +1,6 @@
 /**
- * The only module that touches FFI: libbpf.so.1 and the few libc calls the
- * data path needs (netlink sockets), through koffi. Everything here is a thin,
+ * libbpf.so.1 through koffi (libc is bound apart, in libc.ts, so that what
+ * needs only libc never loads libbpf). Everything here is a thin,
  * typed wrapper: it encodes option structs, calls, decodes results. Policy
  * (errors, retries, cleanup) lives in the modules that use it.
  *
@@ -13,7 +13,8 @@
  * anything else.
  */
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
-import { AbiMismatchError, LibbpfMissingError } from './errors.js';
+import { libc, type Libc } from './libc.js';
+import { AbiMismatchError, LibbpfMissingError } from './sys-errors.js';
 
 /** Attach types of the kernel's `enum bpf_attach_type` that we use (uapi numbers, stable). */
 export const BPF_TCX_INGRESS = 46;
@@ -92,7 +93,12 @@ const MapBatchOpts = koffi.struct('np_bpf_map_batch_opts', {
 
 /** Sizes and offsets as compiled from libbpf 1.1's headers (x86_64 and arm64 agree). */
 const EXPECTED_LAYOUTS: ReadonlyArray<[string, TypeObject, number, Record<string, number>]> = [
-  ['struct bpf_test_run_opts', TestRunOpts, 80, { data_in: 8, data_size_in: 24, ctx_in: 32, ctx_size_in: 48, retval: 56, repeat: 60, duration: 64, batch_size: 76 }],
+  [
+    'struct bpf_test_run_opts',
+    TestRunOpts,
+    80,
+    { data_in: 8, data_size_in: 24, ctx_in: 32, ctx_size_in: 48, retval: 56, repeat: 60, duration: 64, batch_size: 76 },
+  ],
   ['struct bpf_link_create_opts', LinkCreateOpts, 64, { flags: 8 }],
   ['struct bpf_tc_hook', TcHook, 24, { ifindex: 8, attach_point: 12, parent: 16 }],
   ['struct bpf_tc_opts', TcOpts, 32, { prog_fd: 8, flags: 12, prog_id: 16, handle: 20, priority: 24 }],
@@ -107,7 +113,8 @@ const BPF_OBJ_NAME_LEN = 16;
 
 /** Checks that koffi lays out our option structs exactly as libbpf 1.1 does. */
 export function checkLayouts(): void {
-  if (koffi.sizeof('size_t') !== 8 || koffi.sizeof('void *') !== 8) throw new AbiMismatchError('pointer size: netprobe supports 64-bit Linux only');
+  if (koffi.sizeof('size_t') !== 8 || koffi.sizeof('void *') !== 8)
+    throw new AbiMismatchError('pointer size: netprobe supports 64-bit Linux only');
   for (const [name, type, size, offsets] of EXPECTED_LAYOUTS) {
     if (koffi.sizeof(type) !== size) throw new AbiMismatchError(`${name}: size ${koffi.sizeof(type)}, libbpf 1.1 has ${size}`);
     for (const [field, offset] of Object.entries(offsets)) {
@@ -133,38 +140,6 @@ export interface TestRunResult {
   dataSizeOut: number;
 }
 
-/**
- * The libc calls, loadable without libbpf (netlink works where libbpf.so.1
- * is missing, e.g. for the netdev fallback source).
- */
-export interface Libc {
-  /** Last errno of the calling thread (for libc calls and NULL-returning libbpf calls). */
-  errno(): number;
-
-  // libc, for netlink sockets
-  socket(domain: number, type: number, protocol: number): number;
-  bind(fd: number, addr: Buffer): number;
-  sendto(fd: number, data: Buffer, flags: number, addr: Buffer | null): number;
-  recv(fd: number, into: Buffer, flags: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer): number;
-  /** Fills `into` (its length is the option's size); returns 0 or -1 (see errno()). */
-  getsockopt(fd: number, level: number, name: number, into: Buffer): number;
-  close(fd: number): number;
-  /** Calls `onReadable` from the event loop whenever `fd` is readable (koffi's libuv poll). */
-  pollReadable(fd: number, onReadable: () => void): { close(): void; unref(): void };
-
-  // libc, for the CLI's allocator policy (src/cli/allocator-policy.ts)
-  /** mallopt(3): 1 on success, 0 on error. */
-  mallopt(param: number, value: number): number;
-
-  // --- libc, for dropping capabilities (src/security/capabilities.ts; added by the security helper) ---
-  /** capset(2) on the calling thread (v3 header, pid 0): 0 or -errno. */
-  capset(effective: bigint, permitted: bigint, inheritable: bigint): number;
-  /** prctl(2) with integer arguments: its result, or -errno. */
-  prctl(option: number, arg2: number, arg3: number): number;
-  // --- end of the capabilities section ---
-}
-
 /** libbpf.so.1, plus the libc calls. */
 export interface Libbpf extends Libc {
   objectOpenFile(path: string): bigint;
@@ -188,12 +163,23 @@ export interface Libbpf extends Libc {
    * `count` is in: capacity, out: entries returned. `ret` is 0 or -errno
    * (-ENOENT marks the end, and that call may still return entries).
    */
-  mapLookupBatch(fd: number, inBatch: Buffer | null, outBatch: Buffer, keys: Buffer, values: Buffer, capacity: number): { ret: number; count: number };
+  mapLookupBatch(
+    fd: number,
+    inBatch: Buffer | null,
+    outBatch: Buffer,
+    keys: Buffer,
+    values: Buffer,
+    capacity: number,
+  ): { ret: number; count: number };
 
   linkCreate(progFd: number, ifindex: number, attachType: number, flags: number): number;
   tcHookCreate(ifindex: number, attachPoint: number): number;
   tcHookDestroy(ifindex: number, attachPoint: number): number;
-  tcAttach(ifindex: number, attachPoint: number, opts: { progFd: number; handle: number; priority: number; flags: number }): { ret: number; progId: number };
+  tcAttach(
+    ifindex: number,
+    attachPoint: number,
+    opts: { progFd: number; handle: number; priority: number; flags: number },
+  ): { ret: number; progId: number };
   tcDetach(ifindex: number, attachPoint: number, handle: number, priority: number): number;
   tcQuery(ifindex: number, attachPoint: number, handle: number, priority: number): { ret: number; progId: number };
   /** `bpf_prog_query` on an ifindex (tcx): the attached program ids, first to last. */
@@ -208,76 +194,11 @@ export interface Libbpf extends Libc {
 }
 
 let binding: Libbpf | undefined;
-let libcBinding: Libc | undefined;
 
 /** Loads libbpf.so.1 and libc once; throws `LibbpfMissingError` when libbpf is absent. */
 export function libbpf(): Libbpf {
   binding ??= bind();
   return binding;
-}
-
-/** Loads libc once (never needs libbpf). */
-export function libc(): Libc {
-  libcBinding ??= bindLibc();
-  return libcBinding;
-}
-
-function bindLibc(): Libc {
-  const c = koffi.load('libc.so.6');
-  const f = {
-    socket: c.func('int socket(int domain, int type, int protocol)'),
-    bind: c.func('int bind(int fd, void *addr, uint32_t addrlen)'),
-    sendto: c.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
-    recv: c.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
-    setsockopt: c.func('int setsockopt(int fd, int level, int name, void *value, uint32_t len)'),
-    getsockopt: c.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *len)'),
-    close: c.func('int close(int fd)'),
-    mallopt: c.func('int mallopt(int param, int value)'),
-    // capabilities section (security helper)
-    capset: c.func('int capset(void *hdr, void *data)'),
-    prctl: c.func('int prctl(int option, ...)'),
-  };
-  const u32 = (n: number): [number] => [n >>> 0];
-  return {
-    errno: () => koffi.errno(),
-    socket: (domain, type, protocol) => f.socket(domain, type, protocol) as number,
-    bind: (fd, addr) => f.bind(fd, addr, addr.length) as number,
-    sendto: (fd, data, flags, addr) => Number(f.sendto(fd, data, data.length, flags, addr, addr?.length ?? 0)),
-    recv: (fd, into, flags) => Number(f.recv(fd, into, into.length, flags)),
-    setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.length) as number,
-    getsockopt: (fd, level, name, into) => f.getsockopt(fd, level, name, into, u32(into.length)) as number,
-    close: (fd) => f.close(fd) as number,
-    mallopt: (param, value) => f.mallopt(param, value) as number,
-    pollReadable: (fd, onReadable) => {
-      // koffi 3.3 calls back with (status, events) although its typings say (events):
-      // accept both, and let the reader find out on an error status.
-      const callback = (...args: unknown[]): void => {
-        const ev = args.find((a): a is { readable?: boolean; disconnect?: boolean } => typeof a === 'object' && a !== null);
-        const status = args.find((a) => typeof a === 'number') as number | undefined;
-        if ((status !== undefined && status < 0) || ev?.readable || ev?.disconnect) onReadable();
-      };
-      const handle = koffi.node.poll(fd, { readable: true }, callback as (ev: unknown) => void);
-      return { close: () => handle.close(), unref: () => handle.unref() };
-    },
-
-    // --- capabilities section (security helper) ---
-    capset: (effective, permitted, inheritable) => {
-      const header = Buffer.alloc(8);
-      header.writeUInt32LE(0x20080522, 0); // _LINUX_CAPABILITY_VERSION_3; pid 0 = this thread
-      // Two __user_cap_data_struct {effective, permitted, inheritable}: bits 0-31, then 32-63.
-      const data = Buffer.alloc(24);
-      for (const [i, set] of [effective, permitted, inheritable].entries()) {
-        data.writeUInt32LE(Number(set & 0xffffffffn), i * 4);
-        data.writeUInt32LE(Number((set >> 32n) & 0xffffffffn), 12 + i * 4);
-      }
-      return (f.capset(header, data) as number) === 0 ? 0 : -koffi.errno();
-    },
-    prctl: (option, arg2, arg3) => {
-      const r = f.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', 0, 'unsigned long', 0) as number;
-      return r < 0 ? -koffi.errno() : r;
-    },
-    // --- end of the capabilities section ---
-  };
 }
 
 function bind(): Libbpf {
@@ -307,14 +228,18 @@ function bind(): Libbpf {
     update: lib.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
     lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
     del: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
-    lookup_batch: lib.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)'),
+    lookup_batch: lib.func(
+      'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
+    ),
     link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
     hook_create: lib.func('int bpf_tc_hook_create(void *hook)'),
     hook_destroy: lib.func('int bpf_tc_hook_destroy(void *hook)'),
     tc_attach: lib.func('int bpf_tc_attach(void *hook, void *opts)'),
     tc_detach: lib.func('int bpf_tc_detach(void *hook, void *opts)'),
     tc_query: lib.func('int bpf_tc_query(void *hook, void *opts)'),
-    prog_query: lib.func('int bpf_prog_query(int target_fd, int type, uint32_t query_flags, _Inout_ uint32_t *attach_flags, void *prog_ids, _Inout_ uint32_t *prog_cnt)'),
+    prog_query: lib.func(
+      'int bpf_prog_query(int target_fd, int type, uint32_t query_flags, _Inout_ uint32_t *attach_flags, void *prog_ids, _Inout_ uint32_t *prog_cnt)',
+    ),
     prog_get_fd_by_id: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
     obj_get_info: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *info_len)'),
     test_run: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
@@ -349,7 +274,9 @@ function bind(): Libbpf {
 
     objectOpenFile: (path) => toAddress(f.open_file(path, null)),
     objectLoad: (obj) => f.load(obj) as number,
-    objectClose: (obj) => { f.close_obj(obj); },
+    objectClose: (obj) => {
+      f.close_obj(obj);
+    },
     findProgram: (obj, name) => toAddress(f.find_prog(obj, name)),
     programFd: (prog) => f.prog_fd(prog) as number,
     findMap: (obj, name) => toAddress(f.find_map(obj, name)),
@@ -371,11 +298,19 @@ function bind(): Libbpf {
     },
 
     linkCreate: (progFd, ifindex, attachType, flags) => {
-      const opts = encodeStruct(LinkCreateOpts, { flags, iter_info: null, iter_info_len: 0, target_btf_id: 0, union_space: [0n, 0n, 0n, 0n] });
+      const opts = encodeStruct(LinkCreateOpts, {
+        flags,
+        iter_info: null,
+        iter_info_len: 0,
+        target_btf_id: 0,
+        union_space: [0n, 0n, 0n, 0n],
+      });
       return f.link_create(progFd, ifindex, attachType, opts) as number;
     },
-    tcHookCreate: (ifindex, attachPoint) => f.hook_create(encodeStruct(TcHook, { ifindex, attach_point: attachPoint, parent: 0 })) as number,
-    tcHookDestroy: (ifindex, attachPoint) => f.hook_destroy(encodeStruct(TcHook, { ifindex, attach_point: attachPoint, parent: 0 })) as number,
+    tcHookCreate: (ifindex, attachPoint) =>
+      f.hook_create(encodeStruct(TcHook, { ifindex, attach_point: attachPoint, parent: 0 })) as number,
+    tcHookDestroy: (ifindex, attachPoint) =>
+      f.hook_destroy(encodeStruct(TcHook, { ifindex, attach_point: attachPoint, parent: 0 })) as number,
     tcAttach: (ifindex, attachPoint, o) => {
       const hook = encodeStruct(TcHook, { ifindex, attach_point: attachPoint, parent: 0 });
       const opts = encodeStruct(TcOpts, { prog_fd: o.progFd, flags: o.flags, prog_id: 0, handle: o.handle, priority: o.priority });
@@ -429,7 +364,9 @@ function bind(): Libbpf {
       return { ret, retval: out.retval | 0, durationNs: out.duration, dataSizeOut: out.data_size_out };
     },
     numPossibleCpus: () => f.num_cpus() as number,
-    setPrint: (sink) => { printSink = sink; },
+    setPrint: (sink) => {
+      printSink = sink;
+    },
   };
 }
 

@@ -22,7 +22,11 @@ export const TC_BYTES_PER_SECOND = family('netprobe_tc_bytes_per_second', 'gauge
 export const INTERFACE_ACTIVE = family('netprobe_interface_active', 'gauge', 'Whether the network interface is currently active');
 export const UP = family('netprobe_up', 'gauge', 'Whether the netprobe exporter is up');
 export const COLLECTION_TOTAL = family('netprobe_collection_total', 'counter', 'Total number of collections');
-export const LAST_COLLECTION_TIMESTAMP = family('netprobe_last_collection_timestamp_seconds', 'gauge', 'Unix timestamp of the last successful collection');
+export const LAST_COLLECTION_TIMESTAMP = family(
+  'netprobe_last_collection_timestamp_seconds',
+  'gauge',
+  'Unix timestamp of the last successful collection',
+);
 
 /** The eight families of the contract, in exposition order. */
 export const CONTRACT_FAMILIES: readonly FamilyDefinition[] = Object.freeze([
@@ -36,12 +40,36 @@ export const CONTRACT_FAMILIES: readonly FamilyDefinition[] = Object.freeze([
   LAST_COLLECTION_TIMESTAMP,
 ]);
 
-export const TC_SEGMENTS_TOTAL = family('netprobe_tc_segments_total', 'counter', 'Total number of wire packets processed by TC: a GSO/GRO packet counts once per segment');
-export const SOURCE_INFO = family('netprobe_source_info', 'gauge', 'Counter source in use (ebpf or netdev) and how the eBPF programs are attached (tcx, tc or none); always 1');
-export const ATTACHED_INTERFACES = family('netprobe_attached_interfaces', 'gauge', 'Number of interfaces the counter source currently counts');
-export const EXPORTED_INTERFACES = family('netprobe_exported_interfaces', 'gauge', 'Number of interfaces exported after the interface filter and active-only setting');
-export const COLLECTION_DURATION = family('netprobe_collection_duration_seconds', 'gauge', 'Duration of the last collection: reading the counters and computing the samples');
-export const COLLECTION_ERRORS_TOTAL = family('netprobe_collection_errors_total', 'counter', 'Total number of collections that failed to read the counters');
+export const TC_SEGMENTS_TOTAL = family(
+  'netprobe_tc_segments_total',
+  'counter',
+  'Total number of wire packets processed by TC: a GSO/GRO packet counts once per segment',
+);
+export const SOURCE_INFO = family(
+  'netprobe_source_info',
+  'gauge',
+  'Counter source in use (ebpf or netdev) and how the eBPF programs are attached (tcx, tc or none); always 1',
+);
+export const ATTACHED_INTERFACES = family(
+  'netprobe_attached_interfaces',
+  'gauge',
+  'Number of interfaces the counter source currently counts',
+);
+export const EXPORTED_INTERFACES = family(
+  'netprobe_exported_interfaces',
+  'gauge',
+  'Number of interfaces exported after the interface filter and active-only setting',
+);
+export const COLLECTION_DURATION = family(
+  'netprobe_collection_duration_seconds',
+  'gauge',
+  'Duration of the last collection: reading the counters and computing the samples',
+);
+export const COLLECTION_ERRORS_TOTAL = family(
+  'netprobe_collection_errors_total',
+  'counter',
+  'Total number of collections that failed to read the counters',
+);
 export const BUILD_INFO = family('netprobe_build_info', 'gauge', 'netprobe version and the Node.js version it runs on; always 1');
 
 /**
@@ -51,14 +79,30 @@ export const BUILD_INFO = family('netprobe_build_info', 'gauge', 'netprobe versi
  * `netprobe_source_<key>`: a gauge is never misread as a counter reset.
  */
 const SOURCE_STAT_FAMILIES: Readonly<Record<string, FamilyDefinition>> = {
-  uncounted_packets: family('netprobe_uncounted_packets_total', 'counter', 'Packets that reached an attached TC hook without a counter entry (normally 0)'),
-  interfaces_uncounted: family('netprobe_interfaces_uncounted', 'gauge', 'Interfaces the filters accept that could not be counted (counter map full or attach failed)'),
-  interfaces_overflow: family('netprobe_interfaces_overflow', 'gauge', 'Interfaces counted in the overflow hash because another interface owns their ifindex slot'),
+  uncounted_packets: family(
+    'netprobe_uncounted_packets_total',
+    'counter',
+    'Packets that reached an attached TC hook without a counter entry (normally 0)',
+  ),
+  interfaces_uncounted: family(
+    'netprobe_interfaces_uncounted',
+    'gauge',
+    'Interfaces the filters accept that could not be counted (counter map full or attach failed)',
+  ),
+  interfaces_overflow: family(
+    'netprobe_interfaces_overflow',
+    'gauge',
+    'Interfaces counted in the overflow hash because another interface owns their ifindex slot',
+  ),
 };
 
 export function sourceStatFamily(key: string, sourceKind: string): FamilyDefinition {
   return (
     SOURCE_STAT_FAMILIES[key] ??
-    family(`netprobe_source_${key.replace(/[^a-zA-Z0-9_]/g, '_')}`, 'gauge', `Counter-source statistic "${key}" reported by the ${sourceKind} source`)
+    family(
+      `netprobe_source_${key.replace(/[^a-zA-Z0-9_]/g, '_')}`,
+      'gauge',
+      `Counter-source statistic "${key}" reported by the ${sourceKind} source`,
+    )
   );
 }

@@ -7,8 +7,8 @@ import { EbpfManager } from '../bpf/index.js';
 import type { AttachModeSetting, SourceSetting } from '../config/schema.js';
 import { NetprobeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { CounterSource } from './counter-source.js';
-import { NetdevSource } from './netdev-source.js';
+import type { CounterSource } from '../source/counter-source.js';
+import { NetdevSource } from '../source/netdev-source.js';
 
 export interface OpenCounterSourceOptions {
   /** `ebpf` fails when eBPF cannot be used; `auto` falls back to `netdev`. */
@@ -42,7 +42,7 @@ export async function openCounterSource(opts: OpenCounterSourceOptions): Promise
     if (opts.source === 'ebpf') throw e;
     logger.warn(
       { code: e instanceof NetprobeError ? e.code : undefined, reason: e instanceof Error ? e.message : String(e) },
-      'eBPF counters unavailable, falling back to the kernel\'s interface statistics (source=netdev). ' +
+      "eBPF counters unavailable, falling back to the kernel's interface statistics (source=netdev). " +
         'To count at the TC layer, fix the reason given (typically: run as root or grant CAP_BPF and CAP_NET_ADMIN, ' +
         'install libbpf1, use a kernel with BPF enabled); --source=ebpf makes this an error instead',
     );
@@ -52,7 +52,6 @@ export async function openCounterSource(opts: OpenCounterSourceOptions): Promise
 
 function openNetdev(logger: Logger, why: string): CounterSource {
   const source = new NetdevSource({ logger });
-  logger.info({ source: source.kind, why }, 'counting with the kernel\'s interface statistics');
+  logger.info({ source: source.kind, why }, "counting with the kernel's interface statistics");
   return source;
 }
-
