@@ -59,9 +59,7 @@ export class Netns {
   }
 
   /** The kernel's own counters of an interface in this namespace. */
-  async linkStats(
-    ifname: string,
-  ): Promise<{
+  async linkStats(ifname: string): Promise<{
     ifindex: number;
     rx: { packets: number; bytes: number; dropped: number };
     tx: { packets: number; bytes: number; dropped: number };
