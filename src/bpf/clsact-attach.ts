@@ -16,7 +16,7 @@
  */
 import { constants as os } from 'node:os';
 import type { Direction } from '../source/counter-source.js';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import { CLSACT_EGRESS_PARENT, CLSACT_INGRESS_PARENT, listFilters } from '../net/tc-filter-dump.js';
 import type { NetlinkSocket } from '../net/netlink-socket.js';
 import { callError } from './errors.js';
@@ -40,9 +40,6 @@ export class ForeignFilterError extends NetprobeError {
     super(
       'NP_ERR_TC_HANDLE_TAKEN',
       `attach to ${where}: handle 0x${NETPROBE_TC_HANDLE.toString(16)} priority ${NETPROBE_TC_PRIORITY} is held by another program (${holder}); left it alone`,
-      {
-        hint: 'use --ebpf.attach-mode=tcx on Linux 6.6+, or remove that filter if it is stale',
-      },
     );
     this.name = 'ForeignFilterError';
   }

@@ -8,7 +8,7 @@
  */
 import { constants as os } from 'node:os';
 import type { CounterRow } from '../source/counter-source.js';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import {
   decodeOverflowKey,
   encodeArrayKey,
@@ -36,10 +36,7 @@ export type Placement = 'slot' | 'overflow';
 /** np_overflow has no room left for another interface. */
 export class MapFullError extends NetprobeError {
   constructor(ifindex: number, cause: unknown) {
-    super('NP_ERR_MAP_FULL', `count ifindex ${ifindex}: its slot is taken and the overflow map np_overflow is full`, {
-      hint: 'this interface is not counted (netprobe_source_interfaces_uncounted); everything else still is',
-      cause,
-    });
+    super('NP_ERR_MAP_FULL', `count ifindex ${ifindex}: its slot is taken and the overflow map np_overflow is full`, { cause });
     this.name = 'MapFullError';
   }
 }

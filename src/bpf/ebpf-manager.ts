@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DIRECTIONS, type AttachMode, type CounterRow, type CounterSource, type Direction } from '../source/counter-source.js';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { LinkInfo } from '../net/link-message.js';
 import { LinkWatcher } from '../net/link-events.js';

@@ -3,7 +3,7 @@
  * done (`attach tcx ingress to eth0 (ifindex 4): ...`) and, in its hint, what
  * to do. Codes are stable: tests and scripts match on them.
  */
-import { NetprobeError } from '../errors.js';
+import { NetprobeError, type ErrorCode } from '../errors/index.js';
 import { describeErrno, isPermissionErrno } from '../sys/errno.js';
 
 export { AbiMismatchError, LibbpfMissingError } from '../sys/sys-errors.js';
@@ -15,24 +15,16 @@ export const MIN_TCX_KERNEL = '6.6';
 export class BpfCallError extends NetprobeError {
   readonly errno: number;
 
-  constructor(what: string, errno: number, opts: { code?: string; hint?: string } = {}) {
+  constructor(what: string, errno: number, opts: { code?: ErrorCode; hint?: string } = {}) {
     super(opts.code ?? 'NP_ERR_BPF', `${what}: ${describeErrno(errno)}`, opts.hint === undefined ? {} : { hint: opts.hint });
     this.name = 'BpfCallError';
     this.errno = errno;
   }
 }
 
-const PRIVILEGE_HINT =
-  'netprobe needs the capabilities CAP_BPF and CAP_NET_ADMIN: run as root, or grant them (e.g. `setcap cap_bpf,cap_net_admin+ep`, ' +
-  'or securityContext.capabilities.add: [BPF, NET_ADMIN] in Kubernetes); ' +
-  'ignore any libbpf message about RLIMIT_MEMLOCK, it is not the cause on kernels >= 5.11';
-
 /** EPERM/EACCES while loading or attaching: the process lacks CAP_BPF / CAP_NET_ADMIN. */
 export function privilegeError(what: string, errno: number): BpfCallError {
-  return new BpfCallError(what, errno, {
-    code: 'NP_ERR_NO_PRIVILEGE',
-    hint: PRIVILEGE_HINT,
-  });
+  return new BpfCallError(what, errno, { code: 'NP_ERR_NO_PRIVILEGE' });
 }
 
 /** Turns a failed call into the most helpful error: permission problems get the capability hint. */
@@ -44,9 +36,7 @@ export function callError(what: string, errno: number, hint?: string): BpfCallEr
 /** `attachMode: 'tcx'` on a kernel without tcx links. */
 export class TcxUnsupportedError extends NetprobeError {
   constructor(detail: string) {
-    super('NP_ERR_NO_TCX', `attach mode tcx: this kernel has no tcx links (${detail}); they need Linux ${MIN_TCX_KERNEL} or newer`, {
-      hint: 'use --ebpf.attach-mode=auto (picks tcx when available, else clsact) or --ebpf.attach-mode=tc',
-    });
+    super('NP_ERR_NO_TCX', `attach mode tcx: this kernel has no tcx links (${detail}); they need Linux ${MIN_TCX_KERNEL} or newer`);
     this.name = 'TcxUnsupportedError';
   }
 }
@@ -56,9 +46,7 @@ export class ProgramLoadError extends NetprobeError {
   readonly errno: number;
 
   constructor(path: string, errno: number) {
-    super('NP_ERR_BPF_LOAD', `load BPF object ${path}: the kernel rejected it: ${describeErrno(errno)}`, {
-      hint: 'run with --log.level=debug to see the verifier log; the kernel may be too old for this program (Linux 5.8+ is needed)',
-    });
+    super('NP_ERR_BPF_LOAD', `load BPF object ${path}: the kernel rejected it: ${describeErrno(errno)}`);
     this.name = 'ProgramLoadError';
     this.errno = errno;
   }

@@ -3,7 +3,7 @@
  * (`NetprobeError`) already say what failed and what to do, so they get no
  * stack trace; anything else is a bug, and its stack helps whoever fixes it.
  */
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 
 export function logFailure(logger: Logger, what: string, error: unknown): void {

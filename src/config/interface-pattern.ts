@@ -3,7 +3,7 @@
  * reported at startup with the other problems instead of failing later. The
  * rules are the interface filter's own (`compileInterfaceFilter`).
  */
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import { compileInterfaceFilter } from '../net/interface-filter.js';
 
 /** Returns why `pattern` is not a usable interface name or glob (naming it), or undefined. */

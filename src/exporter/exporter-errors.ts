@@ -1,13 +1,11 @@
 /** Errors the Exporter raises on purpose (codes are stable). */
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 
 /** The config passed to `new Exporter()` is invalid; `problems` has one line per field. */
 export class ExporterConfigError extends NetprobeError {
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super('NP_ERR_EXPORTER_CONFIG', `invalid exporter config: ${problems.join('; ')}`, {
-      hint: 'fix the fields named above (durations are milliseconds in the TypeScript API)',
-    });
+    super('NP_ERR_EXPORTER_CONFIG', `invalid exporter config: ${problems.join('; ')}`);
     this.name = 'ExporterConfigError';
     this.problems = problems;
   }

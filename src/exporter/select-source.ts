@@ -5,7 +5,7 @@
  */
 import { EbpfManager } from '../bpf/index.js';
 import type { AttachModeSetting, SourceSetting } from '../config/schema.js';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { CounterSource } from '../source/counter-source.js';
 import { NetdevSource } from '../source/netdev-source.js';

@@ -13,7 +13,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log/logger.js';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import { createRoutes, type RouteOptions, type RouteResponse } from './routes.js';
 
 /** TLS settings for HTTPS (e.g. from an exporter-toolkit web config file). */

@@ -25,7 +25,7 @@ import { dirname, resolve } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import { BasicAuthVerifier, isBcryptHash } from '../security/basic-auth.js';
 import { CIPHER_SUITES, CLIENT_AUTH_TYPES, CURVES, SETTABLE_HEADERS, TLS_VERSIONS, type ClientAuthType } from '../security/tls-names.js';
 
@@ -33,10 +33,7 @@ import { CIPHER_SUITES, CLIENT_AUTH_TYPES, CURVES, SETTABLE_HEADERS, TLS_VERSION
 export class WebConfigError extends NetprobeError {
   readonly problems: readonly string[];
   constructor(file: string, problems: readonly string[], cause?: unknown) {
-    super('NP_ERR_WEB_CONFIG', `web config file ${file}: ${problems.join('; ')}`, {
-      hint: 'fix the file (format: https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md) or leave --web.config.file empty for plain HTTP',
-      cause,
-    });
+    super('NP_ERR_WEB_CONFIG', `web config file ${file}: ${problems.join('; ')}`, { cause });
     this.name = 'WebConfigError';
     this.problems = problems;
   }

@@ -4,7 +4,7 @@
  * (`--ebpf.include/--ebpf.exclude`) and the exporter (`interfaceFilter`).
  */
 import picomatch from 'picomatch';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 
 /** Linux interface names are at most 15 bytes (IFNAMSIZ - 1). */
 const IFNAMSIZ = 16;
@@ -15,9 +15,7 @@ export class BadGlobError extends NetprobeError {
     readonly pattern: string,
     reason: string,
   ) {
-    super('NP_ERR_BAD_GLOB', `interface pattern ${JSON.stringify(pattern)}: ${reason}`, {
-      hint: 'use exact interface names or globs such as eth*, veth?*, {eth,ens}*',
-    });
+    super('NP_ERR_BAD_GLOB', `interface pattern ${JSON.stringify(pattern)}: ${reason}`);
     this.name = 'BadGlobError';
   }
 }

@@ -3,7 +3,7 @@
  * readability from the event loop. Parsing lives in netlink-message.ts.
  */
 import { constants as os } from 'node:os';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import { describeErrno } from '../sys/errno.js';
 import { libc } from '../sys/libc.js';
 import { errorCode, NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, splitMessages, type NetlinkMessage } from './netlink-message.js';

@@ -18,7 +18,7 @@
  * non-root user holding only CAP_BPF and CAP_NET_ADMIN (see docs/reliability.md).
  */
 import { readFileSync } from 'node:fs';
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 
 /** Capability names by number (linux/capability.h), without the `cap_` prefix. */
 export const CAPABILITY_NAMES: readonly string[] = Object.freeze([
@@ -104,9 +104,7 @@ export class CapabilityNameError extends NetprobeError {
 /** Raised when the kernel refuses to lower the capability sets. */
 export class CapabilityDropError extends NetprobeError {
   constructor(step: string, errno: number) {
-    super('NP_ERR_CAPABILITY_DROP', `drop capabilities: ${step} failed (errno ${errno})`, {
-      hint: 'run without --capabilities.keep, or report this with the output of `grep Cap /proc/self/status`',
-    });
+    super('NP_ERR_CAPABILITY_DROP', `drop capabilities: ${step} failed (errno ${errno})`);
     this.name = 'CapabilityDropError';
   }
 }
@@ -115,7 +113,7 @@ export class CapabilityDropError extends NetprobeError {
 export function parseProcStatusCapabilities(status: string): CapabilityMasks {
   const field = (name: string): bigint => {
     const m = new RegExp(`^${name}:\\s*([0-9a-fA-F]+)\\s*$`, 'm').exec(status);
-    if (!m?.[1]) throw new NetprobeError('NP_ERR_PROC_STATUS', `no ${name} line in the process status`, { hint: 'is /proc mounted?' });
+    if (!m?.[1]) throw new NetprobeError('NP_ERR_PROC_STATUS', `no ${name} line in the process status`);
     return BigInt(`0x${m[1]}`);
   };
   return {

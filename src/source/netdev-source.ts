@@ -8,7 +8,7 @@
  * Netlink goes through the same FFI library as libbpf; without libbpf.so.1
  * the source reads sysfs instead (and follows interfaces by its interval only).
  */
-import { NetprobeError } from '../errors.js';
+import { NetprobeError } from '../errors/index.js';
 import { LinkWatcher } from '../net/link-events.js';
 import { dumpLinks as dumpLinksFromKernel, type LinkInfo } from '../net/link-dump.js';
 import type { Logger } from '../log/logger.js';

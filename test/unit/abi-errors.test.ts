@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants as os } from 'node:os';
-import { NetprobeError } from '../../src/errors.js';
+import { NetprobeError } from '../../src/errors/index.js';
 import { callError, LibbpfMissingError, ProgramLoadError, TcxUnsupportedError } from '../../src/bpf/errors.js';
 import { effectiveCapabilities, hasBpfPrivileges } from '../../src/bpf/privileges.js';
 import { EbpfManager } from '../../src/bpf/ebpf-manager.js';

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Exporter, ExporterConfigError, ExporterStateError } from '../../src/exporter/index.js';
 import type { CounterRow, CounterSource } from '../../src/source/counter-source.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { NetprobeError } from '../../src/errors.js';
+import { NetprobeError } from '../../src/errors/index.js';
 
 /** A fake source whose interfaces and counters the test sets directly. */
 class FakeSource implements CounterSource {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadGlobError, compileInterfaceFilter } from '../../src/net/interface-filter.js';
-import { NetprobeError } from '../../src/errors.js';
+import { NetprobeError } from '../../src/errors/index.js';
 
 const names = ['lo', 'eth0', 'eth1', 'ens3', 'veth1a2b', 'docker0', 'cali123', 'lxc_health', 'eth10'];
 const kept = (include: string[], exclude?: string[]): string[] => names.filter(compileInterfaceFilter(include, exclude));

@@ -47,7 +47,7 @@ test('sysfs reader: a malformed counter is an error, not a silent zero', (t) => 
 
 test('NetdevSource switches to sysfs for good when netlink reports libbpf.so.1 missing; other errors propagate', async (t) => {
   const { NetdevSource } = await import('../../src/source/netdev-source.js');
-  const { NetprobeError } = await import('../../src/errors.js');
+  const { NetprobeError } = await import('../../src/errors/index.js');
   const root = fakeSysfs(t, [{ name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['10', '1000'], tx: ['20', '2000'] }]);
   let netlinkCalls = 0;
   const source = new NetdevSource({

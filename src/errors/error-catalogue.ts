@@ -1,0 +1,108 @@
+/**
+ * Every error code netprobe raises on purpose, with what it means and what to
+ * do about it (like fastify's FST_ERR_* catalogue). A code is stable: tests
+ * and scripts match on it. A new code is one entry here plus one row in
+ * docs/troubleshooting.md (a unit test checks both lists agree).
+ *
+ * `hint` is the default advice appended to the message; a call may pass a
+ * more specific one (e.g. naming the port that is taken).
+ */
+export interface ErrorCatalogueEntry {
+  /** What went wrong, in one sentence (the troubleshooting table's "meaning"). */
+  readonly summary: string;
+  /** What to do about it, appended to the message after "; ". */
+  readonly hint: string;
+}
+
+export const ERROR_CATALOGUE = {
+  NP_ERR_NO_PRIVILEGE: {
+    summary: 'loading or attaching the eBPF program was refused (EPERM/EACCES)',
+    hint:
+      'netprobe needs the capabilities CAP_BPF and CAP_NET_ADMIN: run as root, or grant them (e.g. `setcap cap_bpf,cap_net_admin+ep`, ' +
+      'or securityContext.capabilities.add: [BPF, NET_ADMIN] in Kubernetes); ' +
+      'ignore any libbpf message about RLIMIT_MEMLOCK, it is not the cause on kernels >= 5.11',
+  },
+  NP_ERR_NO_LIBBPF: {
+    summary: 'libbpf.so.1 could not be loaded',
+    hint: 'install it (Debian/Ubuntu: `apt-get install libbpf1`; Fedora/RHEL: `dnf install libbpf`), or run with --source=netdev',
+  },
+  NP_ERR_BPF_LOAD: {
+    summary: 'the kernel (verifier) rejected the BPF program',
+    hint: 'run with --log.level=debug to see the verifier log; the kernel may be too old for this program (Linux 5.8+ is needed)',
+  },
+  NP_ERR_NO_TCX: {
+    summary: 'attach mode tcx on a kernel without tcx links (before Linux 6.6)',
+    hint: 'use --ebpf.attach-mode=auto (picks tcx when available, else clsact) or --ebpf.attach-mode=tc',
+  },
+  NP_ERR_TC_HANDLE_TAKEN: {
+    summary: "clsact mode: netprobe's filter handle and priority on a hook belong to another program, which was left alone",
+    hint: 'use --ebpf.attach-mode=tcx on Linux 6.6+, or remove that filter if it is stale',
+  },
+  NP_ERR_MAP_FULL: {
+    summary: 'more interfaces than the BPF counter maps hold; this interface is not counted',
+    hint: 'this interface is not counted (netprobe_source_interfaces_uncounted); everything else still is',
+  },
+  NP_ERR_ABI_MISMATCH: {
+    summary: 'the BPF object or libbpf does not match what this build expects (a program, map or struct layout)',
+    hint: 'this build of netprobe does not match the installed libbpf.so.1 or its BPF object: reinstall netprobe (`npm run build:bpf` rebuilds the object from bpf/)',
+  },
+  NP_ERR_BPF: {
+    summary: 'another libbpf or bpf(2) call failed; the message names the call and the errno',
+    hint: 'run with --log.level=debug for the calls that led to it',
+  },
+  NP_ERR_NETLINK: {
+    summary: 'the netlink socket that follows interface changes, or a link dump, failed',
+    hint: 'missed events (ENOBUFS) are handled by re-reading the interface list; otherwise see the operation and errno named above',
+  },
+  NP_ERR_BAD_OPTION: {
+    summary: 'an EbpfManager option is out of range (library API)',
+    hint: 'fix the option named above',
+  },
+  NP_ERR_STATE: {
+    summary: 'the eBPF manager was used out of order (e.g. loaded twice)',
+    hint: 'a bug in the calling program: load once, close once',
+  },
+  NP_ERR_EXPORTER_CONFIG: {
+    summary: 'the Exporter was given an invalid configuration (library API)',
+    hint: 'fix the fields named above (durations are milliseconds in the TypeScript API)',
+  },
+  NP_ERR_EXPORTER_STATE: {
+    summary: 'the Exporter was used out of order (e.g. started twice)',
+    hint: 'a bug in the calling program: start once, stop when done',
+  },
+  NP_ERR_LISTEN: {
+    summary: 'the HTTP server could not listen (port in use, bad address)',
+    hint: 'check server.host and server.port',
+  },
+  NP_ERR_WEB_CONFIG: {
+    summary: 'the --web.config.file (TLS, basic auth) is invalid or unreadable',
+    hint: 'fix the file (format: https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md) or leave --web.config.file empty for plain HTTP',
+  },
+  NP_ERR_BAD_GLOB: {
+    summary: 'an interface pattern is not a valid glob',
+    hint: 'use exact interface names or globs such as eth*, veth?*, {eth,ens}*',
+  },
+  NP_ERR_BAD_CAPABILITY: {
+    summary: 'an unknown capability name in the capability keep-list',
+    hint: 'use names like bpf, net_admin or cap_bpf',
+  },
+  NP_ERR_CAPABILITY_DROP: {
+    summary: 'dropping capabilities after attaching failed',
+    hint: 'run without --capabilities.keep, or report this with the output of `grep Cap /proc/self/status`',
+  },
+  NP_ERR_PROC_STATUS: {
+    summary: '/proc/self/status lacks the capability lines netprobe reads',
+    hint: 'is /proc mounted?',
+  },
+} as const satisfies Record<`NP_ERR_${string}`, ErrorCatalogueEntry>;
+
+/** A code of the catalogue; anything else is a type error. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** Every code, in catalogue order. */
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+/** Narrows a string (e.g. a code read back from a log line) to a catalogue code. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOGUE, code);
+}
