@@ -94,6 +94,14 @@ export const ERROR_CATALOGUE = {
     summary: '/proc/self/status lacks the capability lines netprobe reads',
     hint: 'is /proc mounted?',
   },
+  NP_ERR_ASSET_MISSING: {
+    summary: "a file of the overview page (its script, style, or uPlot's) is missing from the installation",
+    hint: 'rebuild with `npm run build` (it copies src/http/assets/ to dist/http/assets/) and keep node_modules/uplot',
+  },
+  NP_ERR_TOP_FETCH: {
+    summary: '`netprobe top` could not read the exporter (unreachable, TLS refused, credentials refused, or not a netprobe)',
+    hint: 'check --url, the TLS options (--tls.ca-file, --tls.insecure-skip-verify) and the credentials (--auth.username, --auth.password-file)',
+  },
 } as const satisfies Record<`NP_ERR_${string}`, ErrorCatalogueEntry>;
 
 /** A code of the catalogue; anything else is a type error. */

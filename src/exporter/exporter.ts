@@ -25,6 +25,8 @@ import { checkExporterConfig } from './exporter-config-check.js';
 import { ExporterStateError } from './exporter-errors.js';
 import type { ExpositionInput } from '../exposition/exposition.js';
 import { buildExpositionSnapshot, type ExpositionSnapshot } from '../exposition/exposition-snapshot.js';
+import { buildOverviewSnapshot, type OverviewSnapshot } from '../exposition/overview-snapshot.js';
+import { RateHistory } from '../collector/rate-history.js';
 import { InterfaceLabelCache } from '../exposition/interface-labels.js';
 import { packageVersion } from './package-version.js';
 import { readProcessMetrics } from '../exposition/process-metrics.js';
@@ -62,6 +64,10 @@ export class Exporter {
 
   private readonly labelCache = new InterfaceLabelCache();
   private snapshot: ExpositionSnapshot | undefined;
+  /** The overview page's document and its bounded chart history (docs/overview.md). */
+  private overview: OverviewSnapshot | undefined;
+  private readonly history: RateHistory;
+  private readonly startedAtMs = Date.now();
   private samples: readonly InterfaceSample[] = [];
   private collections = 0;
   private collectionErrors = 0;
@@ -93,6 +99,7 @@ export class Exporter {
       activeWindowMs: effective.activeWindow,
       activeOnly: effective.enableActiveOnly,
     });
+    this.history = new RateHistory({ intervalMs: effective.collectInterval });
     this.loop = new CollectionLoop({
       intervalMs: effective.collectInterval,
       debounceMs: INTERFACE_CHANGE_DEBOUNCE_MS,
@@ -151,6 +158,7 @@ export class Exporter {
         ...web,
         snapshot: () => this.currentSnapshot(),
         status: () => this.status(),
+        overview: () => this.currentOverview(),
         onRequest: () => void this.requests++,
         logger: this.logger,
       });
@@ -262,6 +270,48 @@ export class Exporter {
         processFamilies: [],
       });
     }
+    try {
+      await this.publishOverview(outcome);
+    } catch (error) {
+      // The page is secondary: /metrics stays served; the overview keeps its previous document.
+      this.logger.error({ err: error }, 'overview document failed');
+    }
+  }
+
+  /** Builds the overview document from what this collection published (its gzip runs off the main thread). */
+  private async publishOverview(outcome: CollectionOutcome): Promise<void> {
+    if (outcome.ok && this.up) this.history.record(outcome.wallTimeMs, this.samples);
+    const stat = (key: string): number | null => {
+      const v = this.lastSourceStats[key];
+      return v === undefined ? null : Number(v);
+    };
+    this.overview = await buildOverviewSnapshot({
+      samples: this.samples,
+      history: this.history,
+      nowMs: Date.now(),
+      trust: {
+        up: this.up,
+        source: this.source.kind,
+        attachMode: this.source.attachMode ?? null,
+        version: this.version,
+        startedAt: this.startedAtMs,
+        collectIntervalMs: this.config.collectInterval,
+        interfacesCounted: this.source.interfaceCount,
+        interfacesUncounted: stat('interfaces_uncounted'),
+        overflow: stat('interfaces_overflow'),
+        uncountedPackets: stat('uncounted_packets'),
+        collections: this.collections,
+        collectionErrors: this.collectionErrors,
+        lastError: this.lastError ?? null,
+        lastCollection: this.lastSuccessWall?.getTime() ?? null,
+        series: this.snapshot?.series ?? 0,
+      },
+    });
+  }
+
+  private currentOverview(): OverviewSnapshot {
+    if (!this.overview) throw new Error('no overview yet: start() publishes one before listening');
+    return this.overview;
   }
 
   private record(outcome: CollectionOutcome): void {

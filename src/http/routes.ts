@@ -6,10 +6,13 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ExpositionSnapshot } from '../exposition/exposition-snapshot.js';
+import { OVERVIEW_API_PATH } from '../exposition/overview-document.js';
+import type { OverviewSnapshot } from '../exposition/overview-snapshot.js';
 import { acceptsGzip, prefersOpenMetrics } from './content-negotiation.js';
 import type { ExporterStatus } from './exporter-status.js';
 import { buildHealthReport } from './health-report.js';
-import { renderOverviewPage } from './overview-page.js';
+import { overviewAssets, type StaticAsset } from './overview-assets.js';
+import { OVERVIEW_PAGE_CSP, renderOverviewPage } from './overview-page.js';
 
 export interface RequestHead {
   method?: string | undefined;
@@ -31,6 +34,8 @@ export interface RouteOptions<H extends RequestHead = RequestHead> {
   /** The exposition to serve. */
   snapshot: () => ExpositionSnapshot;
   status: () => ExporterStatus;
+  /** The overview document behind `/` and /api/v1/overview (built once per collection); without it the API answers 404. */
+  overview?: () => OverviewSnapshot;
   /** Decides whether a request may be served; false answers 401 (Basic auth challenge). */
   authorize?: (head: H) => boolean | Promise<boolean>;
 }
@@ -44,7 +49,8 @@ const READ_METHODS = ['GET', 'HEAD'];
 export function createRoutes<H extends RequestHead>(opts: RouteOptions<H>): (head: H) => RouteResponse | Promise<RouteResponse> {
   const allowed = opts.enableCors ? 'GET, HEAD, OPTIONS' : 'GET, HEAD';
   const corsHeaders: Record<string, string> = opts.enableCors ? { 'Access-Control-Allow-Origin': '*' } : {};
-  const known = new Set([opts.metricsPath, '/health', '/']);
+  const assets: ReadonlyMap<string, StaticAsset> = overviewAssets();
+  const known = new Set([opts.metricsPath, '/health', '/', ...assets.keys(), ...(opts.overview ? [OVERVIEW_API_PATH] : [])]);
 
   return (head) => {
     const path = pathOf(head.url);
@@ -87,12 +93,50 @@ export function createRoutes<H extends RequestHead>(opts: RouteOptions<H>): (hea
         body: `${JSON.stringify(report)}\n`,
       };
     }
+    if (path === OVERVIEW_API_PATH && opts.overview) {
+      const overview = opts.overview();
+      return compressible(head, opts, 'application/json; charset=utf-8', overview.json, overview.gzip, {
+        ...corsHeaders,
+        'Cache-Control': 'no-store',
+      });
+    }
+    const asset = assets.get(path);
+    if (asset) {
+      // The page asks for them with ?v=<version>, so an upgrade is never served a stale copy.
+      return compressible(head, opts, asset.contentType, asset.identity, asset.gzip, { ...corsHeaders, 'Cache-Control': 'max-age=3600' });
+    }
     return {
       status: 200,
-      headers: { ...corsHeaders, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' },
-      body: renderOverviewPage(opts.status(), opts.metricsPath),
+      headers: {
+        ...corsHeaders,
+        'Content-Type': 'text/html; charset=utf-8',
+        'Cache-Control': 'no-store',
+        'Content-Security-Policy': OVERVIEW_PAGE_CSP,
+        'X-Content-Type-Options': 'nosniff',
+      },
+      body: renderOverviewPage(opts.status(), opts.metricsPath, opts.overview?.().json ?? Buffer.from('null')),
     };
   }
+}
+
+/** A body kept in both encodings: gzip when allowed and asked for. */
+function compressible<H extends RequestHead>(
+  head: H,
+  opts: RouteOptions<H>,
+  contentType: string,
+  identity: Buffer,
+  gzip: Buffer,
+  headers: Record<string, string>,
+): RouteResponse {
+  const useGzip = opts.enableGzip && acceptsGzip(headerValue(head.headers['accept-encoding']));
+  const out: Record<string, string> = {
+    ...headers,
+    'Content-Type': contentType,
+    Vary: 'Accept-Encoding',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  if (useGzip) out['Content-Encoding'] = 'gzip';
+  return { status: 200, headers: out, body: useGzip ? gzip : identity };
 }
 
 function metrics<H extends RequestHead>(head: H, opts: RouteOptions<H>, corsHeaders: Record<string, string>): RouteResponse {

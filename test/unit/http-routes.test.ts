@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { createRoutes, type RequestHead, type RouteOptions, type RouteResponse } from '../../src/http/routes.js';
 import type { ExporterStatus } from '../../src/http/exporter-status.js';
 import { buildExpositionSnapshot, type ExpositionSnapshot } from '../../src/exposition/exposition-snapshot.js';
-import { expositionInput, sample } from '../helpers/exposition-input.js';
+import { expositionInput, sample } from '../support/exposition-input.js';
+import { htmlSafeJson } from '../../src/exposition/overview-snapshot.js';
 
 const snapshot: ExpositionSnapshot = await buildExpositionSnapshot(expositionInput());
 
@@ -165,19 +166,49 @@ test('/health: the seed shape, 200 ok while fresh, 503 when stale or never colle
   assert.equal(never.body.status, 'unavailable');
 });
 
-test('/: an HTML overview with version, source, attach mode, rates and links; everything escaped', () => {
-  const r = routes()(get('/'));
+test('/: the overview page with version, source, attach mode and links, the document embedded; everything escaped', () => {
+  const json = Buffer.from(htmlSafeJson({ interfaces: [{ name: '<b>&"x\'' }] }));
+  const r = routes({ overview: () => ({ json, gzip: gzipSync(json), interfaces: 1 }) })(get('/'));
   assert.equal(r.status, 200);
   assert.equal(r.headers['Content-Type'], 'text/html; charset=utf-8');
+  assert.match(r.headers['Content-Security-Policy'] ?? '', /script-src 'self';/);
   const html = bodyText(r);
   assert.ok(html.includes('Version 1.2.3'));
   assert.ok(html.includes('source <b>ebpf</b>'));
   assert.ok(html.includes('attach mode <b>tcx</b>'));
   assert.ok(html.includes('<a href="/metrics">'));
   assert.ok(html.includes('<a href="/health">'));
-  assert.ok(html.includes('<td>&lt;b&gt;&amp;&quot;x&#39;</td>'), 'interface name escaped');
-  assert.ok(!html.includes('<b>&"x'));
-  assert.ok(html.includes('<td>2.00 pkt/s</td><td>300 B/s</td>'));
+  assert.ok(html.includes('<script src="/assets/overview.js?v=1.2.3" defer></script>'));
+  assert.ok(!html.includes('<b>&"x'), 'the interface name is not in the markup as such');
+  const embedded = /<script type="application\/json" id="overview-data">(.*)<\/script>/s.exec(html)?.[1];
+  assert.deepEqual(JSON.parse(embedded!), { interfaces: [{ name: '<b>&"x\'' }] });
+});
+
+test('/api/v1/overview: the JSON document, gzip when asked; 404 without an overview; assets served from memory', () => {
+  const json = Buffer.from('{"schema":1}');
+  const r = routes({ overview: () => ({ json, gzip: gzipSync(json), interfaces: 0 }) });
+  const plain = r(get('/api/v1/overview'));
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers['Content-Type'], 'application/json; charset=utf-8');
+  assert.equal(plain.headers['Cache-Control'], 'no-store');
+  assert.equal(bodyText(plain), '{"schema":1}');
+  const gz = r(get('/api/v1/overview', { 'accept-encoding': 'gzip' }));
+  assert.equal(gz.headers['Content-Encoding'], 'gzip');
+  assert.equal(gunzipSync(gz.body as Buffer).toString(), '{"schema":1}');
+  assert.equal(routes()(get('/api/v1/overview')).status, 404);
+  for (const [path, type] of [
+    ['/assets/overview.js', 'text/javascript'],
+    ['/assets/overview.css', 'text/css'],
+    ['/assets/uplot.min.js', 'text/javascript'],
+    ['/assets/uplot.min.css', 'text/css'],
+  ] as const) {
+    const a = r(get(`${path}?v=1.2.3`, { 'accept-encoding': 'gzip' }));
+    assert.equal(a.status, 200, path);
+    assert.ok(a.headers['Content-Type']!.startsWith(type), path);
+    assert.ok(gunzipSync(a.body as Buffer).length > 1000, path);
+  }
+  assert.equal(r(get('/assets/nope.js')).status, 404);
+  assert.equal(r(get('/api/v1/overview', {}, 'POST')).status, 405);
 });
 
 test('authorize: false → 401 with a Basic challenge; preflight and 404 are not challenged; async checks work', async () => {

@@ -1,0 +1,81 @@
+/**
+ * The shape of `GET /api/v1/overview` (schema version 1): what the page at
+ * `/` and `netprobe top` read. Documented in docs/overview.md; fields are only
+ * ever added, never renamed, within one schema version.
+ */
+
+/** Rates and totals of one direction. Totals are exact below 2^53. */
+export interface OverviewDirection {
+  bytesPerSecond: number;
+  packetsPerSecond: number;
+  bytes: number;
+  packets: number;
+}
+
+export interface OverviewInterface {
+  name: string;
+  ifindex: number;
+  active: boolean;
+  /** Present when the sample carries pod labels (empty string: no pod). */
+  namespace?: string;
+  pod?: string;
+  ingress: OverviewDirection;
+  egress: OverviewDirection;
+}
+
+/** Whether the numbers can be trusted. */
+export interface OverviewTrust {
+  /** The last collection succeeded. */
+  up: boolean;
+  source: string;
+  /** `tcx`, `tc`, or null for the netdev source. */
+  attachMode: string | null;
+  version: string;
+  /** Unix ms when the exporter started, and seconds since then (at `generatedAt`). */
+  startedAt: number;
+  uptimeSeconds: number;
+  collectIntervalMs: number;
+  /** Interfaces the source counts. */
+  interfacesCounted: number;
+  /** The source's health counters (eBPF: interfaces it could not count, overflow entries, packets not counted); null for a source without them. */
+  interfacesUncounted: number | null;
+  overflow: number | null;
+  uncountedPackets: number | null;
+  collections: number;
+  collectionErrors: number;
+  /** Message of the last failed collection while it is the latest one. */
+  lastError: string | null;
+  /** Unix ms of the last successful collection; null before the first. */
+  lastCollection: number | null;
+  /** Samples in the current /metrics exposition. */
+  series: number;
+}
+
+export interface OverviewHistory {
+  /** How far back the rings reach and how many points they hold (fixed at start). */
+  windowMs: number;
+  capacity: number;
+  /** Unix ms of each point, oldest first. */
+  times: number[];
+  totals: {
+    ingressBytesPerSecond: number[];
+    egressBytesPerSecond: number[];
+    ingressPacketsPerSecond: number[];
+    egressPacketsPerSecond: number[];
+  };
+  /** The busiest interfaces now (bytes/s both ways), each with its bytes/s history aligned with `times` (null: not there yet). */
+  top: Array<{ name: string; ifindex: number; namespace?: string; pod?: string; bytesPerSecond: Array<number | null> }>;
+}
+
+export interface OverviewDocument {
+  schema: 1;
+  /** Unix ms when this document was built (one per collection). */
+  generatedAt: number;
+  trust: OverviewTrust;
+  totals: { ingress: OverviewDirection; egress: OverviewDirection };
+  /** Every exported interface, by ifindex. */
+  interfaces: OverviewInterface[];
+  history: OverviewHistory;
+}
+
+export const OVERVIEW_API_PATH = '/api/v1/overview';

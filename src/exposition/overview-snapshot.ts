@@ -1,0 +1,116 @@
+/**
+ * The overview document as served: built and gzipped once per collection
+ * (like the exposition), so a browser left open on `/` or a `netprobe top`
+ * costs a memory copy per refresh. The JSON escapes `<`, `>` and `&` (still
+ * valid JSON) so the same bytes can be embedded in the page's HTML.
+ */
+import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { InterfaceSample, DirectionSample } from '../collector/interface-sample.js';
+import { HISTORY_WINDOW_MS, type RateHistory } from '../collector/rate-history.js';
+import type { OverviewDirection, OverviewDocument, OverviewInterface, OverviewTrust } from './overview-document.js';
+
+const gzip = promisify(gzipCallback);
+
+/** Interfaces whose history the document carries. */
+export const OVERVIEW_TOP_INTERFACES = 5;
+
+export interface OverviewInput {
+  samples: readonly InterfaceSample[];
+  /** Everything in `trust` except uptime, which is derived from `nowMs`. */
+  trust: Omit<OverviewTrust, 'uptimeSeconds'>;
+  history: RateHistory;
+  /** Wall-clock ms of this build. */
+  nowMs: number;
+}
+
+export interface OverviewSnapshot {
+  /** The JSON document, UTF-8, HTML-safe. */
+  json: Buffer;
+  gzip: Buffer;
+  /** Interfaces in the document (for logs and tests). */
+  interfaces: number;
+}
+
+/** Pod labels, when the sample carries them (added by the pod resolver). */
+type MaybePodLabels = { namespace?: unknown; pod?: unknown };
+
+function direction(d: DirectionSample): OverviewDirection {
+  return { bytesPerSecond: d.bytesPerSecond, packetsPerSecond: d.packetsPerSecond, bytes: Number(d.bytes), packets: Number(d.packets) };
+}
+
+function podLabels(s: InterfaceSample): { namespace?: string; pod?: string } {
+  const labels = s as unknown as MaybePodLabels;
+  const out: { namespace?: string; pod?: string } = {};
+  if (typeof labels.namespace === 'string') out.namespace = labels.namespace;
+  if (typeof labels.pod === 'string') out.pod = labels.pod;
+  return out;
+}
+
+/** The busiest `n` interfaces by bytes/s both ways; ties by name, so the choice is stable. */
+export function busiestInterfaces(samples: readonly InterfaceSample[], n: number): InterfaceSample[] {
+  const total = (s: InterfaceSample): number => s.ingress.bytesPerSecond + s.egress.bytesPerSecond;
+  return [...samples]
+    .sort((a, b) => total(b) - total(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : a.ifindex - b.ifindex))
+    .slice(0, n);
+}
+
+export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
+  const interfaces: OverviewInterface[] = input.samples.map((s) => ({
+    name: s.name,
+    ifindex: s.ifindex,
+    active: s.active,
+    ...podLabels(s),
+    ingress: direction(s.ingress),
+    egress: direction(s.egress),
+  }));
+  const sum = (pick: (i: OverviewInterface) => OverviewDirection): OverviewDirection => {
+    const t = { bytesPerSecond: 0, packetsPerSecond: 0, bytes: 0, packets: 0 };
+    for (const i of interfaces) {
+      const d = pick(i);
+      t.bytesPerSecond += d.bytesPerSecond;
+      t.packetsPerSecond += d.packetsPerSecond;
+      t.bytes += d.bytes;
+      t.packets += d.packets;
+    }
+    return t;
+  };
+  const totals = input.history.totalsHistory();
+  const top = busiestInterfaces(input.samples, OVERVIEW_TOP_INTERFACES).map((s) => ({
+    name: s.name,
+    ifindex: s.ifindex,
+    ...podLabels(s),
+    bytesPerSecond: input.history.interfaceHistory(s.ifindex, s.name) ?? totals.times.map(() => null),
+  }));
+  return {
+    schema: 1,
+    generatedAt: input.nowMs,
+    trust: { ...input.trust, uptimeSeconds: Math.max(0, Math.round((input.nowMs - input.trust.startedAt) / 1000)) },
+    totals: { ingress: sum((i) => i.ingress), egress: sum((i) => i.egress) },
+    interfaces,
+    history: {
+      windowMs: HISTORY_WINDOW_MS,
+      capacity: input.history.capacity,
+      times: totals.times,
+      totals: {
+        ingressBytesPerSecond: totals.ingressBytesPerSecond,
+        egressBytesPerSecond: totals.egressBytesPerSecond,
+        ingressPacketsPerSecond: totals.ingressPacketsPerSecond,
+        egressPacketsPerSecond: totals.egressPacketsPerSecond,
+      },
+      top,
+    },
+  };
+}
+
+const HTML_UNSAFE: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+
+/** JSON that is safe inside an HTML `<script type="application/json">` element and still parses to the same value. */
+export function htmlSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => HTML_UNSAFE[c]!);
+}
+
+export async function buildOverviewSnapshot(input: OverviewInput): Promise<OverviewSnapshot> {
+  const json = Buffer.from(htmlSafeJson(buildOverviewDocument(input)), 'utf8');
+  return { json, gzip: await gzip(json, { level: zlibConstants.Z_BEST_SPEED }), interfaces: input.samples.length };
+}
