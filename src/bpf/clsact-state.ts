@@ -91,9 +91,15 @@ function readEntries(file: string, logger: Logger): Entry[] {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as { clsact?: unknown };
     if (!Array.isArray(parsed.clsact)) return [];
-    return parsed.clsact.filter((e): e is Entry => typeof e?.ifindex === 'number' && typeof e?.name === 'string');
+    return (parsed.clsact as unknown[]).filter(isEntry);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.debug({ err: e, file }, 'clsact ownership: unreadable state file ignored');
     return [];
   }
+}
+
+function isEntry(e: unknown): e is Entry {
+  if (typeof e !== 'object' || e === null) return false;
+  const { ifindex, name } = e as Record<string, unknown>;
+  return typeof ifindex === 'number' && typeof name === 'string';
 }

@@ -6,7 +6,7 @@
  * `close()` leaves nothing behind.
  */
 import { fileURLToPath } from 'node:url';
-import { DIRECTIONS, type AttachMode, type CounterRow, type CounterSource, type Direction } from '../source/counter-source.js';
+import type { AttachMode, CounterRow, CounterSource, Direction } from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { LinkInfo } from '../net/link-message.js';
@@ -14,15 +14,17 @@ import { LinkWatcher } from '../net/link-events.js';
 import { NetlinkSocket } from '../net/netlink-socket.js';
 import { compileInterfaceFilter, type InterfaceFilter } from '../net/interface-filter.js';
 import { EXPECTED_MAPS, MAP_OVERFLOW, MAP_SLOTS, MAP_STATS, PROG_EGRESS, PROG_INGRESS } from './abi.js';
+import type { Attacher, DetachReason, InterfaceHooks, Programs } from './attacher.js';
 import { BpfObject } from './bpf-object.js';
-import { attachClsact, destroyClsactIfEmpty, ensureClsact, removeLeftoverClsactFilter } from './clsact-attach.js';
+import { ClsactAttacher } from './clsact-attacher.js';
+import { OwnedQdiscs } from './clsact-qdiscs.js';
 import { ClsactOwnership, DEFAULT_STATE_DIR } from './clsact-state.js';
 import { CounterTable, MapFullError, type Placement } from './counter-table.js';
 import { AbiMismatchError, BpfCallError, StateError, TcxUnsupportedError } from './errors.js';
 import { isPermissionErrno } from '../sys/errno.js';
 import { chooseAttachMode } from './feature-probe.js';
 import { programId } from './prog-info.js';
-import { attachTcx, type HookAttachment } from './tcx-attach.js';
+import { TcxAttacher } from './tcx-attacher.js';
 
 /** Options of `new EbpfManager(opts)`; every field is optional. */
 export interface EbpfManagerOptions {
@@ -54,10 +56,17 @@ const OUR_PROGRAMS = [PROG_INGRESS, PROG_EGRESS] as const;
 interface AttachedInterface {
   ifindex: number;
   name: string;
-  hooks: HookAttachment[];
+  hooks: InterfaceHooks;
   placement: Placement;
-  /** tc mode: the clsact qdisc was created by netprobe (this process or a proven predecessor). */
-  ownsClsact: boolean;
+}
+
+/** Everything that exists only between a successful load and close(). */
+interface Loaded {
+  readonly object: BpfObject;
+  readonly table: CounterTable;
+  readonly programs: Programs;
+  readonly attacher: Attacher;
+  watcher?: LinkWatcher;
 }
 
 type Lifecycle = 'new' | 'loading' | 'loaded' | 'closed';
@@ -82,13 +91,8 @@ export class EbpfManager implements CounterSource {
   private readonly overflowCapacity: number | undefined;
 
   private lifecycle: Lifecycle = 'new';
-  private mode: AttachMode | undefined;
-  private object: BpfObject | undefined;
-  private table: CounterTable | undefined;
-  private watcher: LinkWatcher | undefined;
-  private tcSocket: NetlinkSocket | undefined;
-  private ownership: ClsactOwnership | undefined;
-  private programs: Record<Direction, { fd: number; id: number }> | undefined;
+  /** Set while loading once the attacher exists; cleared by close(). */
+  private loaded: Loaded | undefined;
   private readonly attached = new Map<number, AttachedInterface>();
   /** Interfaces the filters accept but that could not be counted (map full, attach failed). */
   private readonly uncounted = new Map<number, string>();
@@ -114,7 +118,7 @@ export class EbpfManager implements CounterSource {
 
   /** How the programs are attached: 'tcx' or 'tc' once loaded, undefined before. */
   get attachMode(): AttachMode | undefined {
-    return this.mode;
+    return this.loaded?.attacher.mode;
   }
 
   /** Interfaces currently attached and counted. */
@@ -144,14 +148,13 @@ export class EbpfManager implements CounterSource {
     if (this.lifecycle !== 'new')
       throw new StateError(`loadNetworkMonitor: already ${this.lifecycle === 'closed' ? 'closed' : 'loaded'}; create a new EbpfManager`);
     this.lifecycle = 'loading';
+    let object: BpfObject | undefined;
     try {
-      this.loadObject();
-      const programs = this.programs!;
-      const { mode, tcx } = chooseAttachMode(this.requestedMode, programs.ingress.fd, this.logger);
-      if (mode === 'tcx' && !tcx.supported) throw new TcxUnsupportedError(tcx.reason);
-      this.mode = mode;
-      this.tcSocket = NetlinkSocket.open({ receiveTimeoutMs: 5_000 });
-      this.ownership = ClsactOwnership.forCurrentNetns(this.logger, this.tcSocket.netnsCookie(), this.stateDir);
+      object = this.loadObject();
+      const { table, programs } = this.counterParts(object);
+      const attacher = this.createAttacher(programs);
+      const loaded: Loaded = { object, table, programs, attacher };
+      this.loaded = loaded;
 
       const { watcher, links } = LinkWatcher.start({
         onLink: (link) => this.enqueue(() => (link.kind === 'del' ? this.linkGone(link.ifindex) : this.linkSeen(link))),
@@ -159,16 +162,17 @@ export class EbpfManager implements CounterSource {
         onError: (err) =>
           this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
       });
-      this.watcher = watcher;
-      this.ownership.prune(links);
+      loaded.watcher = watcher;
+      attacher.start(links);
       for (const link of links) this.linkSeen(link, { initial: true });
       this.lifecycle = 'loaded';
       this.logger.info(
-        { attachMode: mode, interfaces: this.attached.size, uncounted: this.uncounted.size, object: this.objectPath },
-        `eBPF counters attached (${mode}) to ${this.attached.size} interface(s)`,
+        { attachMode: attacher.mode, interfaces: this.attached.size, uncounted: this.uncounted.size, object: this.objectPath },
+        `eBPF counters attached (${attacher.mode}) to ${this.attached.size} interface(s)`,
       );
     } catch (e) {
       await this.close();
+      object?.close();
       throw e;
     }
   }
@@ -178,9 +182,9 @@ export class EbpfManager implements CounterSource {
    * with current names: one batch read per map, per-CPU values summed.
    */
   readCounters(): CounterRow[] {
-    if (this.lifecycle !== 'loaded' || !this.table)
+    if (this.lifecycle !== 'loaded' || !this.loaded)
       throw new StateError('readCounters: call loadNetworkMonitor() first (or the manager is closed)');
-    return this.table.read(this.interfaces());
+    return this.loaded.table.read(this.interfaces());
   }
 
   /**
@@ -190,11 +194,12 @@ export class EbpfManager implements CounterSource {
    * `interfaces_overflow`: interfaces counted in the overflow hash.
    */
   readSourceStats(): Record<string, bigint> {
-    if (!this.table) return {};
+    const table = this.loaded?.table;
+    if (!table) return {};
     return {
-      uncounted_packets: this.table.uncountedPackets(),
+      uncounted_packets: table.uncountedPackets(),
       interfaces_uncounted: BigInt(this.uncounted.size),
-      interfaces_overflow: BigInt(this.table.overflowCount),
+      interfaces_overflow: BigInt(table.overflowCount),
     };
   }
 
@@ -204,10 +209,11 @@ export class EbpfManager implements CounterSource {
    * interface left nothing behind).
    */
   kernelEntries(): { slots: number[]; overflow: Array<{ ifindex: number; direction: Direction }> } {
-    if (!this.table) throw new StateError('kernelEntries: call loadNetworkMonitor() first (or the manager is closed)');
+    const table = this.loaded?.table;
+    if (!table) throw new StateError('kernelEntries: call loadNetworkMonitor() first (or the manager is closed)');
     return {
-      slots: this.table.slotEntries(),
-      overflow: this.table.overflowEntries().map((k) => ({ ifindex: k.ifindex, direction: k.direction === 0 ? 'ingress' : 'egress' })),
+      slots: table.slotEntries(),
+      overflow: table.overflowEntries().map((k) => ({ ifindex: k.ifindex, direction: k.direction === 0 ? 'ingress' : 'egress' })),
     };
   }
 
@@ -225,39 +231,63 @@ export class EbpfManager implements CounterSource {
   async close(): Promise<void> {
     if (this.lifecycle === 'closed') return;
     this.lifecycle = 'closed';
-    this.watcher?.close();
-    this.watcher = undefined;
+    const loaded = this.loaded;
     this.pendingEvents.length = 0;
+    this.listeners.clear();
+    if (!loaded) return;
+    loaded.watcher?.close();
     for (const ifindex of [...this.attached.keys()]) this.detach(ifindex, 'close');
     this.uncounted.clear();
-    this.tcSocket?.close();
-    this.tcSocket = undefined;
-    this.object?.close();
-    this.object = undefined;
-    this.table = undefined;
-    this.programs = undefined;
-    this.listeners.clear();
+    loaded.attacher.close();
+    loaded.object.close();
+    this.loaded = undefined;
   }
 
-  private loadObject(): void {
+  /** Opens and loads the object and checks its maps against src/bpf/abi.ts. */
+  private loadObject(): BpfObject {
     const object = BpfObject.open(this.objectPath, { logger: this.logger });
-    this.object = object;
-    if (this.overflowCapacity !== undefined) object.setMaxEntries(MAP_OVERFLOW, 2 * this.overflowCapacity);
-    object.load();
-    for (const [name, expected] of Object.entries(EXPECTED_MAPS)) {
-      const map = object.map(name);
-      if (map.keySize !== expected.keySize || map.valueSize !== expected.valueSize) {
-        throw new AbiMismatchError(
-          `map ${name} of ${this.objectPath}: key/value ${map.keySize}/${map.valueSize} bytes, src/bpf/abi.ts expects ${expected.keySize}/${expected.valueSize}`,
-        );
+    try {
+      if (this.overflowCapacity !== undefined) object.setMaxEntries(MAP_OVERFLOW, 2 * this.overflowCapacity);
+      object.load();
+      for (const [name, expected] of Object.entries(EXPECTED_MAPS)) {
+        const map = object.map(name);
+        if (map.keySize !== expected.keySize || map.valueSize !== expected.valueSize) {
+          throw new AbiMismatchError(
+            `map ${name} of ${this.objectPath}: key/value ${map.keySize}/${map.valueSize} bytes, src/bpf/abi.ts expects ${expected.keySize}/${expected.valueSize}`,
+          );
+        }
       }
+    } catch (e) {
+      object.close();
+      throw e;
     }
-    this.table = new CounterTable(object.map(MAP_SLOTS), object.map(MAP_OVERFLOW), object.map(MAP_STATS));
+    return object;
+  }
+
+  private counterParts(object: BpfObject): { table: CounterTable; programs: Programs } {
+    const table = new CounterTable(object.map(MAP_SLOTS), object.map(MAP_OVERFLOW), object.map(MAP_STATS));
     const prog = (name: string): { fd: number; id: number } => {
       const fd = object.programFd(name);
       return { fd, id: programId(fd) };
     };
-    this.programs = { ingress: prog(PROG_INGRESS), egress: prog(PROG_EGRESS) };
+    return { table, programs: { ingress: prog(PROG_INGRESS), egress: prog(PROG_EGRESS) } };
+  }
+
+  /** Picks the attach mode once; from then on only the attacher knows it. */
+  private createAttacher(programs: Programs): Attacher {
+    const { mode, tcx } = chooseAttachMode(this.requestedMode, programs.ingress.fd, this.logger);
+    if (mode === 'tcx' && !tcx.supported) throw new TcxUnsupportedError(tcx.reason);
+    const tcSocket = NetlinkSocket.open({ receiveTimeoutMs: 5_000 });
+    try {
+      const ownership = ClsactOwnership.forCurrentNetns(this.logger, tcSocket.netnsCookie(), this.stateDir);
+      const qdiscs = new OwnedQdiscs(tcSocket, ownership, this.logger);
+      return mode === 'tc'
+        ? new ClsactAttacher(programs, OUR_PROGRAMS, qdiscs, this.logger)
+        : new TcxAttacher(programs, OUR_PROGRAMS, qdiscs, this.logger);
+    } catch (e) {
+      tcSocket.close();
+      throw e;
+    }
   }
 
   /**
@@ -297,7 +327,7 @@ export class EbpfManager implements CounterSource {
         );
       } else {
         known.name = link.name;
-        if (known.ownsClsact) this.ownership?.record(link.ifindex, link.name);
+        this.loaded?.attacher.renamed(link.ifindex, link.name);
         this.logger.info({ ifindex: link.ifindex, from: oldName, to: link.name }, `interface ${oldName} renamed to ${link.name}`);
       }
       this.notify();
@@ -334,7 +364,7 @@ export class EbpfManager implements CounterSource {
     if (this.lifecycle === 'closed') return;
     this.uncounted.delete(ifindex);
     if (!this.attached.has(ifindex)) {
-      this.ownership?.forget(ifindex);
+      this.loaded?.attacher.forget(ifindex);
       return;
     }
     this.detach(ifindex, 'deleted');
@@ -361,7 +391,7 @@ export class EbpfManager implements CounterSource {
     for (const [ifindex, known] of [...this.attached]) {
       const now = present.get(ifindex);
       // Hooks gone while the ifindex exists again: the interface was re-created; start it from zero.
-      if (!now || !known.hooks.every((h) => h.isAttached())) this.linkGone(ifindex);
+      if (!now || !known.hooks.hooks.every((h) => h.isAttached())) this.linkGone(ifindex);
     }
     for (const ifindex of [...this.uncounted.keys()]) if (!present.has(ifindex)) this.uncounted.delete(ifindex);
     for (const link of links) {
@@ -371,101 +401,32 @@ export class EbpfManager implements CounterSource {
   }
 
   private attach(ifindex: number, name: string): void {
-    const table = this.table!;
-    const programs = this.programs!;
-    const placement = table.claim(ifindex);
-    const entry: AttachedInterface = { ifindex, name, hooks: [], placement, ownsClsact: false };
+    const loaded = this.loaded;
+    if (!loaded) throw new StateError('attach: the manager is not loaded');
+    const placement = loaded.table.claim(ifindex);
+    let hooks: InterfaceHooks;
     try {
-      if (this.mode === 'tc') {
-        // Intent is recorded before the qdisc is created: a SIGKILL right
-        // after creation must not leave a qdisc no later run can prove is ours.
-        const provenOurs = this.ownership?.owns(ifindex, name) ?? false;
-        if (!provenOurs) this.ownership?.record(ifindex, name);
-        const created = ensureClsact(ifindex, name);
-        if (!created && !provenOurs) this.ownership?.forget(ifindex);
-        entry.ownsClsact = created || provenOurs;
-        for (const direction of DIRECTIONS) {
-          const hook = attachClsact(programs[direction].fd, programs[direction].id, ifindex, name, direction, OUR_PROGRAMS);
-          entry.hooks.push(hook);
-          if (hook.replacedLeftover)
-            this.logger.info(
-              { ifindex, interface: name, direction },
-              `replaced the clsact filter a previous netprobe left on ${name} ${direction}`,
-            );
-        }
-      } else {
-        this.removeLeftoversForTcx(ifindex, name);
-        for (const direction of DIRECTIONS)
-          entry.hooks.push(attachTcx(programs[direction].fd, programs[direction].id, ifindex, name, direction));
-      }
+      hooks = loaded.attacher.attach(ifindex, name);
     } catch (e) {
-      for (const hook of entry.hooks) hook.detach();
-      table.release(ifindex);
-      if (entry.ownsClsact) this.dropClsactIfEmpty(entry);
+      loaded.table.release(ifindex);
       throw e;
     }
-    this.attached.set(ifindex, entry);
-    this.logger.debug({ ifindex, interface: name, attachMode: this.mode, placement }, `attached to ${name}`);
+    this.attached.set(ifindex, { ifindex, name, hooks, placement });
+    this.logger.debug({ ifindex, interface: name, attachMode: loaded.attacher.mode, placement }, `attached to ${name}`);
   }
 
-  /** In tcx mode, a clsact filter left by a predecessor in tc mode would count on, unseen: remove it. */
-  private removeLeftoversForTcx(ifindex: number, name: string): void {
-    let removed = false;
-    for (const direction of DIRECTIONS) {
-      if (removeLeftoverClsactFilter(ifindex, direction, OUR_PROGRAMS)) {
-        removed = true;
-        this.logger.info(
-          { ifindex, interface: name, direction },
-          `removed the clsact filter a previous netprobe left on ${name} ${direction}`,
-        );
-      }
-    }
-    if (removed && this.ownership?.owns(ifindex, name)) this.dropClsactIfEmpty({ ifindex, name, ownsClsact: true });
-  }
-
-  private detach(ifindex: number, reason: 'deleted' | 'filtered' | 'close'): void {
+  private detach(ifindex: number, reason: DetachReason): void {
     const entry = this.attached.get(ifindex);
-    if (!entry) return;
+    const loaded = this.loaded;
+    if (!entry || !loaded) return;
     this.attached.delete(ifindex);
-    for (const hook of entry.hooks) {
-      try {
-        hook.detach();
-      } catch (e) {
-        this.logger.warn(
-          { ifindex, interface: entry.name, err: e instanceof Error ? e.message : String(e) },
-          `detaching from ${entry.name} failed`,
-        );
-      }
-    }
+    loaded.attacher.detach(ifindex, entry.name, entry.hooks, reason);
     try {
-      this.table?.release(ifindex);
+      loaded.table.release(ifindex);
     } catch (e) {
       this.logger.warn({ ifindex, err: e instanceof Error ? e.message : String(e) }, `deleting the counters of ${entry.name} failed`);
     }
-    if (reason === 'deleted') this.ownership?.forget(ifindex);
-    else if (entry.ownsClsact) this.dropClsactIfEmpty(entry);
     this.logger.debug({ ifindex, interface: entry.name, reason }, `detached from ${entry.name}`);
-  }
-
-  private dropClsactIfEmpty(entry: { ifindex: number; name: string; ownsClsact: boolean }): void {
-    if (!entry.ownsClsact || !this.tcSocket) return;
-    try {
-      if (destroyClsactIfEmpty(this.tcSocket, entry.ifindex, entry.name)) {
-        this.logger.debug({ ifindex: entry.ifindex, interface: entry.name }, `deleted the clsact qdisc netprobe created on ${entry.name}`);
-        this.ownership?.forget(entry.ifindex);
-      } else {
-        // Still ours: remembered, so a later netprobe can delete it once the others are gone.
-        this.logger.info(
-          { ifindex: entry.ifindex, interface: entry.name },
-          `kept the clsact qdisc of ${entry.name}: other filters are attached to it`,
-        );
-      }
-    } catch (e) {
-      this.logger.warn(
-        { ifindex: entry.ifindex, err: e instanceof Error ? e.message : String(e) },
-        `deleting the clsact qdisc of ${entry.name} failed`,
-      );
-    }
   }
 
   /** Tells listeners once per burst of changes (a resync may change thousands of interfaces at once). */
