@@ -3,10 +3,10 @@
  * default and help. The loader, `--help` and docs/configuration.md are all
  * derived from it, so adding a setting is adding one entry here.
  */
-import { isIP } from 'node:net';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DEFAULT_EXPORTER_CONFIG, DEFAULT_SERVER_CONFIG } from './exporter-config.js';
 import { checkInterfacePattern } from './interface-pattern.js';
+import { checkListenHost } from './listen-host.js';
 import { checkCapabilitiesKeep, DEFAULT_CAPABILITIES_KEEP } from '../security/capabilities.js';
 import {
   booleanKind,
@@ -42,7 +42,6 @@ export type SourceSetting = (typeof SOURCES)[number];
 export const ATTACH_MODES = ['auto', 'tcx', 'tc'] as const;
 export type AttachModeSetting = (typeof ATTACH_MODES)[number];
 
-const SECOND = 1_000;
 const HOUR = 3_600_000;
 
 const interfacePatterns = listKind({
@@ -50,11 +49,6 @@ const interfacePatterns = listKind({
   allowed: 'interface names or globs (eth0, eth*, veth*), comma-separated or repeated',
   checkItem: checkInterfacePattern,
 });
-
-function checkHost(host: string): string | undefined {
-  if (host === '' || isIP(host) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host)) return undefined;
-  return 'must be an IP address or a host name (empty = all addresses)';
-}
 
 function checkTelemetryPath(path: string): string | undefined {
   if (!/^\/[^\s?#]*$/.test(path)) return 'must start with / and contain no spaces, ? or #';
@@ -84,7 +78,7 @@ export const CONFIG_SCHEMA = {
   }),
   host: setting({
     file: 'server.host',
-    kind: stringKind({ placeholder: 'host', allowed: 'an IP address or host name; empty = all addresses', check: checkHost }),
+    kind: stringKind({ placeholder: 'host', allowed: 'an IP address or host name; empty = all addresses', check: checkListenHost }),
     default: DEFAULT_SERVER_CONFIG.host,
     defaultText: '"" (all addresses)',
     help: 'Listen address (file only; flag and env: --web.listen-address).',

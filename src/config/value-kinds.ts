@@ -1,11 +1,13 @@
 /**
  * The kinds of value a setting can hold, each knowing how to read itself from
- * text (flags, env vars) and from YAML, what it allows (for help and error
- * messages) and how to print itself. Readers throw `InvalidValue`; the loader
- * turns that into one problem line naming the field and the value.
+ * text (flags, env vars) and from YAML, how to check a value given as-is
+ * (the TypeScript API), what it allows (for help and error messages) and how
+ * to print itself. Readers throw `InvalidValue`; the loader turns that into
+ * one problem line naming the field and the value.
  */
 import { isIP } from 'node:net';
 import { DURATION_SYNTAX, formatDuration, parseDuration } from './duration.js';
+import { checkListenHost } from './listen-host.js';
 
 /** Thrown by a value reader; `reason` says what is allowed (or what is wrong). */
 export class InvalidValue extends Error {
@@ -26,10 +28,27 @@ export interface ValueKind<T> {
   fromYaml(value: unknown): T;
   /** Prints a value the way a user would write it (defaults in help and docs). */
   format(value: T): string;
+  /**
+   * Checks a value given as-is through the TypeScript API (`new Exporter()`:
+   * numbers, durations in milliseconds) by the same rules as the readers.
+   * Empty when it is valid; a list gets one problem per bad item.
+   */
+  checkValue(value: unknown): ValueProblem[];
   /** Booleans are flags without a value (`--x`, `--no-x`). */
   readonly isBoolean?: boolean;
   /** Lists may repeat their flag and also take comma-separated values. */
   readonly isList?: boolean;
+}
+
+/** Why a value given as-is is refused; `item` names the bad entry of a list. */
+export interface ValueProblem {
+  readonly reason: string;
+  readonly item?: unknown;
+}
+
+/** A single problem from a reader's verdict (undefined = valid). */
+function problemIf(reason: string | undefined): ValueProblem[] {
+  return reason === undefined ? [] : [{ reason }];
 }
 
 function textOnly<T>(kind: Omit<ValueKind<T>, 'fromYaml'>, yamlNumbers = false): ValueKind<T> {
@@ -45,7 +64,7 @@ function textOnly<T>(kind: Omit<ValueKind<T>, 'fromYaml'>, yamlNumbers = false):
 
 export function integerKind(opts: { min: number; max: number; placeholder?: string; unit?: string }): ValueKind<number> {
   const allowed = `an integer from ${opts.min} to ${opts.max}${opts.unit ? ` (${opts.unit})` : ''}`;
-  return textOnly(
+  return textOnly<number>(
     {
       placeholder: opts.placeholder ?? 'int',
       allowed,
@@ -55,6 +74,8 @@ export function integerKind(opts: { min: number; max: number; placeholder?: stri
         return n;
       },
       format: String,
+      checkValue: (value) =>
+        problemIf(isIntegerIn(value, opts.min, opts.max) ? undefined : `must be ${apiInteger(opts.min, opts.max, opts.unit)}`),
     },
     true,
   );
@@ -82,7 +103,18 @@ export function durationKind(opts: { min: number; max: number }): ValueKind<numb
       throw new InvalidValue(`must be ${allowed}`);
     },
     format: formatDuration,
+    // The TypeScript API takes milliseconds.
+    checkValue: (value) =>
+      problemIf(isIntegerIn(value, opts.min, opts.max) ? undefined : `must be ${apiInteger(opts.min, opts.max, 'ms')}`),
   };
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function apiInteger(min: number, max: number, unit: string | undefined): string {
+  return `an integer from ${min} to ${max}${unit ? ` ${unit}` : ''}`;
 }
 
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
@@ -104,11 +136,12 @@ export const booleanKind: ValueKind<boolean> = {
     throw new InvalidValue('must be true or false');
   },
   format: String,
+  checkValue: (value) => problemIf(typeof value === 'boolean' ? undefined : 'must be true or false'),
 };
 
 export function enumKind<const T extends string>(values: readonly T[]): ValueKind<T> {
   const allowed = `one of ${values.join(', ')}`;
-  return textOnly({
+  return textOnly<T>({
     placeholder: values.join('|'),
     allowed,
     fromText(text) {
@@ -117,6 +150,7 @@ export function enumKind<const T extends string>(values: readonly T[]): ValueKin
       throw new InvalidValue(`must be ${allowed}`);
     },
     format: String,
+    checkValue: (value) => problemIf((values as readonly unknown[]).includes(value) ? undefined : `must be ${allowed}`),
   });
 }
 
@@ -135,6 +169,7 @@ export function stringKind(opts: {
       return text;
     },
     format: (value) => value,
+    checkValue: (value) => problemIf(typeof value === 'string' ? opts.check?.(value) : `must be a string: ${opts.allowed}`),
   });
 }
 
@@ -168,6 +203,13 @@ export function listKind(opts: {
       throw new InvalidValue(`must be a list of strings: ${opts.allowed}`);
     },
     format: (value) => value.join(','),
+    checkValue(value) {
+      if (!Array.isArray(value)) return [{ reason: `must be an array of ${opts.allowed}` }];
+      return value.flatMap((item: unknown): ValueProblem[] => {
+        const reason = typeof item === 'string' ? opts.checkItem?.(item) : 'must be a string';
+        return reason === undefined ? [] : [{ item, reason }];
+      });
+    },
   };
 }
 
@@ -185,8 +227,6 @@ export interface ListenAddress {
   port: number;
 }
 
-const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
-
 export const listenAddressKind: ValueKind<ListenAddress> = textOnly({
   placeholder: 'host:port',
   allowed: 'host:port, :port (all addresses) or [ipv6]:port, with a port from 0 to 65535',
@@ -197,9 +237,19 @@ export const listenAddressKind: ValueKind<ListenAddress> = textOnly({
     const port = Number(match[3]);
     if (port > 65535) throw new InvalidValue(`port ${port} is out of range: must be from 0 to 65535`);
     if (match[1] !== undefined && isIP(host) !== 6) throw new InvalidValue(`"${host}" in brackets must be an IPv6 address`);
-    if (host !== '' && isIP(host) === 0 && !HOSTNAME.test(host))
-      throw new InvalidValue(`"${host}" is neither an IP address nor a host name`);
+    if (checkListenHost(host) !== undefined) throw new InvalidValue(`"${host}" is neither an IP address nor a host name`);
     return { host, port };
   },
   format: (value) => `${value.host.includes(':') ? `[${value.host}]` : value.host}:${value.port}`,
+  checkValue: (value) => {
+    if (typeof value !== 'object' || value === null) return [{ reason: 'must be { host, port }' }];
+    const { host, port } = value as Partial<ListenAddress>;
+    return problemIf(
+      typeof host !== 'string' || checkListenHost(host) !== undefined
+        ? 'host must be an IP address or a host name (empty = all addresses)'
+        : isIntegerIn(port, 0, 65535)
+          ? undefined
+          : 'port must be an integer from 0 to 65535',
+    );
+  },
 });
