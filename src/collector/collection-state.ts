@@ -8,7 +8,7 @@
  * two different interfaces can ever be exported.
  */
 import type { CounterRow } from '../source/counter-source.js';
-import type { DirectionSample, InterfaceSample } from './interface-sample.js';
+import type { DirectionSample, InterfaceSample, NamespaceTotals, PodLabels } from './interface-sample.js';
 
 export interface CollectionRules {
   /** Which interface names to export (the compiled interface filter). */
@@ -17,7 +17,16 @@ export interface CollectionRules {
   activeWindowMs: number;
   /** Leave inactive interfaces out of the samples (their state is still kept). */
   activeOnly: boolean;
+  /**
+   * Keep a vanished interface's final values exported this long (ms), so a
+   * short-lived pod's last traffic is scraped at least once. 0 or absent:
+   * it loses its series at the next collection (0.1 behaviour).
+   */
+  departedRetentionMs?: number;
 }
+
+/** The pod an interface serves, as known now; called once per interface per collection. */
+export type PodLookup = (ifindex: number, name: string) => PodLabels | undefined;
 
 interface DirectionTotals {
   packets: bigint;
@@ -32,6 +41,25 @@ interface TrackedInterface {
   egress: DirectionTotals;
   /** Monotonic ms of the last collection that saw packets move; undefined = none seen yet. */
   lastActiveAt: number | undefined;
+  /** Once known with names, kept for the interface's lifetime (labels never flip). */
+  pod: PodLabels | undefined;
+}
+
+interface DepartedInterface {
+  entry: TrackedInterface;
+  /** Monotonic ms of the first collection that missed it. */
+  departedAt: number;
+}
+
+interface PacketsBytes {
+  packets: bigint;
+  bytes: bigint;
+}
+
+/** Counts a namespace no longer sees on live interfaces: departed pods' finals, and counts before a reset. */
+interface NamespaceBase {
+  ingress: PacketsBytes;
+  egress: PacketsBytes;
 }
 
 /** What a collection remembers for the next one. Treat as opaque. */
@@ -39,12 +67,16 @@ export interface CollectionState {
   /** Monotonic ms of the collection that produced this state. */
   readonly at: number;
   readonly interfaces: ReadonlyMap<string, TrackedInterface>;
+  readonly departed: ReadonlyMap<string, DepartedInterface>;
+  readonly namespaceBase: ReadonlyMap<string, NamespaceBase>;
 }
 
 export interface CollectionStep {
   state: CollectionState;
-  /** Exported interfaces, ordered by ifindex then name. */
+  /** Exported interfaces (departed ones within their retention too), ordered by ifindex then name. */
   samples: InterfaceSample[];
+  /** Per-namespace totals of pod interfaces, by namespace name; empty without a pod lookup. */
+  namespaces: NamespaceTotals[];
 }
 
 const ZERO: DirectionTotals = Object.freeze({ packets: 0n, bytes: 0n, segments: 0n });
@@ -66,6 +98,7 @@ export function advanceCollection(
   rows: readonly CounterRow[],
   nowMs: number,
   rules: CollectionRules,
+  podOf?: PodLookup,
 ): CollectionStep {
   const elapsedSeconds = previous ? (nowMs - previous.at) / 1000 : 0;
   const current = new Map<string, TrackedInterface>();
@@ -74,25 +107,115 @@ export function advanceCollection(
     let entry = current.get(key);
     if (!entry) {
       if (!rules.includeInterface(row.name)) continue;
-      entry = { ifindex: row.ifindex, name: row.name, ingress: ZERO, egress: ZERO, lastActiveAt: undefined };
+      entry = { ifindex: row.ifindex, name: row.name, ingress: ZERO, egress: ZERO, lastActiveAt: undefined, pod: undefined };
       current.set(key, entry);
     }
     entry[row.direction] = { packets: row.packets, bytes: row.bytes, segments: row.segments };
+  }
+
+  const base = new Map<string, NamespaceBase>();
+  for (const [namespace, b] of previous?.namespaceBase ?? []) base.set(namespace, { ingress: { ...b.ingress }, egress: { ...b.egress } });
+  const departed = new Map<string, DepartedInterface>();
+  const retentionMs = rules.departedRetentionMs ?? 0;
+  for (const [key, d] of previous?.departed ?? []) {
+    if (current.has(key)) {
+      // Back under the same identity. If its counts continued, its finals must not be counted twice.
+      const now = current.get(key)!;
+      if (now.ingress.packets >= d.entry.ingress.packets && now.egress.packets >= d.entry.egress.packets) {
+        addTo(base, d.entry, -1n);
+        now.pod ??= d.entry.pod;
+      }
+    } else if (nowMs - d.departedAt < retentionMs) departed.set(key, d);
+  }
+  for (const [key, gone] of previous?.interfaces ?? []) {
+    if (current.has(key)) continue;
+    addTo(base, gone, 1n); // its final counts stay in its namespace's total
+    if (retentionMs > 0) departed.set(key, { entry: gone, departedAt: nowMs });
   }
 
   const samples: InterfaceSample[] = [];
   for (const [key, entry] of current) {
     const before = previous?.interfaces.get(key);
     entry.lastActiveAt = before?.lastActiveAt;
+    entry.pod = stickyPod(entry.pod ?? before?.pod, podOf?.(entry.ifindex, entry.name));
+    if (before && (entry.ingress.packets < before.ingress.packets || entry.egress.packets < before.egress.packets)) addTo(base, before, 1n); // counting restarted: what was counted before stays in the total
     const ingress = directionSample(before?.ingress, entry.ingress, elapsedSeconds);
     const egress = directionSample(before?.egress, entry.egress, elapsedSeconds);
     if (before && (moved(before.ingress, entry.ingress) || moved(before.egress, entry.egress))) entry.lastActiveAt = nowMs;
     const active = entry.lastActiveAt !== undefined && nowMs - entry.lastActiveAt <= rules.activeWindowMs;
     if (rules.activeOnly && !active) continue;
-    samples.push({ ifindex: entry.ifindex, name: entry.name, active, ingress, egress });
+    samples.push(withPod({ ifindex: entry.ifindex, name: entry.name, active, ingress, egress }, entry.pod));
+  }
+  for (const { entry } of departed.values()) {
+    const active = entry.lastActiveAt !== undefined && nowMs - entry.lastActiveAt <= rules.activeWindowMs;
+    if (rules.activeOnly && !active) continue;
+    const sample = {
+      ifindex: entry.ifindex,
+      name: entry.name,
+      active,
+      ingress: directionSample(undefined, entry.ingress, 0),
+      egress: directionSample(undefined, entry.egress, 0),
+      departed: true,
+    };
+    samples.push(withPod(sample, entry.pod));
   }
   samples.sort((a, b) => a.ifindex - b.ifindex || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { state: { at: nowMs, interfaces: current }, samples };
+  const namespaces = podOf ? namespaceTotals(base, current.values()) : [];
+  return { state: { at: nowMs, interfaces: current, departed, namespaceBase: base }, samples, namespaces };
+}
+
+/** A known name is never replaced (nor lost); a UID alone may still gain its names. */
+function stickyPod(known: PodLabels | undefined, now: PodLabels | undefined): PodLabels | undefined {
+  if (known?.name) return known;
+  if (known && now && now.uid !== known.uid) return known;
+  return now ?? known;
+}
+
+function withPod(sample: InterfaceSample, pod: PodLabels | undefined): InterfaceSample {
+  if (pod) {
+    sample.namespace = pod.namespace;
+    sample.pod = pod.name;
+    sample.podUid = pod.uid;
+  }
+  return sample;
+}
+
+/** Adds (sign 1n) or takes back (-1n) an interface's counts in its namespace's base. */
+function addTo(base: Map<string, NamespaceBase>, entry: TrackedInterface, sign: bigint): void {
+  const namespace = entry.pod?.namespace;
+  if (!namespace) return;
+  let b = base.get(namespace);
+  if (!b) base.set(namespace, (b = { ingress: { packets: 0n, bytes: 0n }, egress: { packets: 0n, bytes: 0n } }));
+  for (const d of ['ingress', 'egress'] as const) {
+    b[d].packets += sign * entry[d].packets;
+    b[d].bytes += sign * entry[d].bytes;
+  }
+}
+
+function namespaceTotals(base: ReadonlyMap<string, NamespaceBase>, live: Iterable<TrackedInterface>): NamespaceTotals[] {
+  const totals = new Map<string, NamespaceTotals>();
+  const get = (namespace: string): NamespaceTotals => {
+    let t = totals.get(namespace);
+    if (!t) totals.set(namespace, (t = { namespace, ingress: { packets: 0n, bytes: 0n }, egress: { packets: 0n, bytes: 0n } }));
+    return t;
+  };
+  for (const [namespace, b] of base) {
+    const t = get(namespace);
+    for (const d of ['ingress', 'egress'] as const) {
+      t[d].packets += b[d].packets;
+      t[d].bytes += b[d].bytes;
+    }
+  }
+  for (const entry of live) {
+    const namespace = entry.pod?.namespace;
+    if (!namespace) continue;
+    const t = get(namespace);
+    for (const d of ['ingress', 'egress'] as const) {
+      t[d].packets += entry[d].packets;
+      t[d].bytes += entry[d].bytes;
+    }
+  }
+  return [...totals.values()].sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
 }
 
 /**

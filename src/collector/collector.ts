@@ -6,11 +6,19 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CounterSource } from '../source/counter-source.js';
-import { advanceCollection, type CollectionRules, type CollectionState } from './collection-state.js';
-import type { InterfaceSample } from './interface-sample.js';
+import { advanceCollection, type CollectionRules, type CollectionState, type PodLookup } from './collection-state.js';
+import type { InterfaceSample, NamespaceTotals } from './interface-sample.js';
 
 export type CollectionOutcome =
-  | { ok: true; samples: InterfaceSample[]; sourceStats: Record<string, bigint>; durationSeconds: number; wallTimeMs: number }
+  | {
+      ok: true;
+      samples: InterfaceSample[];
+      /** Per-namespace totals (empty without a pod lookup). */
+      namespaces: NamespaceTotals[];
+      sourceStats: Record<string, bigint>;
+      durationSeconds: number;
+      wallTimeMs: number;
+    }
   | { ok: false; error: unknown; durationSeconds: number; wallTimeMs: number };
 
 export class Collector {
@@ -21,6 +29,8 @@ export class Collector {
     private readonly rules: CollectionRules,
     /** Monotonic milliseconds; injectable for tests. */
     private readonly monotonicNow: () => number = () => performance.now(),
+    /** With pod attribution: the pod each interface serves. */
+    private readonly podOf?: PodLookup,
   ) {}
 
   /** Reads the source once. Never throws: a failure is returned as an outcome. */
@@ -30,9 +40,16 @@ export class Collector {
     try {
       const rows = this.source.readCounters();
       const sourceStats = this.source.readSourceStats?.() ?? {};
-      const step = advanceCollection(this.state, rows, started, this.rules);
+      const step = advanceCollection(this.state, rows, started, this.rules, this.podOf);
       this.state = step.state;
-      return { ok: true, samples: step.samples, sourceStats, durationSeconds: (this.monotonicNow() - started) / 1000, wallTimeMs };
+      return {
+        ok: true,
+        samples: step.samples,
+        namespaces: step.namespaces,
+        sourceStats,
+        durationSeconds: (this.monotonicNow() - started) / 1000,
+        wallTimeMs,
+      };
     } catch (error) {
       return { ok: false, error, durationSeconds: (this.monotonicNow() - started) / 1000, wallTimeMs };
     }

@@ -21,4 +21,30 @@ export interface InterfaceSample {
   active: boolean;
   ingress: DirectionSample;
   egress: DirectionSample;
+  /**
+   * With pod attribution on: the pod this interface serves (its host-side
+   * veth). namespace and pod are '' when the pod's names are unknown;
+   * all three are absent on interfaces that serve no pod.
+   */
+  namespace?: string;
+  pod?: string;
+  podUid?: string;
+  /** The interface is gone; these are its final values, kept for the departed-retention time. */
+  departed?: boolean;
+}
+
+/** A pod as the collector needs it (the pod resolver's answer for one interface). */
+export interface PodLabels {
+  uid: string;
+  /** '' when unknown. */
+  namespace: string;
+  /** '' when unknown. */
+  name: string;
+}
+
+/** Totals of one namespace's pod interfaces, live and departed: never decrease. */
+export interface NamespaceTotals {
+  namespace: string;
+  ingress: { packets: bigint; bytes: bigint };
+  egress: { packets: bigint; bytes: bigint };
 }

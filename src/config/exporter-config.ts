@@ -22,6 +22,16 @@ export interface ServerConfig {
   webConfigFile: string;
 }
 
+/** Pod attribution (docs/metrics.md "Pods and namespaces"; docs/deployment.md for what it needs). */
+export interface PodsConfig {
+  /** Label each pod's host-side veth with `namespace` and `pod`, and export per-namespace totals. */
+  enabled: boolean;
+  /** The kubelet's pod log directory (`<namespace>_<name>_<uid>` entries), mounted read-only. */
+  logsDir: string;
+  /** Export per-interface series of pod interfaces too (false: only the namespace totals for them). */
+  perInterface: boolean;
+}
+
 /** The seed's ExporterConfig. Durations in milliseconds. */
 export interface ExporterConfig {
   server: ServerConfig;
@@ -34,10 +44,26 @@ export interface ExporterConfig {
   /** An interface is active if it carried a packet within this window. */
   activeWindow: number;
   logLevel: LogLevel;
+  /** Pod attribution; off by default (the output then stays as in 0.1). */
+  pods: PodsConfig;
+  /**
+   * With pods on: how long a vanished interface keeps its final values
+   * exported, so a short-lived pod's last traffic is scraped at least once.
+   */
+  departedRetention: number;
 }
 
 /** Partial input accepted by `new Exporter(ebpf, config?)`: every field defaults. */
-export type ExporterConfigInput = Partial<Omit<ExporterConfig, 'server'>> & { server?: Partial<ServerConfig> };
+export type ExporterConfigInput = Partial<Omit<ExporterConfig, 'server' | 'pods'>> & {
+  server?: Partial<ServerConfig>;
+  pods?: Partial<PodsConfig>;
+};
+
+export const DEFAULT_PODS_CONFIG: Readonly<PodsConfig> = Object.freeze({
+  enabled: false,
+  logsDir: '/var/log/pods',
+  perInterface: true,
+});
 
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   port: 8081,
@@ -58,6 +84,8 @@ export const DEFAULT_EXPORTER_CONFIG: Readonly<ExporterConfig> = Object.freeze({
   enableActiveOnly: false,
   activeWindow: 5 * 60_000,
   logLevel: 'info',
+  pods: DEFAULT_PODS_CONFIG,
+  departedRetention: 60_000,
 });
 
 /** Fills every missing field with its default (a fresh object; the input is not modified). */
@@ -67,6 +95,7 @@ export function withDefaults(input: ExporterConfigInput = {}): ExporterConfig {
     ...stripUndefined(input),
     interfaceFilter: [...(input.interfaceFilter ?? DEFAULT_EXPORTER_CONFIG.interfaceFilter)],
     server: { ...DEFAULT_SERVER_CONFIG, ...stripUndefined(input.server ?? {}) },
+    pods: { ...DEFAULT_PODS_CONFIG, ...stripUndefined(input.pods ?? {}) },
   };
 }
 

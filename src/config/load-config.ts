@@ -95,5 +95,7 @@ export function toExporterConfig(settings: Settings): ExporterConfig {
     interfaceFilter: settings.interfaceFilter,
     enableActiveOnly: settings.enableActiveOnly,
     logLevel: settings.logLevel,
+    pods: { enabled: settings.pods, logsDir: settings.podLogsDir, perInterface: settings.podsPerInterface },
+    departedRetention: settings.departedRetention,
   });
 }

@@ -168,6 +168,38 @@ export const CONFIG_SCHEMA = {
     default: DEFAULT_EXPORTER_CONFIG.enableActiveOnly,
     help: 'Export only interfaces active within the active window.',
   }),
+  pods: setting({
+    flag: 'collector.pods',
+    file: 'pods.enabled',
+    kind: booleanKind,
+    default: DEFAULT_EXPORTER_CONFIG.pods.enabled,
+    help: "Label each pod's host-side veth with namespace and pod, and export per-namespace totals. Needs hostPID and the kubelet's pod log directory (docs/deployment.md).",
+  }),
+  podLogsDir: setting({
+    flag: 'kubernetes.pod-logs-dir',
+    file: 'pods.logsDir',
+    kind: stringKind({
+      placeholder: 'dir',
+      allowed: "the path of the kubelet's pod log directory",
+      check: (dir) => (dir === '' ? "must be a directory path (the kubelet's /var/log/pods)" : undefined),
+    }),
+    default: DEFAULT_EXPORTER_CONFIG.pods.logsDir,
+    help: "Where the kubelet's pod log directories (<namespace>_<name>_<uid>) are mounted (read-only); they give pods their names.",
+  }),
+  podsPerInterface: setting({
+    flag: 'collector.pods.per-interface',
+    file: 'pods.perInterface',
+    kind: booleanKind,
+    default: DEFAULT_EXPORTER_CONFIG.pods.perInterface,
+    help: 'With --collector.pods: also export per-interface series of pod interfaces; false exports only the namespace totals for them.',
+  }),
+  departedRetention: setting({
+    flag: 'collector.departed-retention',
+    file: 'departedRetention',
+    kind: durationKind({ min: 0, max: 24 * HOUR }),
+    default: DEFAULT_EXPORTER_CONFIG.departedRetention,
+    help: "With --collector.pods: how long a vanished interface keeps its final values exported, so a short-lived pod's last traffic is scraped at least once.",
+  }),
   source: setting<SourceSetting>({
     flag: 'source',
     file: 'source',

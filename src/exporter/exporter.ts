@@ -29,6 +29,8 @@ import { buildOverviewSnapshot, type OverviewSnapshot } from '../exposition/over
 import { RateHistory } from '../collector/rate-history.js';
 import { InterfaceLabelCache } from '../exposition/interface-labels.js';
 import { packageVersion } from './package-version.js';
+import { PodResolver, UNRESOLVED_REASONS } from '../kubernetes/pod-resolver.js';
+import type { NamespaceTotals } from '../collector/interface-sample.js';
 import { readProcessMetrics } from '../exposition/process-metrics.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
@@ -69,6 +71,9 @@ export class Exporter {
   private readonly history: RateHistory;
   private readonly startedAtMs = Date.now();
   private samples: readonly InterfaceSample[] = [];
+  /** With `pods.enabled`: labels pod veths (undefined until started, or when it could not start). */
+  private pods: PodResolver | undefined;
+  private namespaces: readonly NamespaceTotals[] = [];
   private collections = 0;
   private collectionErrors = 0;
   private requests = 0;
@@ -94,11 +99,17 @@ export class Exporter {
     this.config = effective;
     this.logger = opts.logger ?? createLogger({ level: effective.logLevel });
     this.version = opts.version ?? packageVersion();
-    this.collector = new Collector(source, {
-      includeInterface: compileInterfaceFilter(effective.interfaceFilter),
-      activeWindowMs: effective.activeWindow,
-      activeOnly: effective.enableActiveOnly,
-    });
+    this.collector = new Collector(
+      source,
+      {
+        includeInterface: compileInterfaceFilter(effective.interfaceFilter),
+        activeWindowMs: effective.activeWindow,
+        activeOnly: effective.enableActiveOnly,
+        departedRetentionMs: effective.pods.enabled ? effective.departedRetention : 0,
+      },
+      undefined,
+      effective.pods.enabled ? (ifindex, name) => this.pods?.podOf(ifindex, name) : undefined,
+    );
     this.history = new RateHistory({ intervalMs: effective.collectInterval });
     this.loop = new CollectionLoop({
       intervalMs: effective.collectInterval,
@@ -141,6 +152,7 @@ export class Exporter {
 
   private async startUp(): Promise<void> {
     try {
+      this.startPodResolver();
       await this.collectAndPublish();
       if (this.stopRequested()) return;
       const web = await this.webServerOptions();
@@ -166,6 +178,7 @@ export class Exporter {
     } catch (error) {
       this.lifecycle = 'stopped';
       this.abortCleanup?.();
+      this.pods?.close();
       await this.server?.close();
       throw error;
     }
@@ -208,7 +221,25 @@ export class Exporter {
     this.unsubscribe?.();
     await this.startup?.catch(() => undefined);
     await Promise.all([this.server?.close(), this.loop.stop()]);
+    this.pods?.close();
     this.logger.info('exporter stopped');
+  }
+
+  /**
+   * Pod attribution is extra: if it cannot start, interfaces are still
+   * counted (without pod labels) and the log says what is missing.
+   */
+  private startPodResolver(): void {
+    const pods = this.config.pods;
+    if (!pods.enabled) return;
+    try {
+      this.pods = PodResolver.start({ logsDir: pods.logsDir, logger: this.logger, onChange: () => this.loop.trigger() });
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        `pod attribution is off: ${error instanceof Error ? error.message : String(error)}; interfaces are counted without pod labels`,
+      );
+    }
   }
 
   /** The port actually listened on (also when configured as 0); 0 before start. */
@@ -249,6 +280,13 @@ export class Exporter {
       sourceStats: this.lastSourceStats,
       version: this.version,
       processFamilies: await readProcessMetrics(),
+      pods: this.config.pods.enabled
+        ? {
+            perInterface: this.config.pods.perInterface,
+            namespaces: this.namespaces,
+            unresolved: this.pods?.unresolved() ?? Object.fromEntries(UNRESOLVED_REASONS.map((r) => [r, 0])),
+          }
+        : undefined,
     };
     try {
       this.snapshot = await buildExpositionSnapshot(input, this.labelCache);
@@ -317,6 +355,7 @@ export class Exporter {
   private record(outcome: CollectionOutcome): void {
     if (outcome.ok) {
       this.samples = outcome.samples;
+      this.namespaces = outcome.namespaces;
       this.lastSourceStats = outcome.sourceStats;
       this.up = true;
       this.lastError = undefined;

@@ -3,7 +3,7 @@
  * results. Called once per collection per format; scrapes serve the result.
  */
 import type { AttachMode, SourceKind } from '../source/counter-source.js';
-import type { InterfaceSample } from '../collector/interface-sample.js';
+import type { InterfaceSample, NamespaceTotals } from '../collector/interface-sample.js';
 import { ExpositionWriter, formatLabels, type RenderedFormats } from './exposition-writer.js';
 import { InterfaceLabelCache } from './interface-labels.js';
 import * as F from './metric-families.js';
@@ -27,6 +27,16 @@ export interface ExpositionInput {
   sourceStats: Readonly<Record<string, bigint>>;
   version: string;
   processFamilies: readonly ProcessFamily[];
+  /** Present with pod attribution on (`--collector.pods`); absent = the 0.1 output. */
+  pods?: PodExposition;
+}
+
+export interface PodExposition {
+  /** Per-interface series of pod interfaces (false: only the namespace totals and node interfaces). */
+  perInterface: boolean;
+  namespaces: readonly NamespaceTotals[];
+  /** Unattributed interfaces by reason (`no_pod_process`, `no_pod_log_dir`). */
+  unresolved: Readonly<Record<string, number>>;
 }
 
 /**
@@ -35,11 +45,13 @@ export interface ExpositionInput {
  */
 export function renderExposition(input: ExpositionInput, labels: InterfaceLabelCache = new InterfaceLabelCache()): RenderedFormats {
   const w = new ExpositionWriter(labels.lastTextBytes || undefined);
-  const directionLabels = labels.labelsFor(input.samples);
+  const pods = input.pods;
+  const samples = pods && !pods.perInterface ? input.samples.filter((s) => s.podUid === undefined) : input.samples;
+  const directionLabels = labels.labelsFor(samples, pods !== undefined);
   const perDirection = (def: F.FamilyDefinition, pick: (s: InterfaceSample, d: 'ingress' | 'egress') => number | bigint): void => {
     w.family(def.name, def.type, def.help);
-    for (let i = 0; i < input.samples.length; i++) {
-      const s = input.samples[i]!;
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i]!;
       const labels = directionLabels[i]!;
       w.sample(def.name, labels.ingress, pick(s, 'ingress'));
       w.sample(def.name, labels.egress, pick(s, 'egress'));
@@ -51,8 +63,7 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
   perDirection(F.TC_PACKETS_PER_SECOND, (s, d) => s[d].packetsPerSecond);
   perDirection(F.TC_BYTES_PER_SECOND, (s, d) => s[d].bytesPerSecond);
   w.family(F.INTERFACE_ACTIVE.name, F.INTERFACE_ACTIVE.type, F.INTERFACE_ACTIVE.help);
-  for (let i = 0; i < input.samples.length; i++)
-    w.sample(F.INTERFACE_ACTIVE.name, directionLabels[i]!.both, input.samples[i]!.active ? 1 : 0);
+  for (let i = 0; i < samples.length; i++) w.sample(F.INTERFACE_ACTIVE.name, directionLabels[i]!.both, samples[i]!.active ? 1 : 0);
   single(w, F.UP, input.up ? 1 : 0);
   single(w, F.COLLECTION_TOTAL, input.collections);
   single(w, F.LAST_COLLECTION_TIMESTAMP, input.lastSuccessSeconds);
@@ -68,13 +79,14 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
     1,
   );
   single(w, F.ATTACHED_INTERFACES, input.attachedInterfaces);
-  single(w, F.EXPORTED_INTERFACES, input.samples.length);
+  single(w, F.EXPORTED_INTERFACES, samples.length);
   single(w, F.COLLECTION_DURATION, input.collectionDurationSeconds);
   single(w, F.COLLECTION_ERRORS_TOTAL, input.collectionErrors);
   for (const key of Object.keys(input.sourceStats).sort()) {
     const def = F.sourceStatFamily(key, input.source);
     single(w, def, input.sourceStats[key]!);
   }
+  if (pods) writePodFamilies(w, samples, pods);
   w.family(F.BUILD_INFO.name, F.BUILD_INFO.type, F.BUILD_INFO.help);
   w.sample(
     F.BUILD_INFO.name,
@@ -88,6 +100,43 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
   const rendered = w.finish();
   labels.lastTextBytes = rendered.text.length;
   return rendered;
+}
+
+function writePodFamilies(w: ExpositionWriter, samples: readonly InterfaceSample[], pods: PodExposition): void {
+  w.family(F.POD_INTERFACE_INFO.name, F.POD_INTERFACE_INFO.type, F.POD_INTERFACE_INFO.help);
+  for (const s of samples) {
+    if (s.podUid === undefined) continue;
+    w.sample(
+      F.POD_INTERFACE_INFO.name,
+      formatLabels([
+        ['ifindex', String(s.ifindex)],
+        ['interface', s.name],
+        ['namespace', s.namespace ?? ''],
+        ['pod', s.pod ?? ''],
+        ['pod_uid', s.podUid],
+      ]),
+      1,
+    );
+  }
+  for (const [def, pick] of [
+    [F.NAMESPACE_PACKETS_TOTAL, (t: { packets: bigint }) => t.packets],
+    [F.NAMESPACE_BYTES_TOTAL, (t: { bytes: bigint }) => t.bytes],
+  ] as const) {
+    w.family(def.name, def.type, def.help);
+    for (const n of pods.namespaces)
+      for (const d of ['ingress', 'egress'] as const)
+        w.sample(
+          def.name,
+          formatLabels([
+            ['direction', d],
+            ['namespace', n.namespace],
+          ]),
+          pick(n[d]),
+        );
+  }
+  w.family(F.POD_INTERFACES_UNRESOLVED.name, F.POD_INTERFACES_UNRESOLVED.type, F.POD_INTERFACES_UNRESOLVED.help);
+  for (const reason of Object.keys(pods.unresolved).sort())
+    w.sample(F.POD_INTERFACES_UNRESOLVED.name, formatLabels([['reason', reason]]), pods.unresolved[reason]!);
 }
 
 function single(w: ExpositionWriter, def: F.FamilyDefinition, value: number | bigint): void {

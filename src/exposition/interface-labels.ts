@@ -20,12 +20,18 @@ export class InterfaceLabelCache {
   /** Size of the last text exposition rendered with this cache: the next one's size hint. */
   lastTextBytes = 0;
 
-  /** The label sets of every sample, in order; entries of interfaces no longer exported are dropped. */
-  labelsFor(samples: readonly InterfaceSample[]): InterfaceLabelSets[] {
+  /**
+   * The label sets of every sample, in order; entries of interfaces no longer
+   * exported are dropped. With `podLabels`, every set also carries
+   * `namespace` and `pod` (empty on interfaces that serve no pod).
+   */
+  labelsFor(samples: readonly InterfaceSample[], podLabels = false): InterfaceLabelSets[] {
     const next = new Map<string, InterfaceLabelSets>();
     const out = samples.map((s) => {
-      const key = `${s.ifindex}\u0000${s.name}`;
-      const sets = this.entries.get(key) ?? render(s);
+      const key = podLabels
+        ? `${s.ifindex}\u0000${s.name}\u0000${s.namespace ?? ''}\u0000${s.pod ?? ''}\u0000p`
+        : `${s.ifindex}\u0000${s.name}`;
+      const sets = this.entries.get(key) ?? render(s, podLabels);
       next.set(key, sets);
       return sets;
     });
@@ -34,28 +40,15 @@ export class InterfaceLabelCache {
   }
 }
 
-function render(s: InterfaceSample): InterfaceLabelSets {
-  const ifindex = String(s.ifindex);
+function render(s: InterfaceSample, podLabels: boolean): InterfaceLabelSets {
+  const common: Array<[string, string]> = [
+    ['ifindex', String(s.ifindex)],
+    ['interface', s.name],
+  ];
+  if (podLabels) common.push(['namespace', s.namespace ?? ''], ['pod', s.pod ?? '']);
   return {
-    ingress: Buffer.from(
-      formatLabels([
-        ['direction', 'ingress'],
-        ['ifindex', ifindex],
-        ['interface', s.name],
-      ]),
-    ),
-    egress: Buffer.from(
-      formatLabels([
-        ['direction', 'egress'],
-        ['ifindex', ifindex],
-        ['interface', s.name],
-      ]),
-    ),
-    both: Buffer.from(
-      formatLabels([
-        ['ifindex', ifindex],
-        ['interface', s.name],
-      ]),
-    ),
+    ingress: Buffer.from(formatLabels([['direction', 'ingress'], ...common])),
+    egress: Buffer.from(formatLabels([['direction', 'egress'], ...common])),
+    both: Buffer.from(formatLabels(common)),
   };
 }

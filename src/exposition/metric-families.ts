@@ -106,3 +106,25 @@ export function sourceStatFamily(key: string, sourceKind: string): FamilyDefinit
     )
   );
 }
+
+/** Pod attribution (`--collector.pods`); docs/metrics.md "Pods and namespaces". */
+export const POD_INTERFACE_INFO = family(
+  'netprobe_pod_interface_info',
+  'gauge',
+  'The pod an interface (its host-side veth) serves, with the pod UID for joins; always 1',
+);
+export const NAMESPACE_PACKETS_TOTAL = family(
+  'netprobe_namespace_packets_total',
+  'counter',
+  "Total packets on the host-side interfaces of a namespace's pods, departed pods included",
+);
+export const NAMESPACE_BYTES_TOTAL = family(
+  'netprobe_namespace_bytes_total',
+  'counter',
+  "Total bytes on the host-side interfaces of a namespace's pods, departed pods included",
+);
+export const POD_INTERFACES_UNRESOLVED = family(
+  'netprobe_pod_interfaces_unresolved',
+  'gauge',
+  'Interfaces with a peer in another network namespace that could not be attributed to a pod, or only by pod UID, by reason',
+);

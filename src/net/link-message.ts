@@ -24,8 +24,10 @@ const IFINFOMSG_LEN = 16;
 const AF_UNSPEC = 0;
 const IFLA_IFNAME = 3;
 const IFLA_STATS64 = 23;
+/** s32: the namespace id (in this namespace's view) of the namespace holding the link's peer. */
+const IFLA_LINK_NETNSID = 37;
 const IFF_UP = 0x1;
-const WANTED_ATTRIBUTES: ReadonlySet<number> = new Set([IFLA_IFNAME, IFLA_STATS64]);
+const WANTED_ATTRIBUTES: ReadonlySet<number> = new Set([IFLA_IFNAME, IFLA_STATS64, IFLA_LINK_NETNSID]);
 /** struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes, tx_bytes (u64 each). */
 const STATS64_MIN_LEN = 32;
 
@@ -45,6 +47,12 @@ export interface LinkInfo {
   up: boolean;
   /** From IFLA_STATS64, when the message carried it. */
   stats?: LinkStats;
+  /**
+   * IFLA_LINK_NETNSID: the id this namespace gives the namespace of the
+   * link's peer (a veth whose other end lives in a pod); absent when the
+   * peer is here or the link has none.
+   */
+  linkNetnsid?: number;
 }
 
 /** A link message: `new` (created or changed: renamed, up/down) or `del`. */
@@ -78,6 +86,8 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
     name: nameAttr.toString('utf8', 0, nul < 0 ? nameAttr.length : nul),
     up: (flags & IFF_UP) !== 0,
   };
+  const netnsid = attrs.get(IFLA_LINK_NETNSID);
+  if (netnsid && netnsid.length >= 4 && netnsid.readInt32LE(0) >= 0) link.linkNetnsid = netnsid.readInt32LE(0);
   const stats = attrs.get(IFLA_STATS64);
   if (stats && stats.length >= STATS64_MIN_LEN) {
     link.stats = {

@@ -1,0 +1,257 @@
+/**
+ * Pods without a cluster: what a runtime makes for a pod, made from real
+ * parts. A "node" is a test network namespace; a pod is a named namespace
+ * `cni-<uuid>` under /run/netns, networked by Debian's CNI plugins called as
+ * containerd calls them (CNI_COMMAND=ADD, the network config on stdin, run
+ * inside the node namespace), a sleeping process inside it placed in a
+ * kubepods cgroup (systemd or cgroupfs driver shape), and a pod log
+ * directory `<namespace>_<name>_<uid>` under the node's own logs dir.
+ *
+ * Isolation: the plugins run inside the node namespace; host-local keeps its
+ * state under the node's temp dir (`dataDir`); libcni's result cache is not
+ * involved (the plugins are called directly). Cgroups live under a
+ * per-node prefix (`np-<pid>-<tag>/`, below this process's own v1 memory
+ * cgroup), so nothing outside is touched. `remove()` of a pod and
+ * `cleanup()` of the node undo everything, leaf first, also after a failure.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Netns, uniqueTag } from './netns.js';
+
+const run = promisify(execFile);
+const CNI_PATH = '/usr/lib/cni';
+const UNIFIED = '/sys/fs/cgroup/unified';
+const MEMORY = '/sys/fs/cgroup/memory';
+
+export type CniShape = 'bridge' | 'ptp';
+export type CgroupDriver = 'systemd' | 'cgroupfs';
+
+export interface PodSpec {
+  namespace: string;
+  name: string;
+  /** Default bridge. */
+  shape?: CniShape;
+  /** Default systemd (the cgroup v2 line); cgroupfs uses the v1 memory controller. */
+  driver?: CgroupDriver;
+  /** Make the pod log directory (default true). */
+  logDir?: boolean;
+  /** A hostNetwork pod: the process stays in the node namespace and no CNI runs. */
+  hostNetwork?: boolean;
+}
+
+export interface Pod {
+  spec: Required<PodSpec>;
+  uid: string;
+  /** `cni-<uuid>`; '' for a hostNetwork pod. */
+  netns: string;
+  /** The host-side veth in the node namespace; '' for a hostNetwork pod. */
+  hostVeth: string;
+  ifindex: number;
+  /** The pod's address (no prefix); '' for a hostNetwork pod. */
+  ip: string;
+  /** The node-side address the pod reaches the node by (bridge address or ptp host end). */
+  gateway: string;
+  pid: number;
+  /** Runs a command inside the pod's network namespace. */
+  exec(cmd: string, args: string[]): Promise<string>;
+  /** CNI DEL, kill the process, delete the namespace, cgroups and log dir. Idempotent. */
+  remove(): Promise<void>;
+}
+
+interface CniResult {
+  interfaces?: Array<{ name: string; mac?: string; sandbox?: string }>;
+  ips?: Array<{ address: string; gateway?: string; interface?: number }>;
+}
+
+export class PodNode {
+  readonly logsDir: string;
+  private readonly dataDir: string;
+  private readonly cgroupPrefix: string;
+  private readonly memoryBase: string;
+  private readonly pods = new Set<Pod>();
+  private readonly tag = uniqueTag();
+  private readonly subnetSeed = 20 + Math.floor(Math.random() * 200);
+
+  private constructor(
+    readonly ns: Netns,
+    readonly dir: string,
+  ) {
+    this.logsDir = join(dir, 'pods');
+    this.dataDir = join(dir, 'cni-ipam');
+    mkdirSync(this.logsDir);
+    mkdirSync(this.dataDir);
+    this.cgroupPrefix = `np-${process.pid}-${this.tag}`;
+    // Below this process's own v1 memory cgroup, so its accounting stays where it was.
+    const own = /^\d+:memory:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
+    this.memoryBase = join(MEMORY, own);
+  }
+
+  static async create(): Promise<PodNode> {
+    const ns = await Netns.create('npnode');
+    await ns.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    return new PodNode(ns, mkdtempSync(join(tmpdir(), 'np-node-')));
+  }
+
+  /** The bridge network name and device of this node (one per node, like a flannel/kindnet node). */
+  private config(shape: CniShape): string {
+    const ipam = { type: 'host-local', subnet: `10.${this.subnetSeed + (shape === 'ptp' ? 1 : 0)}.0.0/16`, dataDir: this.dataDir };
+    const conf =
+      shape === 'bridge'
+        ? { cniVersion: '0.4.0', name: `npbr${this.tag}`, type: 'bridge', bridge: `npbr${this.tag}`, isGateway: true, ipMasq: false, ipam }
+        : { cniVersion: '0.4.0', name: `npptp${this.tag}`, type: 'ptp', ipMasq: false, ipam };
+    return JSON.stringify(conf);
+  }
+
+  private async cni(command: 'ADD' | 'DEL', shape: CniShape, containerId: string, netns: string): Promise<string> {
+    const child = spawn('ip', ['netns', 'exec', this.ns.name, join(CNI_PATH, shape)], {
+      env: {
+        PATH: process.env.PATH,
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: containerId,
+        CNI_NETNS: `/run/netns/${netns}`,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.stdin.end(this.config(shape));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`CNI ${command} (${shape}) failed (${code}): ${out}`);
+    return out;
+  }
+
+  /** Makes one pod; the node removes it at cleanup if the test does not. */
+  async addPod(spec: PodSpec): Promise<Pod> {
+    const full: Required<PodSpec> = { shape: 'bridge', driver: 'systemd', logDir: true, hostNetwork: false, ...spec };
+    const uid = randomUUID();
+    const containerId = randomUUID().replace(/-/g, '') + randomUUID().replace(/-/g, '');
+    const netns = full.hostNetwork ? '' : `cni-${randomUUID()}`;
+    const cgroups: string[] = [];
+    let sleeper: ChildProcess | undefined;
+    let cniAdded = false;
+    let removed = false;
+    const pod: Pod = {
+      spec: full,
+      uid,
+      netns,
+      hostVeth: '',
+      ifindex: 0,
+      ip: '',
+      gateway: '',
+      pid: 0,
+      exec: async (cmd, args) =>
+        (await run('ip', ['netns', 'exec', netns || this.ns.name, cmd, ...args], { timeout: 60_000, maxBuffer: 16 << 20 })).stdout,
+      remove: async () => {
+        if (removed) return;
+        removed = true;
+        this.pods.delete(pod);
+        if (sleeper && sleeper.exitCode === null && sleeper.signalCode === null) {
+          const exited = new Promise((r) => sleeper!.once('exit', r));
+          sleeper.kill('SIGKILL');
+          await exited;
+        }
+        if (cniAdded) await this.cni('DEL', full.shape, containerId, netns).catch(() => undefined);
+        if (netns) await run('ip', ['netns', 'del', netns]).catch(() => undefined);
+        for (const dir of cgroups.reverse()) rmdirQuiet(dir);
+        rmSync(join(this.logsDir, `${full.namespace}_${full.name}_${uid}`), { recursive: true, force: true });
+      },
+    };
+    this.pods.add(pod);
+    try {
+      if (netns) {
+        await run('ip', ['netns', 'add', netns]);
+        await pod.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+        await pod.exec('ip', ['link', 'set', 'lo', 'up']);
+      }
+      // The pod's first process (the pause container), in its cgroup, before the network exists: as containerd does it.
+      sleeper = spawn('ip', ['netns', 'exec', netns || this.ns.name, 'sleep', '3600'], { stdio: 'ignore' });
+      pod.pid = sleeper.pid!;
+      const leaf = this.cgroupPath(full.driver, uid, containerId);
+      const root = full.driver === 'systemd' ? UNIFIED : this.memoryBase;
+      let at = root;
+      for (const part of leaf.split('/')) {
+        at = join(at, part);
+        if (!existsSync(at)) {
+          mkdirSync(at);
+          cgroups.push(at);
+        }
+      }
+      writeFileSync(join(at, 'cgroup.procs'), String(pod.pid));
+      if (full.logDir) mkdirSync(join(this.logsDir, `${full.namespace}_${full.name}_${uid}`));
+      if (netns) {
+        const result = JSON.parse(await this.cni('ADD', full.shape, containerId, netns)) as CniResult;
+        cniAdded = true;
+        const host = result.interfaces?.find((i) => !i.sandbox && i.name.startsWith('veth'));
+        if (!host) throw new Error(`CNI ADD named no host veth: ${JSON.stringify(result)}`);
+        pod.hostVeth = host.name;
+        pod.ifindex = await this.ns.ifindex(host.name);
+        pod.ip = result.ips![0]!.address.split('/')[0]!;
+        pod.gateway = result.ips![0]!.gateway ?? '';
+      }
+    } catch (e) {
+      await pod.remove();
+      throw e;
+    }
+    return pod;
+  }
+
+  /** The kubelet's cgroup of a container, below this node's prefix. */
+  private cgroupPath(driver: CgroupDriver, uid: string, containerId: string): string {
+    return driver === 'systemd'
+      ? `${this.cgroupPrefix}/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replace(/-/g, '_')}.slice/cri-containerd-${containerId}.scope`
+      : `${this.cgroupPrefix}/kubepods/besteffort/pod${uid}/${containerId}`;
+  }
+
+  /**
+   * Permanent neighbour entries both ways between a pod and the node, so no
+   * ARP probe ever crosses the veth in the middle of an exact comparison.
+   */
+  async quietNeighbours(pod: Pod): Promise<void> {
+    const gw = pod.gateway;
+    const podMac = (JSON.parse(await pod.exec('ip', ['-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>)[0]!.address;
+    const nodeDev = pod.spec.shape === 'bridge' ? `npbr${this.tag}` : pod.hostVeth;
+    const nodeMac = (JSON.parse(await this.ns.ip(['-j', 'link', 'show', nodeDev])) as Array<{ address: string }>)[0]!.address;
+    await pod.exec('ip', ['neigh', 'replace', gw, 'lladdr', nodeMac, 'dev', 'eth0', 'nud', 'permanent']);
+    await this.ns.ip(['neigh', 'replace', pod.ip, 'lladdr', podMac, 'dev', nodeDev, 'nud', 'permanent']);
+  }
+
+  /** Removes every pod left, the node namespace (with its bridge) and the temp dir. */
+  async cleanup(): Promise<void> {
+    for (const pod of [...this.pods]) await pod.remove().catch(() => undefined);
+    await this.ns.delete();
+    for (const base of [UNIFIED, this.memoryBase]) {
+      const top = join(base, this.cgroupPrefix);
+      if (existsSync(top)) await run('find', [top, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']).catch(() => undefined);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function rmdirQuiet(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* busy or gone: the node's cleanup retries */
+  }
+}
+
+/** Sends `count` UDP datagrams of `size` bytes from inside `pod` (or the node, given its exec) to `addr` (port 9). */
+export async function sendUdpFrom(exec: Pod['exec'], addr: string, count: number, size = 200): Promise<void> {
+  const script = `
+    const s = require('node:dgram').createSocket('udp4');
+    const buf = Buffer.alloc(${size}, 120);
+    let left = ${count};
+    s.on('error', () => {});
+    const next = () => { if (left-- <= 0) return setTimeout(() => s.close(), 50); s.send(buf, 9, ${JSON.stringify(addr)}, () => setImmediate(next)); };
+    next();`;
+  await exec(process.execPath, ['-e', script]);
+}
