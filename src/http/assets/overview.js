@@ -226,6 +226,8 @@
         return t.bytesPerSecond;
       }),
     );
+    // How many points each chart holds, for a glance in the inspector (and the browser test).
+    el('chart-bytes').dataset.points = el('chart-packets').dataset.points = el('chart-top').dataset.points = String(xs.length);
     if (!charts.top || charts.topKey !== topKey) {
       if (charts.top) charts.top.destroy();
       var palette = [cssVar('--c1'), cssVar('--c2'), cssVar('--c3'), cssVar('--c4'), cssVar('--c5')];
