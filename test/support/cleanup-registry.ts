@@ -35,7 +35,7 @@ export async function cleanupAll(): Promise<void> {
 }
 
 /**
- * Deletes every namespace named after this process (test/helpers/netns.ts
+ * Deletes every namespace named after this process (test/support/netns.ts
  * puts the PID in each name), including one whose creation was still in
  * flight when a signal came and so never registered its removal.
  */

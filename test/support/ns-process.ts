@@ -5,8 +5,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import type { Netns } from '../../test/helpers/netns.js';
-import { onCleanup } from './cleanup.js';
+import type { Netns } from './netns.js';
+import { onCleanup } from './cleanup-registry.js';
 
 export interface NsProcess {
   pid: number;

@@ -7,8 +7,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns } from '../../test/helpers/netns.js';
-import { onCleanup } from './cleanup.js';
+import { Netns } from './netns.js';
+import { onCleanup } from './cleanup-registry.js';
 
 export interface VethFarm {
   ns: Netns;
