@@ -19,7 +19,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanupAll, cleanupOnSignals, sweepOwnNamespaces } from './lib/cleanup.js';
+import { cleanupAll, cleanupOnSignals, sweepOwnNamespaces } from '../test/support/cleanup-registry.js';
 import type { BenchContext, BenchPart } from './lib/context.js';
 import { describeMachine, type MachineInfo } from './lib/machine.js';
 import { markdownTable, partMarkdown, replaceSection, summaryTable, type PartResult } from './lib/report.js';

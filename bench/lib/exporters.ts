@@ -8,9 +8,9 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Netns } from '../../test/helpers/netns.js';
+import type { Netns } from '../../test/support/netns.js';
 import type { BenchContext } from './context.js';
-import { startInNs, waitForListen, type NsProcess } from './ns-process.js';
+import { startInNs, waitForListen, type NsProcess } from '../../test/support/ns-process.js';
 
 const run = promisify(execFile);
 
@@ -65,14 +65,4 @@ export async function startNodeExporter(ns: Netns): Promise<NsProcess> {
 
 export function metricsUrl(name: ExporterName): string {
   return `http://127.0.0.1:${name === 'netprobe' ? NETPROBE_PORT : NODE_EXPORTER_PORT}/metrics`;
-}
-
-/** Runs the http-probe agent inside `ns` and returns its last stdout line parsed as JSON. */
-export async function probe<T>(ctx: BenchContext, ns: Netns, args: string[], timeoutMs = 60_000): Promise<T> {
-  const out = await ns.exec(
-    process.execPath,
-    ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'http-probe.ts'), ...args],
-    timeoutMs,
-  );
-  return JSON.parse(out.trim().split('\n').pop() ?? '') as T;
 }

@@ -3,7 +3,7 @@
  * namespace's loopback: bounded in time, one thread, like a scraper that asks
  * again as soon as it has an answer.
  */
-import type { Netns } from '../../test/helpers/netns.js';
+import type { Netns } from '../../test/support/netns.js';
 
 export interface WrkResult {
   requests: number;

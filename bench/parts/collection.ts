@@ -5,12 +5,12 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Netns } from '../../test/helpers/netns.js';
+import type { Netns } from '../../test/support/netns.js';
 import type { BenchContext, BenchPart } from '../lib/context.js';
 import { hotFunctions, type CpuProfile, type HotFunction } from '../lib/cpu-profile.js';
 import { cell, fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
-import { createVethFarm } from '../lib/veth-farm.js';
+import { createVethFarm } from '../../test/support/veth-farm.js';
 
 export const COLLECTION_TARGET_MS = 15;
 const TARGET_SIZE = 2000;

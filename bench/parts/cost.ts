@@ -6,9 +6,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Netns } from '../../test/helpers/netns.js';
+import { Netns } from '../../test/support/netns.js';
 import type { CostCase, CostPlan } from '../agents/cost-worker.js';
-import { onCleanup } from '../lib/cleanup.js';
+import { onCleanup } from '../../test/support/cleanup-registry.js';
 import type { BenchContext, BenchPart } from '../lib/context.js';
 import { cell, fmt, type PartResult, type Table } from '../lib/report.js';
 import { pairedRatios, summarize } from '../lib/stats.js';

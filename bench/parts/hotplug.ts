@@ -5,12 +5,12 @@
  * each new interface shows a nonzero packet counter. Latency = from just
  * before `ip link add` to that scrape. Target: ≤ 1 s.
  */
-import { join } from 'node:path';
-import { Netns } from '../../test/helpers/netns.js';
-import { onCleanup } from '../lib/cleanup.js';
+import { Netns } from '../../test/support/netns.js';
+import { onCleanup } from '../../test/support/cleanup-registry.js';
 import type { BenchPart } from '../lib/context.js';
 import { metricsUrl, startNetprobe } from '../lib/exporters.js';
-import { startInNs } from '../lib/ns-process.js';
+import { startInNs } from '../../test/support/ns-process.js';
+import { HTTP_AGENT } from '../../test/support/netns-http.js';
 import { cell, fmt, type PartResult } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
 
@@ -37,7 +37,7 @@ export const hotplugPart: BenchPart = {
       const watcher = startInNs(
         home,
         process.execPath,
-        ['--import', 'tsx', join(ctx.repoRoot, 'bench', 'agents', 'http-probe.ts'), 'watch', metricsUrl('netprobe'), ...names],
+        ['--import', 'tsx', HTTP_AGENT, JSON.stringify({ kind: 'watch', url: metricsUrl('netprobe'), names })],
         { label: 'hot-plug watcher' },
       );
       await watcher.waitForLine(/^ready$/, 30_000);

@@ -7,13 +7,14 @@
  * latency and CPU per scrape ≤ 0.1× node_exporter's.
  */
 import type { BenchPart } from '../lib/context.js';
-import { metricsUrl, probe, startNetprobe, startNodeExporter, type ExporterName } from '../lib/exporters.js';
-import type { NsProcess } from '../lib/ns-process.js';
+import { metricsUrl, startNetprobe, startNodeExporter, type ExporterName } from '../lib/exporters.js';
+import { probe } from '../../test/support/netns-http.js';
+import type { NsProcess } from '../../test/support/ns-process.js';
 import { cpuSeconds } from '../lib/proc-stats.js';
 import { cell, fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { chartSvg } from '../lib/svg-chart.js';
-import { createVethFarm } from '../lib/veth-farm.js';
+import { createVethFarm } from '../../test/support/veth-farm.js';
 import { runWrk } from '../lib/wrk.js';
 
 export const SCRAPE_TARGET_RATIO = 0.1;
@@ -67,7 +68,7 @@ export const scrapePart: BenchPart = {
           node_exporter: await startNodeExporter(farm.ns),
         };
         const bytes = {} as SizeResult['bytes'];
-        for (const name of EXPORTERS) bytes[name] = await probe(ctx, farm.ns, ['size', metricsUrl(name)]);
+        for (const name of EXPORTERS) bytes[name] = await probe(farm.ns, { kind: 'size', url: metricsUrl(name) }, 60_000);
         const raw: Record<ExporterName, { p50: number[]; p99: number[]; cpu: number[]; rps: number[] }> = {
           netprobe: { p50: [], p99: [], cpu: [], rps: [] },
           node_exporter: { p50: [], p99: [], cpu: [], rps: [] },

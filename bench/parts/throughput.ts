@@ -5,10 +5,10 @@
  * interleaved in a rotating order over several rounds.
  */
 import { join } from 'node:path';
-import { twoHosts, type Netns } from '../../test/helpers/netns.js';
-import { onCleanup } from '../lib/cleanup.js';
+import { twoHosts, type Netns } from '../../test/support/netns.js';
+import { onCleanup } from '../../test/support/cleanup-registry.js';
 import type { BenchContext, BenchPart } from '../lib/context.js';
-import { startInNs, waitForListen, type NsProcess } from '../lib/ns-process.js';
+import { startInNs, waitForListen, type NsProcess } from '../../test/support/ns-process.js';
 import { cell, fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { pairedRatios, summarize, type Summary } from '../lib/stats.js';
 

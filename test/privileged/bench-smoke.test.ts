@@ -24,7 +24,7 @@ interface PartResult {
   data: Record<string, unknown>;
 }
 
-/** Namespaces whose name carries the bench process's PID (every bench namespace does: test/helpers/netns.ts). */
+/** Namespaces whose name carries the bench process's PID (every bench namespace does: test/support/netns.ts). */
 async function namespacesOf(pid: number): Promise<string[]> {
   const { stdout } = await run('ip', ['netns', 'list']);
   return stdout

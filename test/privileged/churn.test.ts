@@ -12,20 +12,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, ip, vethBetween, type VethPair } from '../helpers/netns.js';
-import {
-  dumpMap,
-  fetchIn,
-  labelSets,
-  mapsOf,
-  probe,
-  procStats,
-  sampleValue,
-  startNetprobe,
-  type NetprobeProcess,
-} from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
-import type { LoadResult } from '../fixtures/security/http-probe.js';
+import { Netns, ip, vethBetween, type VethPair } from '../support/netns.js';
+import { fetchIn, probe } from '../support/netns-http.js';
+import { dumpMap, mapsOf, procStats, startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import { labelSets, sampleValue } from '../support/exposition-parse.js';
+import { quietIpv6, sendUdp, staticNeighbours } from '../support/traffic.js';
+import type { LoadResult } from '../support/netns-http.js';
 
 const WAVES = 6;
 const PAIRS_PER_WAVE = 50;
@@ -42,8 +34,8 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'np-churn-'));
   a = await Netns.create('npchA');
   b = await Netns.create('npchB');
-  await disableIpv6(a);
-  await disableIpv6(b);
+  await quietIpv6(a);
+  await quietIpv6(b);
   for (let i = 0; i < 3; i++) {
     const pair = await vethBetween(a, b, { subnet: 200 + i });
     await staticNeighbours(a, b, pair);

@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { Netns, uniqueTag, vethBetween, type VethPair } from '../helpers/netns.js';
-import { quietIpv6 } from '../fixtures/ebpf-traffic.js';
-import { CLI, labelSets, promtoolCheck, sampleValue, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import { fetchInNetns } from '../fixtures/cli/netns-fetch.js';
-import { attachedInterfaces, listAttachments } from '../fixtures/cli/attachments.js';
+import { Netns, uniqueTag, vethBetween, type VethPair } from '../support/netns.js';
+import { CLI } from '../support/repo-paths.js';
+import { cliCommand, startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import { labelSets, promtoolCheck, sampleValue } from '../support/exposition-parse.js';
+import { quietIpv6 } from '../support/traffic.js';
+import { attachedInterfaces, census } from '../support/tc-attachments.js';
+import { fetchInNetns } from '../support/netns-http.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const CONTRACT_FAMILIES = [
@@ -283,7 +285,7 @@ test('--check prints what would be exported, detaches and exits 0', async () => 
 test('--check without the privileges eBPF needs: exit 1 with the reason (ebpf) or the netdev fallback with a warning (auto); invalid input exits 2', async () => {
   const unprivileged = ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
   const failure = await left
-    .exec('setpriv', [...unprivileged, process.execPath, '--import', 'tsx', CLI, '--check', '--source=ebpf', '--log.format=json'], 60_000)
+    .exec('setpriv', [...unprivileged, ...cliCommand(['--check', '--source=ebpf', '--log.format=json'], unprivileged).flat()], 60_000)
     .then(
       () => assert.fail('--check succeeded without privileges'),
       (e: { code?: number; stderr?: string }) => e,
@@ -296,7 +298,7 @@ test('--check without the privileges eBPF needs: exit 1 with the reason (ebpf) o
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
     execFile(
       'ip',
-      ['netns', 'exec', left.name, 'setpriv', ...unprivileged, process.execPath, '--import', 'tsx', CLI, '--check', '--source=auto'],
+      ['netns', 'exec', left.name, 'setpriv', ...unprivileged, ...cliCommand(['--check', '--source=auto'], unprivileged).flat()],
       { timeout: 60_000 },
       (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve({ stdout: out, stderr: err })),
     ),
@@ -322,7 +324,7 @@ test('--check without the privileges eBPF needs: exit 1 with the reason (ebpf) o
 
 test('a fatal start error (port taken) is one log line and exit 1, and leaves nothing of its own attached', async () => {
   const first = await start([]);
-  const attachedByFirst = await listAttachments(left);
+  const attachedByFirst = await census(left);
   const failure = await left
     .exec(
       process.execPath,
@@ -337,7 +339,7 @@ test('a fatal start error (port taken) is one log line and exit 1, and leaves no
   const errors = (failure.stderr ?? '').split('\n').filter((line) => line.includes('"level":"error"'));
   assert.equal(errors.length, 1, failure.stderr);
   assert.match(errors[0] as string, new RegExp(`cannot start: cannot listen on 127\\.0\\.0\\.1:${first.port}: EADDRINUSE`));
-  assert.deepEqual(await listAttachments(left), attachedByFirst, "only the first exporter's programs remain");
+  assert.deepEqual(await census(left), attachedByFirst, "only the first exporter's programs remain");
   assert.equal(await stop(first), 0);
   assert.deepEqual(await attachedInterfaces(left), []);
 });

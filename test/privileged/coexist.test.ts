@@ -11,9 +11,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fetchIn, sampleValue, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import { sendUdp } from '../fixtures/security/traffic.js';
-import { ForeignPrograms, census, foreignTestbed, netprobeOn, type Position } from '../fixtures/security/foreign-driver.js';
+import { fetchIn } from '../support/netns-http.js';
+import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import { sampleValue } from '../support/exposition-parse.js';
+import { sendUdp } from '../support/traffic.js';
+import { census, netprobeOn } from '../support/tc-attachments.js';
+import { ForeignPrograms, foreignTestbed, type Position } from '../support/foreign-programs-driver.js';
 
 const POSITIONS: Position[] = ['tcx-first', 'tcx-last', 'tc-first', 'tc-last'];
 

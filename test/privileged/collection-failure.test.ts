@@ -11,10 +11,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { twoHosts } from '../helpers/netns.js';
-import { FAULTY_EXPORTER, fetchIn, probe, sampleValue, startNetprobe } from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
-import type { LoadResult } from '../fixtures/security/http-probe.js';
+import { twoHosts } from '../support/netns.js';
+import { fetchIn, probe } from '../support/netns-http.js';
+import { FAULTY_EXPORTER, startNetprobe } from '../support/netprobe-process.js';
+import { sampleValue } from '../support/exposition-parse.js';
+import { quietIpv6, sendUdp, staticNeighbours } from '../support/traffic.js';
+import type { LoadResult } from '../support/netns-http.js';
 
 const INTERVAL_MS = 500;
 const FRESHNESS_MS = 30_000; // max(3 × 500 ms, 30 s)
@@ -27,8 +29,8 @@ test(
     t.after(() => rm(dir, { recursive: true, force: true }));
     const hosts = await twoHosts('npfail');
     t.after(() => hosts.cleanup());
-    await disableIpv6(hosts.left);
-    await disableIpv6(hosts.right);
+    await quietIpv6(hosts.left);
+    await quietIpv6(hosts.right);
     await staticNeighbours(hosts.left, hosts.right, hosts.link);
     const fault = join(dir, 'fail');
     const np = await startNetprobe(hosts.left, [`--fault-file=${fault}`, `--interval=${INTERVAL_MS}`], { script: FAULTY_EXPORTER });

@@ -12,10 +12,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ip } from '../helpers/netns.js';
-import { fetchIn, sampleValue, startNetprobe, cliCommand, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import { sendUdp } from '../fixtures/security/traffic.js';
-import { ForeignPrograms, census, foreignTestbed, netprobeOn, type Census } from '../fixtures/security/foreign-driver.js';
+import { ip } from '../support/netns.js';
+import { fetchIn } from '../support/netns-http.js';
+import { startNetprobe, cliCommand, type NetprobeProcess } from '../support/netprobe-process.js';
+import { sampleValue } from '../support/exposition-parse.js';
+import { sendUdp } from '../support/traffic.js';
+import { census, netprobeOn, type Census } from '../support/tc-attachments.js';
+import { ForeignPrograms, foreignTestbed } from '../support/foreign-programs-driver.js';
 
 const PAIRS = 40;
 const KILLS = 6;

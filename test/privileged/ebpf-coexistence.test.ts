@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { twoHosts, type Netns, type VethPair } from '../helpers/netns.js';
-import { Agent, row, type AgentRow } from '../fixtures/ebpf-agent-driver.js';
-import { iperf, quietIpv6 } from '../fixtures/ebpf-traffic.js';
-import { compileFixtureProgram, fixturePath } from '../fixtures/ebpf-compile.js';
+import { twoHosts, type Netns, type VethPair } from '../support/netns.js';
+import { Agent, row, type AgentRow } from '../support/ebpf-agent-driver.js';
+import { iperf, quietIpv6 } from '../support/traffic.js';
+import { compileFixtureProgram, fixturePath } from '../support/bpf-compile.js';
 
 interface Reading {
   kernel: { rx: bigint; tx: bigint };

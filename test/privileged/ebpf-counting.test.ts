@@ -7,9 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { twoHosts } from '../helpers/netns.js';
-import { Agent } from '../fixtures/ebpf-agent-driver.js';
-import { deltas, iperf, quietIpv6, settledSnapshot } from '../fixtures/ebpf-traffic.js';
+import { twoHosts } from '../support/netns.js';
+import { Agent } from '../support/ebpf-agent-driver.js';
+import { iperf, quietIpv6 } from '../support/traffic.js';
+import { deltas, settledSnapshot } from '../support/counter-snapshot.js';
 
 for (const mode of ['tcx', 'tc'] as const) {
   test(`${mode}: packets and bytes equal the kernel's statistics under iperf3 TCP and UDP both ways`, { timeout: 90_000 }, async (t) => {

@@ -10,9 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns } from '../helpers/netns.js';
-import { Agent } from '../fixtures/ebpf-agent-driver.js';
-import { compileFixtureProgram } from '../fixtures/ebpf-compile.js';
+import { Netns } from '../support/netns.js';
+import { Agent } from '../support/ebpf-agent-driver.js';
+import { compileFixtureProgram } from '../support/bpf-compile.js';
 
 async function namespace(t: { after: (fn: () => Promise<void>) => void }): Promise<Netns> {
   const ns = await Netns.create('npe');

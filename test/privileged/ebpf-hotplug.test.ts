@@ -8,9 +8,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { twoHosts, vethBetween, type Netns } from '../helpers/netns.js';
-import { Agent, row, type AgentInterface } from '../fixtures/ebpf-agent-driver.js';
-import { deltas, iperf, quietIpv6, settledSnapshot } from '../fixtures/ebpf-traffic.js';
+import { twoHosts, vethBetween, type Netns } from '../support/netns.js';
+import { Agent, row, type AgentInterface } from '../support/ebpf-agent-driver.js';
+import { iperf, quietIpv6 } from '../support/traffic.js';
+import { deltas, settledSnapshot } from '../support/counter-snapshot.js';
 
 async function entries(agent: Agent): Promise<{ slots: number[]; overflow: Array<{ ifindex: number; direction: string }> }> {
   return (await agent.request('entries', 'entries')) as unknown as {

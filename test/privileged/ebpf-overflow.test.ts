@@ -7,9 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { twoHosts } from '../helpers/netns.js';
-import { Agent, row, type AgentInterface } from '../fixtures/ebpf-agent-driver.js';
-import { deltas, iperf, quietIpv6, settledSnapshot } from '../fixtures/ebpf-traffic.js';
+import { twoHosts } from '../support/netns.js';
+import { Agent, row, type AgentInterface } from '../support/ebpf-agent-driver.js';
+import { iperf, quietIpv6 } from '../support/traffic.js';
+import { deltas, settledSnapshot } from '../support/counter-snapshot.js';
 
 test(
   'overflow map full: the interface is skipped with a warning and counted in stats; the rest counts on',

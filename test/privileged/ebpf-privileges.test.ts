@@ -7,8 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns } from '../helpers/netns.js';
-import { Agent } from '../fixtures/ebpf-agent-driver.js';
+import { Netns } from '../support/netns.js';
+import { Agent } from '../support/ebpf-agent-driver.js';
 
 const asNobody = (caps: string[]): string[] => {
   const list = ['-all', ...caps.map((c) => `+${c}`)].join(',');

@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { twoHosts, type Netns } from '../helpers/netns.js';
-import { Agent } from '../fixtures/ebpf-agent-driver.js';
-import { deltas, iperf, quietIpv6, settledSnapshot } from '../fixtures/ebpf-traffic.js';
-import { compileFixtureProgram, fixturePath } from '../fixtures/ebpf-compile.js';
+import { twoHosts, type Netns } from '../support/netns.js';
+import { Agent } from '../support/ebpf-agent-driver.js';
+import { iperf, quietIpv6 } from '../support/traffic.js';
+import { deltas, settledSnapshot } from '../support/counter-snapshot.js';
+import { compileFixtureProgram, fixturePath } from '../support/bpf-compile.js';
 
 const count = (text: string, re: RegExp): number => text.split('\n').filter((l) => re.test(l)).length;
 const filters = (ns: Netns, dev: string, hook: 'ingress' | 'egress'): Promise<string> =>

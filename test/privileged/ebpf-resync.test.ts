@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns } from '../helpers/netns.js';
-import { Agent, row, type AgentInterface } from '../fixtures/ebpf-agent-driver.js';
+import { Netns } from '../support/netns.js';
+import { Agent, row, type AgentInterface } from '../support/ebpf-agent-driver.js';
 
 const PAIRS = 2000;
 

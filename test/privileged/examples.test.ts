@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Netns, uniqueTag, vethBetween, type VethPair } from '../helpers/netns.js';
-import { quietIpv6 } from '../fixtures/ebpf-traffic.js';
-import { labelSets, sampleValue } from '../fixtures/security/netprobe-process.js';
-import { fetchInNetns } from '../fixtures/cli/netns-fetch.js';
-import { attachedInterfaces } from '../fixtures/cli/attachments.js';
+import { Netns, uniqueTag, vethBetween, type VethPair } from '../support/netns.js';
+import { labelSets, sampleValue } from '../support/exposition-parse.js';
+import { quietIpv6 } from '../support/traffic.js';
+import { attachedInterfaces } from '../support/tc-attachments.js';
+import { fetchInNetns } from '../support/netns-http.js';
 
 const example = (name: string): string => fileURLToPath(new URL(`../../examples/${name}`, import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

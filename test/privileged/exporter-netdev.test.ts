@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { twoHosts, uniqueTag, type Netns } from '../helpers/netns.js';
+import { twoHosts, uniqueTag, type Netns } from '../support/netns.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/netdev-exporter.ts', import.meta.url));
 const INTERVAL_MS = 300;

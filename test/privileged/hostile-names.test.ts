@@ -10,8 +10,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, ip } from '../helpers/netns.js';
-import { fetchIn, labelSets, promtoolCheck, startNetprobe } from '../fixtures/security/netprobe-process.js';
+import { Netns, ip } from '../support/netns.js';
+import { fetchIn } from '../support/netns-http.js';
+import { startNetprobe } from '../support/netprobe-process.js';
+import { labelSets, promtoolCheck } from '../support/exposition-parse.js';
 
 const NAMES = [
   'q"uo\\te', // quote and backslash

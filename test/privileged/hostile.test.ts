@@ -7,9 +7,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns } from '../helpers/netns.js';
-import { probe, procStats, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import type { LoadResult, RawResult } from '../fixtures/security/http-probe.js';
+import { Netns } from '../support/netns.js';
+import { probe } from '../support/netns-http.js';
+import { procStats, startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import type { LoadResult, RawRequest, RawResult } from '../support/netns-http.js';
 
 const READ_TIMEOUT_S = 2;
 let ns: Netns;
@@ -36,7 +37,7 @@ function url(path: string): string {
   return `http://127.0.0.1:${netprobe.port}${path}`;
 }
 
-function raw(text: string, timeoutMs = 5000): object {
+function raw(text: string, timeoutMs = 5000): RawRequest {
   return { host: '127.0.0.1', port: netprobe.port, raw: text, timeoutMs };
 }
 

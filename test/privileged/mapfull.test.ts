@@ -8,17 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { twoHosts } from '../helpers/netns.js';
-import {
-  FAULTY_EXPORTER,
-  fetchIn,
-  labelSets,
-  procStats,
-  promtoolCheck,
-  sampleValue,
-  startNetprobe,
-} from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
+import { twoHosts } from '../support/netns.js';
+import { fetchIn } from '../support/netns-http.js';
+import { FAULTY_EXPORTER, procStats, startNetprobe } from '../support/netprobe-process.js';
+import { labelSets, promtoolCheck, sampleValue } from '../support/exposition-parse.js';
+import { quietIpv6, sendUdp, staticNeighbours } from '../support/traffic.js';
 
 const NP_SLOTS = 1024;
 const OVERFLOW_CAPACITY = 2;
@@ -31,8 +25,8 @@ test(
     const hosts = await twoHosts('npfull');
     t.after(() => hosts.cleanup());
     const { left, right, link } = hosts;
-    await disableIpv6(left);
-    await disableIpv6(right);
+    await quietIpv6(left);
+    await quietIpv6(right);
     await staticNeighbours(left, right, link);
     // The pair predates netprobe (and IPv6 was on for a moment): compare deltas from here.
     const pairAtStart = await left.linkStats(link.a);

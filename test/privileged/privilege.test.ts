@@ -11,9 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { Netns, vethBetween } from '../helpers/netns.js';
-import { fetchIn, sampleValue, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import { disableIpv6, sendUdp, staticNeighbours } from '../fixtures/security/traffic.js';
+import { Netns, vethBetween } from '../support/netns.js';
+import { fetchIn } from '../support/netns-http.js';
+import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import { sampleValue } from '../support/exposition-parse.js';
+import { quietIpv6, sendUdp, staticNeighbours } from '../support/traffic.js';
 import { capabilityNames, parseProcStatusCapabilities } from '../../src/security/capabilities.js';
 
 const NOBODY = 65534;
@@ -106,8 +108,8 @@ for (const mode of ['tcx', 'tc'] as const) {
         await a.delete();
         await b.delete();
       });
-      await disableIpv6(a);
-      await disableIpv6(b);
+      await quietIpv6(a);
+      await quietIpv6(b);
       const np = await startNetprobe(a, [`--ebpf.attach-mode=${mode}`, '--collector.interval=500ms']);
       t.after(() => np.stop('SIGKILL'));
       await dropped(np);
@@ -139,8 +141,8 @@ for (const mode of ['tcx', 'tc'] as const) {
         await a.delete();
         await b.delete();
       });
-      await disableIpv6(a);
-      await disableIpv6(b);
+      await quietIpv6(a);
+      await quietIpv6(b);
       const np = await startNetprobe(a, [`--ebpf.attach-mode=${mode}`, '--collector.interval=500ms', '--source=ebpf'], {
         wrap: LEAST_PRIVILEGE,
         env: { PATH: process.env['PATH'], HOME: '/tmp' },
@@ -184,8 +186,8 @@ for (const { mode, keep } of KEEP_CASES) {
         await a.delete();
         await b.delete();
       });
-      await disableIpv6(a);
-      await disableIpv6(b);
+      await quietIpv6(a);
+      await quietIpv6(b);
       const np = await startNetprobe(a, [`--capabilities.keep=${keep}`, `--ebpf.attach-mode=${mode}`, '--collector.interval=500ms']);
       t.after(() => np.stop('SIGKILL'));
       await dropped(np);

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
-import { twoHosts, type Netns } from '../helpers/netns.js';
+import { twoHosts, type Netns } from '../support/netns.js';
 import {
   DEPLOY_DIR,
   RULES_PATH,
@@ -31,7 +31,7 @@ import {
   loadRules,
   metricNames,
   substituteGrafanaVariables,
-} from '../helpers/deploy-artefacts.js';
+} from '../support/deploy-artefacts.js';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const NETPROBE = '127.0.0.1:8081';

@@ -13,8 +13,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Netns } from '../helpers/netns.js';
-import { cliCommand } from '../fixtures/security/netprobe-process.js';
+import { Netns } from '../support/netns.js';
+import { cliCommand } from '../support/netprobe-process.js';
 
 const RUNS = 60;
 const WORKERS = 3;

@@ -11,10 +11,11 @@ import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { Netns } from '../helpers/netns.js';
-import { makeTestPki, type TestPki } from '../fixtures/security/test-pki.js';
-import { probe, startNetprobe, type NetprobeProcess } from '../fixtures/security/netprobe-process.js';
-import type { RawResult, LoadResult } from '../fixtures/security/http-probe.js';
+import { Netns } from '../support/netns.js';
+import { makeTestPki, type TestPki } from '../support/test-pki.js';
+import { probe } from '../support/netns-http.js';
+import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import type { LoadResult, RawRequest, RawResult, TlsClient } from '../support/netns-http.js';
 
 const PASSWORD = 'correct horse battery staple';
 let dir: string;
@@ -55,9 +56,9 @@ after(async () => {
 });
 
 const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-const clientTls = (): object => ({ ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey });
+const clientTls = (): TlsClient => ({ ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey });
 
-function request(path: string, opts: { auth?: string; tls?: object | null } = {}): object {
+function request(path: string, opts: { auth?: string; tls?: TlsClient | null } = {}): RawRequest {
   return {
     host: '127.0.0.1',
     port: netprobe.port,

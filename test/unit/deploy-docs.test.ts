@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { CONFIG_SCHEMA } from '../../src/config/schema.js';
 import { COMMAND_FLAGS } from '../../src/config/parse-flags.js';
-import { DEPLOY_DIR, loadRules } from '../helpers/deploy-artefacts.js';
+import { DEPLOY_DIR, loadRules } from '../support/deploy-artefacts.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

@@ -17,7 +17,7 @@ import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/p
 import { DEFAULT_STATE_DIR } from '../../src/bpf/clsact-state.js';
 import { DEFAULT_SERVER_CONFIG } from '../../src/config/exporter-config.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { DEPLOY_DIR, loadRules } from '../helpers/deploy-artefacts.js';
+import { DEPLOY_DIR, loadRules } from '../support/deploy-artefacts.js';
 
 const KUBERNETES_DIR = join(DEPLOY_DIR, 'kubernetes');
 

@@ -22,7 +22,7 @@ import {
   promtool,
   substituteGrafanaVariables,
   withTempDir,
-} from '../helpers/deploy-artefacts.js';
+} from '../support/deploy-artefacts.js';
 
 /**
  * Every metric family netprobe exports, from the exporter's own definitions,

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { CONTRACT_FAMILIES } from '../../src/exposition/metric-families.js';
 import { escapeLabelValue, formatValue } from '../../src/exposition/exposition-writer.js';
 import { readProcessMetrics } from '../../src/exposition/process-metrics.js';
-import { expositionInput, renderToStrings, sample } from '../helpers/exposition-input.js';
+import { expositionInput, renderToStrings, sample } from '../support/exposition-input.js';
 
 /** Runs the real promtool (Debian's prometheus package) on an exposition; returns its output. */
 function promtoolCheck(text: string): { status: number | null; output: string } {

@@ -7,7 +7,7 @@ import { MetricsServer, type MetricsServerOptions } from '../../src/http/metrics
 import type { ExporterStatus } from '../../src/http/exporter-status.js';
 import { buildExpositionSnapshot, type ExpositionSnapshot } from '../../src/exposition/exposition-snapshot.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { expositionInput } from '../helpers/exposition-input.js';
+import { expositionInput } from '../support/exposition-input.js';
 
 const snapshot = await buildExpositionSnapshot(expositionInput());
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExpositionWriter } from '../../src/exposition/exposition-writer.js';
 import { readProcessMetrics } from '../../src/exposition/process-metrics.js';
-import { expositionInput, renderToStrings, sample } from '../helpers/exposition-input.js';
+import { expositionInput, renderToStrings, sample } from '../support/exposition-input.js';
 
 test('OpenMetrics: counter families are named without _total, their samples with it', () => {
   const { openMetrics: text } = renderToStrings(expositionInput());

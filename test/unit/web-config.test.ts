@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import bcrypt from 'bcryptjs';
 import { loadWebConfig, parseWebConfig, webConfigToServerOptions, WebConfigError } from '../../src/http/web-config.js';
-import { makeTestPki, type TestPki } from '../fixtures/security/test-pki.js';
+import { makeTestPki, type TestPki } from '../support/test-pki.js';
 
 let dir: string;
 let pki: TestPki;
