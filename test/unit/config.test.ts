@@ -58,6 +58,11 @@ enableActiveOnly: true
 logLevel: debug
 logFormat: text
 source: netdev
+pods:
+  enabled: true
+  logsDir: /host/var/log/pods
+  perInterface: false
+departedRetention: 30s
 ebpf:
   attachMode: tc
   include: [eth*]
@@ -86,6 +91,8 @@ test('a config file sets every setting it names', () => {
     interfaceFilter: ['eth0', 'wlan*'],
     enableActiveOnly: true,
     logLevel: 'debug',
+    pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false },
+    departedRetention: 30_000,
   });
   assert.deepEqual(
     [settings.source, settings.attachMode, settings.include, settings.exclude, settings.logFormat],
