@@ -5,6 +5,8 @@
  */
 import { NetprobeError, type ErrorCode } from '../errors/index.js';
 import { describeErrno, isPermissionErrno } from '../sys/errno.js';
+import { effectiveCapabilities, hasBpfPrivileges } from './privileges.js';
+import { seccompFilterActive } from './seccomp-mode.js';
 
 export { AbiMismatchError, LibbpfMissingError } from '../sys/sys-errors.js';
 export { describeErrno } from '../sys/errno.js';
@@ -22,8 +24,16 @@ export class BpfCallError extends NetprobeError {
   }
 }
 
-/** EPERM/EACCES while loading or attaching: the process lacks CAP_BPF / CAP_NET_ADMIN. */
+/**
+ * EPERM/EACCES while loading or attaching: the process lacks CAP_BPF /
+ * CAP_NET_ADMIN — or holds both and a seccomp filter refused the call, which
+ * the error then names instead of asking for capabilities it already has.
+ */
 export function privilegeError(what: string, errno: number): BpfCallError {
+  if (hasBpfPrivileges(effectiveCapabilities()) && seccompFilterActive())
+    return new BpfCallError(`${what} although CAP_BPF and CAP_NET_ADMIN are held: a seccomp filter refuses bpf(2)`, errno, {
+      code: 'NP_ERR_SECCOMP',
+    });
   return new BpfCallError(what, errno, { code: 'NP_ERR_NO_PRIVILEGE' });
 }
 

@@ -22,6 +22,13 @@ export const ERROR_CATALOGUE = {
       'or securityContext.capabilities.add: [BPF, NET_ADMIN] in Kubernetes); ' +
       'ignore any libbpf message about RLIMIT_MEMLOCK, it is not the cause on kernels >= 5.11',
   },
+  NP_ERR_SECCOMP: {
+    summary: "bpf(2) was refused (EPERM) although CAP_BPF and CAP_NET_ADMIN are held: the container's seccomp profile blocks it",
+    hint:
+      'the runtime default seccomp profile of podman, CRI-O and older Docker/containerd allows bpf only with CAP_SYS_ADMIN: ' +
+      'use the profile shipped in deploy/kubernetes/seccomp/netprobe.json (seccompProfile type Localhost, see docs/deployment.md), ' +
+      'or `--security-opt seccomp=<that file>` with podman/Docker',
+  },
   NP_ERR_NO_LIBBPF: {
     summary: 'libbpf.so.1 could not be loaded',
     hint: 'install it (Debian/Ubuntu: `apt-get install libbpf1`; Fedora/RHEL: `dnf install libbpf`), or run with --source=netdev',

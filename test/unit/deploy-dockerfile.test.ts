@@ -1,6 +1,6 @@
 /**
- * The Dockerfile cannot be built here (no Docker engine), so its structure is
- * checked with a real Dockerfile parser (dockerfile-ast): the base images and
+ * The Dockerfile's structure, checked with a real Dockerfile parser
+ * (dockerfile-ast; test/privileged/container-image.test.ts builds and runs it): the base images and
  * stages, the scripted build step shared with the README and CI, production
  * dependencies only, no compiler in the final image, the BPF object shipped,
  * the exposed port and the entrypoint matching the exporter's defaults.
@@ -22,6 +22,18 @@ interface Stage {
   instructions: Instruction[];
 }
 
+/** The global ARGs (before the first FROM) with their defaults, substituted as a build without --build-arg would. */
+function resolveArgs(image: string, dockerfile: ReturnType<typeof DockerfileParser.parse>): string {
+  const defaults = new Map(
+    dockerfile
+      .getInitialARGs()
+      .map((a) => a.getProperty())
+      .filter((p) => p !== null)
+      .map((p) => [p.getName(), p.getValue() ?? ''] as const),
+  );
+  return image.replace(/\$\{?(\w+)\}?/g, (_, name: string) => defaults.get(name) ?? '');
+}
+
 async function readStages(): Promise<Stage[]> {
   const dockerfile = DockerfileParser.parse(await readFile(join(ROOT, 'Dockerfile'), 'utf8'));
   const stages: Stage[] = [];
@@ -29,7 +41,7 @@ async function readStages(): Promise<Stage[]> {
     if (instruction.getKeyword() === 'FROM') {
       const from = dockerfile.getFROMs().find((f) => f.getRange().start.line === instruction.getRange().start.line);
       assert.ok(from);
-      stages.push({ image: from.getImage() ?? '', name: from.getBuildStage(), instructions: [] });
+      stages.push({ image: resolveArgs(from.getImage() ?? '', dockerfile), name: from.getBuildStage(), instructions: [] });
     } else {
       stages.at(-1)?.instructions.push(instruction);
     }
@@ -53,7 +65,22 @@ async function packageJson(): Promise<{ engines: { node: string }; bin: Record<s
   return JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as never;
 }
 
-test('two stages: a node:20-bookworm builder and a node:20-bookworm-slim runtime', async () => {
+test('one build argument names the Node base image: the builder runs on it, the runtime on its -slim variant', async () => {
+  const text = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+  const dockerfile = DockerfileParser.parse(text);
+  assert.deepEqual(
+    dockerfile.getInitialARGs().map((a) => a.getProperty()?.getName()),
+    ['NODE_IMAGE'],
+    'NODE_IMAGE is the only build argument',
+  );
+  assert.deepEqual(
+    dockerfile.getFROMs().map((f) => f.getImage()),
+    ['${NODE_IMAGE}', '${NODE_IMAGE}-slim'],
+  );
+  assert.doesNotMatch(text, /NODE_EXTRA_CA_CERTS|ca-certificates\.crt/, "the test base's CA bundle is not in the shipped Dockerfile");
+});
+
+test('two stages: a node:20-bookworm builder and a node:20-bookworm-slim runtime (the defaults)', async () => {
   const stages = await readStages();
   assert.equal(stages.length, 2);
   const [build, runtime] = stages as [Stage, Stage];
