@@ -15,6 +15,11 @@ import { packageVersion } from '../exporter/package-version.js';
 export const EXIT_BAD_CONFIG = 2;
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // `netprobe top`: a client of a running exporter, with flags of its own (src/cli/top.ts).
+  if (argv[0] === 'top') {
+    const { runTop } = await import('./top.js');
+    return runTop(argv.slice(1));
+  }
   const version = packageVersion();
   const loaded = loadConfig({ argv, env, readFile: (path) => readFileSync(path, 'utf8') });
   if (!loaded.ok) {

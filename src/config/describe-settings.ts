@@ -24,6 +24,7 @@ export function renderHelp(version: string): string {
     `netprobe ${version}: Prometheus exporter of per-interface traffic counters from eBPF at the Linux TC layer`,
     '',
     'Usage: netprobe [flags]',
+    '       netprobe top [--url=<url>] [--once]   a live terminal view of a running exporter (netprobe top --help)',
     '',
     `Each flag also has an env var (shown) and most a config file key (shown); flags win over env vars,`,
     `env vars over the file (--${CONFIG_FILE_FLAG}), the file over defaults. Durations: ${DURATION_SYNTAX}.`,

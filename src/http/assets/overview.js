@@ -45,6 +45,10 @@
     var s = x >= 99.95 ? x.toFixed(0) : x >= 9.995 ? x.toFixed(1) : x.toFixed(2);
     return (v < 0 ? '-' : '') + s + (PREFIXES[i] ? ' ' + PREFIXES[i] : '');
   }
+  function withUnit(v, unit) {
+    var s = si(v);
+    return /[kMGTPE]$/.test(s) && unit.charAt(0) === 'B' ? s + unit : s + ' ' + unit;
+  }
   function duration(seconds) {
     if (seconds === null || !isFinite(seconds)) return '–';
     seconds = Math.max(0, Math.round(seconds));
@@ -173,7 +177,7 @@
             spanGaps: false,
             points: { show: false },
             value: function (u, v) {
-              return v === null || v === undefined ? '–' : si(v) + unit;
+              return v === null || v === undefined ? '–' : withUnit(v, unit.trim());
             },
           };
         }),
@@ -505,10 +509,9 @@
         'Live · refreshed every ' +
         interval / 1000 +
         ' s · totals: in ' +
-        si(doc.totals.ingress.bytesPerSecond) +
-        'B/s, out ' +
-        si(doc.totals.egress.bytesPerSecond) +
-        'B/s';
+        withUnit(doc.totals.ingress.bytesPerSecond, 'B/s') +
+        ', out ' +
+        withUnit(doc.totals.egress.bytesPerSecond, 'B/s');
     } else {
       s.className = 'status bad';
       s.textContent =
