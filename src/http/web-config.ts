@@ -27,7 +27,15 @@ import { createSecureContext, type SecureContextOptions, type TLSSocket } from '
 import { parse as parseYaml } from 'yaml';
 import { NetprobeError } from '../errors/index.js';
 import { BasicAuthVerifier, isBcryptHash } from '../security/basic-auth.js';
-import { CIPHER_SUITES, CLIENT_AUTH_TYPES, CURVES, SETTABLE_HEADERS, TLS_VERSIONS, type ClientAuthType } from '../security/tls-names.js';
+import {
+  CIPHER_SUITES,
+  CLIENT_AUTH_TYPES,
+  CURVES,
+  DEFAULT_TLS12_CIPHERS,
+  SETTABLE_HEADERS,
+  TLS_VERSIONS,
+  type ClientAuthType,
+} from '../security/tls-names.js';
 
 /** Raised for an unreadable or invalid web config file; the message lists every problem. */
 export class WebConfigError extends NetprobeError {
@@ -52,7 +60,7 @@ export interface TlsServerSettings {
   clientAllowedSans: string[];
   minVersion: SecureContextOptions['minVersion'];
   maxVersion?: SecureContextOptions['maxVersion'];
-  /** OpenSSL cipher list for TLS ≤ 1.2; undefined = Node's defaults. */
+  /** OpenSSL cipher list for TLS ≤ 1.2 (`cipher_suites`, or DEFAULT_TLS12_CIPHERS when it names none). */
   ciphers?: string;
   /** OpenSSL group list; undefined = Node's defaults. */
   ecdhCurve?: string;
@@ -322,7 +330,7 @@ function parseTls(o: Obj | undefined, baseDir: string, problems: string[]): TlsS
   if (keyPem) settings.keyPem = keyPem;
   if (clientCaFile) settings.clientCaFile = resolve(baseDir, clientCaFile);
   if (maxVersion) settings.maxVersion = maxVersion;
-  if (suites.length > 0) settings.ciphers = suites.filter(Boolean).join(':');
+  settings.ciphers = suites.length > 0 ? suites.filter(Boolean).join(':') : DEFAULT_TLS12_CIPHERS;
   if (curves.length > 0) settings.ecdhCurve = curves.filter(Boolean).join(':');
   if (typeof prefer === 'boolean') settings.honorCipherOrder = prefer;
   return settings;

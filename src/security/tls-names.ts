@@ -41,6 +41,22 @@ export const CIPHER_SUITES: Readonly<Record<string, string>> = Object.freeze({
   TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305: 'ECDHE-ECDSA-CHACHA20-POLY1305',
 });
 
+/**
+ * What TLS 1.2 offers when `cipher_suites` names none: ECDHE key exchange
+ * (forward secrecy) with AES-GCM or ChaCha20-Poly1305 only, as exporter-toolkit
+ * on current Go does. Node's own default list would also offer static-RSA key
+ * exchange and CBC suites. No TLS 1.3 name is in it, so TLS 1.3 keeps Node's
+ * defaults. An explicit `cipher_suites` replaces it.
+ */
+export const DEFAULT_TLS12_CIPHERS: string = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 /** `curve_preferences` (Go's names) → OpenSSL group names for `ecdhCurve`. */
 export const CURVES: Readonly<Record<string, string>> = Object.freeze({
   CurveP256: 'P-256',
