@@ -3,11 +3,11 @@
  * (`ip -s link`) differ, measured with real traffic against the real CLI
  * (eBPF source) — the relations docs/metrics.md states ("Differences from
  * `ip -s link`"). In namespace B: a bridge with a veth port, a vxlan device
- * over it, and lo; namespace A sends UDP to the bridge and through the vxlan,
- * and iperf3 runs TCP over B's lo. Scrapes go over a separate veth pair, so
+ * over it, a macvlan on another veth, and lo; namespace A sends UDP to the
+ * bridge, through the vxlan and to the macvlan, and iperf3 runs TCP over B's lo. Scrapes go over a separate veth pair, so
  * they touch none of the measured devices. Asserted, per device and
  * direction, on deltas taken when everything is quiet:
- * - veth (bridge port): TC = kernel, packets and bytes, both directions;
+ * - veth (bridge port) and macvlan: TC = kernel, packets and bytes, both directions;
  * - bridge: ingress bytes = rx_bytes + 14 × packets (the bridge counts frames
  *   without their Ethernet header on receive); egress = tx exactly;
  * - vxlan: bytes = kernel bytes + 14 × packets, both directions;
@@ -27,7 +27,7 @@ import { startNetprobe } from '../support/netprobe-process.js';
 import { sampleValue } from '../support/exposition-parse.js';
 import { iperf, quietIpv6, sendUdp, staticNeighbours } from '../support/traffic.js';
 
-const DEVICES = ['vb', 'br0', 'vx0', 'lo'] as const;
+const DEVICES = ['vb', 'mv0', 'br0', 'vx0', 'lo'] as const;
 type Device = (typeof DEVICES)[number];
 const DIRECTIONS = ['ingress', 'egress'] as const;
 type Counts = { packets: bigint; bytes: bigint; segments: bigint };
@@ -69,6 +69,16 @@ test('TC counters against ip -s link on a bridge, a vxlan and lo, with real traf
   // No ARP on the measured devices: the only packets are the test's.
   await staticNeighbours(a, b, { a: 'va', b: 'br0', addrA: underA, addrB: underB });
   await staticNeighbours(a, b, { a: 'vx0', b: 'vx0', addrA: vxA, addrB: vxB });
+  // A:wa — B:wb, with macvlan B:mv0 (bridge mode) on wb holding the address.
+  const [macA, macB] = [`10.217.${subnet}.1`, `10.217.${subnet}.2`];
+  await a.ip(['link', 'add', 'wa', 'type', 'veth', 'peer', 'name', 'wb', 'netns', b.name]);
+  await a.ip(['addr', 'add', `${macA}/24`, 'dev', 'wa']);
+  await a.ip(['link', 'set', 'wa', 'up']);
+  await b.ip(['link', 'set', 'wb', 'up']);
+  await b.ip(['link', 'add', 'mv0', 'link', 'wb', 'type', 'macvlan', 'mode', 'bridge']);
+  await b.ip(['addr', 'add', `${macB}/24`, 'dev', 'mv0']);
+  await b.ip(['link', 'set', 'mv0', 'up']);
+  await staticNeighbours(a, b, { a: 'wa', b: 'mv0', addrA: macA, addrB: macB });
   // The scrape path: its own veth pair.
   const mgmt = await vethBetween(a, b);
 
@@ -128,6 +138,7 @@ test('TC counters against ip -s link on a bridge, a vxlan and lo, with real traf
   const before = await settled();
   await sendUdp(a, underB, 200, 200); // to the bridge's address
   await sendUdp(a, vxB, 200, 300); // through the vxlan
+  await sendUdp(a, macB, 100, 400); // to the macvlan
   await iperf(b, b, '127.0.0.1', [{ seconds: 2 }]); // TCP over lo
   const after = await settled();
 
@@ -140,14 +151,15 @@ test('TC counters against ip -s link on a bridge, a vxlan and lo, with real traf
       t.diagnostic(`${d} ${dir}: netprobe ${json(delta(d, 'ours', dir))}, kernel ${json(delta(d, 'kernel', dir))}`);
 
   // Real traffic on every device measured.
-  for (const d of DEVICES) assert.ok(delta(d, 'kernel', 'ingress').packets >= 200n, `${d}: traffic arrived`);
+  for (const d of DEVICES) assert.ok(delta(d, 'kernel', 'ingress').packets >= 100n, `${d}: traffic arrived`);
   assert.ok(delta('vx0', 'kernel', 'egress').packets > 0n && delta('br0', 'kernel', 'egress').packets > 0n, 'ICMP answers left');
 
-  // veth: exact in both directions.
-  for (const dir of DIRECTIONS) {
-    const [o, k] = [delta('vb', 'ours', dir), delta('vb', 'kernel', dir)];
-    assert.deepEqual([o.packets, o.bytes], [k.packets, k.bytes], `vb ${dir}`);
-  }
+  // veth and macvlan: exact in both directions.
+  for (const d of ['vb', 'mv0'] as const)
+    for (const dir of DIRECTIONS) {
+      const [o, k] = [delta(d, 'ours', dir), delta(d, 'kernel', dir)];
+      assert.deepEqual([o.packets, o.bytes], [k.packets, k.bytes], `${d} ${dir}`);
+    }
   // bridge: 14 bytes a packet more on receive; transmit exact.
   {
     const [o, k] = [delta('br0', 'ours', 'ingress'), delta('br0', 'kernel', 'ingress')];
