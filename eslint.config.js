@@ -18,6 +18,9 @@ export default tseslint.config(
       ],
       // An async method that implements an async interface need not await.
       '@typescript-eslint/require-await': 'off',
+      // Tests declare a process with `let`, register its cleanup with t.after(), then start it:
+      // a failure in between must still find the variable (a `const` would be in its TDZ).
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },

@@ -21,5 +21,5 @@ export interface BenchPart {
   needs: string[];
   run(ctx: BenchContext): Promise<PartResult>;
   /** Draws the part's chart (an SVG document) from its stored data, so --docs-only redraws it. */
-  chart?(data: Record<string, unknown>): string;
+  chart?: (data: Record<string, unknown>) => string;
 }

@@ -13,7 +13,6 @@ import { cell, fmt, type PartResult, type Table, type Verdict } from '../lib/rep
 import { pairedRatios, summarize, type Summary } from '../lib/stats.js';
 
 const MODES = ['none', 'tcx', 'tc'] as const;
-type Mode = (typeof MODES)[number];
 const PROTOCOLS = ['tcp', 'udp64'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 const IPERF_PORT = 5201;

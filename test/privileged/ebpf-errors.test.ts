@@ -61,7 +61,7 @@ test('auto picks tcx on this kernel and says so; a second loadNetworkMonitor() i
   assert.equal(ready.attachMode, hasTcx ? 'tcx' : 'tc');
   assert.match(agent.log, /attach mode auto: /);
   const again = await agent.request('reload', 'reloaded').catch((e: Error) => e);
-  assert.ok(again instanceof Error && /already loaded/.test(again.message), String(again));
+  assert.ok(again instanceof Error && /already loaded/.test(again.message), JSON.stringify(again));
   assert.equal(await agent.close(), 0);
 });
 

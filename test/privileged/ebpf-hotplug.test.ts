@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { twoHosts, vethBetween, type Netns } from '../support/netns.js';
-import { Agent, row, type AgentInterface } from '../support/ebpf-agent-driver.js';
+import { Agent, row } from '../support/ebpf-agent-driver.js';
 import { iperf, quietIpv6 } from '../support/traffic.js';
 import { deltas, settledSnapshot } from '../support/counter-snapshot.js';
 

@@ -85,14 +85,7 @@ async function hotPlugCountsExactly(a: Netns, b: Netns, np: NetprobeProcess): Pr
 async function nothingAttached(ns: Netns): Promise<void> {
   const qdiscs = await ns.ip(['-j', 'link', 'show']);
   for (const link of JSON.parse(qdiscs) as Array<{ ifname: string }>) {
-    const { stdout } = await import('node:child_process').then(
-      (cp) =>
-        new Promise<{ stdout: string }>((resolve, reject) =>
-          cp.execFile('ip', ['netns', 'exec', ns.name, 'tc', 'filter', 'show', 'dev', link.ifname, 'ingress'], (e, out) =>
-            e ? reject(e) : resolve({ stdout: out }),
-          ),
-        ),
-    );
+    const stdout = await ns.exec('tc', ['filter', 'show', 'dev', link.ifname, 'ingress']);
     assert.doesNotMatch(stdout, /netprobe/, `a netprobe filter is left on ${link.ifname}`);
   }
 }

@@ -200,7 +200,7 @@ test(`random flag/env/file combinations (${RUNS} runs): exit 2 with a message pe
   const next = rng(seed);
   const cases = Array.from({ length: RUNS }, (_, i) => makeCase(next, dir!, i));
   for (let w = 0; w < WORKERS; w++) namespaces.push(await Netns.create('npfuzz'));
-  const outcomes: Outcome[] = new Array(RUNS);
+  const outcomes = new Array<Outcome>(RUNS);
   await Promise.all(
     namespaces.map(async (ns, w) => {
       for (let i = w; i < RUNS; i += WORKERS) outcomes[i] = await runCase(ns, cases[i]!, dir!, i);

@@ -138,7 +138,7 @@ test('/health: the seed shape, 200 ok while fresh, 503 when stale or never colle
   const fresh = routes()(get('/health'));
   assert.equal(fresh.status, 200);
   assert.equal(fresh.headers['Content-Type'], 'application/json; charset=utf-8');
-  const doc = JSON.parse(bodyText(fresh));
+  const doc = JSON.parse(bodyText(fresh)) as { status: string; timestamp: string; server: unknown; source: unknown };
   assert.equal(doc.status, 'ok');
   assert.match(doc.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
   assert.deepEqual(doc.server, {
@@ -154,7 +154,7 @@ test('/health: the seed shape, 200 ok while fresh, 503 when stale or never colle
   // max(3 × 5 s, 30 s) = 30 s.
   const at = (ageMs: number | undefined, intervalMs = 5000): { status: number; body: { status: string } } => {
     const r = routes({ status: () => status({ lastSuccessAgeMs: ageMs, collectIntervalMs: intervalMs }) })(get('/health'));
-    return { status: r.status, body: JSON.parse(bodyText(r)) };
+    return { status: r.status, body: JSON.parse(bodyText(r)) as { status: string } };
   };
   assert.equal(at(29_999).status, 200);
   assert.deepEqual(at(30_000), { status: 503, body: at(30_000).body });
