@@ -5,8 +5,10 @@
  * rx = ingress, tx = egress. The kernel keeps no GSO segment count here, so
  * `segments` equals `packets`.
  *
- * Netlink goes through the same FFI library as libbpf; without libbpf.so.1
- * the source reads sysfs instead (and follows interfaces by its interval only).
+ * Netlink goes through libc (src/sys/libc.ts), which loads without
+ * libbpf.so.1; should a dump still report the FFI library missing
+ * (NP_ERR_NO_LIBBPF), the source reads sysfs instead (and follows interfaces
+ * by its interval only).
  */
 import { NetprobeError } from '../errors/index.js';
 import { LinkWatcher } from '../net/link-events.js';
@@ -15,7 +17,7 @@ import type { Logger } from '../log/logger.js';
 import type { CounterRow, CounterSource } from './counter-source.js';
 import { readSysfsLinks } from './sysfs-links.js';
 
-/** The error code of a missing libbpf.so.1 (src/bpf/errors.ts). */
+/** The error code of a missing FFI library (src/sys/sys-errors.ts). */
 const NO_LIBBPF = 'NP_ERR_NO_LIBBPF';
 
 export interface NetdevSourceOptions {
