@@ -4,6 +4,8 @@
  * (no stack traces: they are the user's to fix) and exit 2; runtime failures
  * are logged and exit 1; a stop signal exits 0 once everything is detached.
  */
+// First: a server restarts node with its runtime flags before anything else is evaluated.
+import './relaunch-early.js';
 import { readFileSync } from 'node:fs';
 import { formatProblem } from '../config/config-problem.js';
 import { renderHelp } from '../config/describe-settings.js';
@@ -13,6 +15,8 @@ import { packageVersion } from '../exporter/package-version.js';
 
 /** Exit status for invalid configuration (flags, env, file). */
 export const EXIT_BAD_CONFIG = 2;
+/** When the pages only the start needed are dropped from RSS (src/cli/trim-startup-pages.ts). */
+const TRIM_AFTER_MS = 30_000;
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   // `netprobe top`: a client of a running exporter, with flags of its own (src/cli/top.ts).
@@ -41,9 +45,15 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     const { check } = await import('./check.js');
     return check({ settings, exporterConfig, logger, version, write: (text) => process.stdout.write(text) });
   }
+  // relaunch-early.js made this a node with the runtime flags, or says why not.
+  const { reportRelaunch } = await import('./relaunch.js');
+  reportRelaunch(logger);
   const { serve } = await import('./serve.js');
   const { applyAllocatorPolicy } = await import('./allocator-policy.js');
+  const { trimStartupPages } = await import('./trim-startup-pages.js');
   applyAllocatorPolicy(logger);
+  // Once started (attached, listening, first collections done), the start-up code is cold.
+  setTimeout(() => trimStartupPages(logger), TRIM_AFTER_MS).unref();
   return serve({ settings, exporterConfig, logger, version });
 }
 

@@ -4,7 +4,8 @@
  * keys are problems (with a suggestion), never silently ignored: a typo in a
  * config file must not quietly leave a default in place.
  */
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parseDocument as ParseDocument } from 'yaml';
 import { readOrRecord, type ConfigProblem, type LayerResult } from './config-problem.js';
 import { didYouMeanSuffix } from './did-you-mean.js';
 import { SETTING_NAMES, settingOf, type SettingName, type Settings } from './schema.js';
@@ -25,6 +26,10 @@ const GROUPS = new Set(
       .map((_, i, parts) => parts.slice(0, i + 1).join('.')),
   ),
 );
+
+// yaml is loaded only when there is a file to read: most runs have none.
+const require = createRequire(import.meta.url);
+const parseDocument: typeof ParseDocument = (...args) => (require('yaml') as typeof import('yaml')).parseDocument(...args);
 
 function showYaml(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);

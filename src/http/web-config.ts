@@ -24,7 +24,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { NetprobeError } from '../errors/index.js';
 import { BasicAuthVerifier, isBcryptHash } from '../security/basic-auth.js';
 import {
@@ -36,6 +36,11 @@ import {
   TLS_VERSIONS,
   type ClientAuthType,
 } from '../security/tls-names.js';
+
+// yaml is loaded only when there is a web config file: most runs have none.
+const require = createRequire(import.meta.url);
+const parseYaml = (text: string, options: import('yaml').ParseOptions): unknown =>
+  (require('yaml') as typeof import('yaml')).parse(text, options);
 
 /** Raised for an unreadable or invalid web config file; the message lists every problem. */
 export class WebConfigError extends NetprobeError {

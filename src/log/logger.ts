@@ -1,5 +1,11 @@
+import { createRequire } from 'node:module';
 import pino from 'pino';
-import pretty from 'pino-pretty';
+import type pretty from 'pino-pretty';
+
+// pino-pretty is loaded only for --log.format=text: a JSON-logging DaemonSet
+// does not carry it in memory (docs/benchmarks.md, part 5).
+const require = createRequire(import.meta.url);
+const loadPretty = (): typeof pretty => require('pino-pretty') as typeof pretty;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -22,7 +28,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // Synchronous writes: a fatal error logged right before exit is never lost.
   const stream =
     opts.format === 'text'
-      ? pretty({ destination: fd, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' })
+      ? loadPretty()({ destination: fd, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' })
       : pino.destination({ dest: fd, sync: true });
   return pino(
     {

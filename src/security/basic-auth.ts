@@ -10,7 +10,11 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import bcrypt from 'bcryptjs';
+import type bcryptModule from 'bcryptjs';
+
+// Loaded on the first check that needs it: only a web config with users does.
+let bcryptLoaded: Promise<typeof bcryptModule> | undefined;
+const loadBcrypt = (): Promise<typeof bcryptModule> => (bcryptLoaded ??= import('bcryptjs').then((m) => m.default));
 
 /** `$2a$`, `$2b$` or `$2y$`, a two-digit cost, 22 salt + 31 hash characters. */
 const BCRYPT_HASH = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
@@ -85,7 +89,8 @@ export class BasicAuthVerifier {
     // An unknown user still costs one bcrypt check, so response times do not
     // tell which user names exist.
     const run = async (): Promise<boolean> => {
-      const ok = await bcrypt.compare(password, hash ?? this.#dummy());
+      const bcrypt = await loadBcrypt();
+      const ok = await bcrypt.compare(password, hash ?? this.#dummy(bcrypt));
       return ok && hash !== undefined;
     };
     const result = this.#queue.then(run);
@@ -118,13 +123,14 @@ export class BasicAuthVerifier {
     return mac.digest('hex');
   }
 
-  #dummy(): string {
+  #dummy(bcrypt: typeof bcryptModule): string {
     this.#dummyHash ??= bcrypt.hashSync(randomBytes(16).toString('hex'), this.#typicalCost());
     return this.#dummyHash;
   }
 
   #typicalCost(): number {
     const first = this.#users.values().next().value;
-    return first !== undefined && isBcryptHash(first) ? bcrypt.getRounds(first) : 10;
+    // The cost is the hash's second field (`$2b$12$...`), as bcrypt.getRounds reads it.
+    return first !== undefined && isBcryptHash(first) ? Number(first.slice(4, 6)) : 10;
   }
 }

@@ -30,6 +30,14 @@ export interface Libc {
   /** mallopt(3): 1 on success, 0 on error. */
   mallopt(param: number, value: number): number;
 
+  // for the CLI's start (src/cli/relaunch.ts, src/cli/trim-startup-pages.ts)
+  /** execve(2) with null-free string arrays; returns only on failure, with -errno. */
+  execve(path: string, argv: readonly string[], env: readonly string[]): number;
+  /** Clears FD_CLOEXEC on `fd` (Node sets it on stdio), so the next program inherits it: 0 or -errno. */
+  keepAcrossExec(fd: number): number;
+  /** madvise(2) on [addr, addr + length): 0 or -errno. */
+  madvise(addr: bigint, length: number, advice: number): number;
+
   // for dropping capabilities (src/security/capabilities.ts)
   /** capset(2) on the calling thread (v3 header, pid 0): 0 or -errno. */
   capset(effective: bigint, permitted: bigint, inheritable: bigint): number;
@@ -56,6 +64,9 @@ function bindLibc(): Libc {
     getsockopt: c.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *len)'),
     close: c.func('int close(int fd)'),
     mallopt: c.func('int mallopt(int param, int value)'),
+    execve: c.func('int execve(const char *path, const char **argv, const char **envp)'),
+    fcntl: c.func('int fcntl(int fd, int cmd, int arg)'),
+    madvise: c.func('int madvise(uintptr_t addr, size_t length, int advice)'),
     capset: c.func('int capset(void *hdr, void *data)'),
     prctl: c.func('int prctl(int option, ...)'),
   };
@@ -70,6 +81,15 @@ function bindLibc(): Libc {
     getsockopt: (fd, level, name, into) => f.getsockopt(fd, level, name, into, u32(into.length)) as number,
     close: (fd) => f.close(fd) as number,
     mallopt: (param, value) => f.mallopt(param, value) as number,
+    execve: (path, argv, env) => {
+      f.execve(path, [...argv, null], [...env, null]);
+      return -koffi.errno();
+    },
+    keepAcrossExec: (fd) => {
+      const F_SETFD = 2;
+      return (f.fcntl(fd, F_SETFD, 0) as number) === 0 ? 0 : -koffi.errno();
+    },
+    madvise: (addr, length, advice) => ((f.madvise(addr, length, advice) as number) === 0 ? 0 : -koffi.errno()),
     pollReadable: (fd, onReadable) => {
       // koffi 3.3 calls back with (status, events) although its typings say (events):
       // accept both, and let the reader find out on an error status.
