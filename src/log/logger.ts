@@ -28,7 +28,14 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // Synchronous writes: a fatal error logged right before exit is never lost.
   const stream =
     opts.format === 'text'
-      ? loadPretty()({ destination: fd, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' })
+      ? loadPretty()({
+          destination: fd,
+          sync: true,
+          colorize: false,
+          singleLine: true,
+          translateTime: 'SYS:standard',
+          ignore: 'pid,hostname',
+        })
       : pino.destination({ dest: fd, sync: true });
   return pino(
     {
