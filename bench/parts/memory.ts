@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import type { BenchPart } from '../lib/context.js';
 import { startNetprobe, startNodeExporter, NETPROBE_PORT, NODE_EXPORTER_PORT, type ExporterName } from '../lib/exporters.js';
 import type { NsProcess } from '../../test/support/ns-process.js';
-import { rssBytes } from '../lib/proc-stats.js';
+import { cpuSeconds, rssBytes } from '../lib/proc-stats.js';
 import { fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { createVethFarm, type VethFarm } from '../../test/support/veth-farm.js';
 
@@ -102,7 +102,10 @@ export const memoryPart: BenchPart = {
         const farm = await createVethFarm(size);
         farms.push(farm);
         for (const name of EXPORTERS) {
-          const proc = name === 'netprobe' ? await startNetprobe(ctx, farm.ns, [`--collector.interval=${COLLECT_INTERVAL}`]) : await startNodeExporter(farm.ns);
+          const proc =
+            name === 'netprobe'
+              ? await startNetprobe(ctx, farm.ns, [`--collector.interval=${COLLECT_INTERVAL}`])
+              : await startNodeExporter(farm.ns);
           subjects.push({ size, name, proc, farm, rss: [] });
         }
       }
@@ -113,6 +116,8 @@ export const memoryPart: BenchPart = {
       ctx.log(`memory: warm-up ${warmupSeconds} s, ${subjects.length} exporters`);
       await scrapeAll(warmupSeconds);
       const warm = subjects.map((s) => rssBytes(s.proc.pid));
+      const cpuAtWarm = subjects.map((s) => cpuSeconds(s.proc.pid));
+      const soakStarted = performance.now();
       ctx.log(`memory: soak ${soakSeconds} s`);
       const soak = scrapeAll(soakSeconds);
       let soaking = true;
@@ -125,6 +130,8 @@ export const memoryPart: BenchPart = {
       const counts = await soak;
       for (const s of subjects) s.rss.push(rssBytes(s.proc.pid));
       const fileShare = subjects.map((s) => rssFileBytes(s.proc.pid));
+      const soakElapsed = (performance.now() - soakStarted) / 1000;
+      const cpuShare = subjects.map((s, i) => (cpuSeconds(s.proc.pid) - cpuAtWarm[i]!) / soakElapsed);
       const failed = counts.filter((c) => c.errors > 0).length;
       if (failed > 0) throw new Error(`${failed} exporters had failed scrapes during the soak`);
 
@@ -132,8 +139,8 @@ export const memoryPart: BenchPart = {
         caption:
           `netprobe as the CLI runs it (collection every ${COLLECT_INTERVAL}) and node_exporter (netdev collector only), each scraped every ${SCRAPE_INTERVAL_MS / 1000} s ` +
           `plain and gzip; RSS after ${warmupSeconds} s of warm-up, then sampled every ${sampleEveryMs / 1000} s for ${(soakSeconds / 60).toFixed(1)} min. ` +
-          'All sizes ran at the same time, each in its own namespace. Ratio = netprobe / node_exporter, on the soak medians; "files" is the file-backed part of RSS at the end (binary, libraries).',
-        headers: ['interfaces', 'exporter', 'scrapes', 'RSS warm', 'RSS median', 'RSS max', 'files', 'growth', 'ratio'],
+          'All sizes ran at the same time, each in its own namespace. Ratio = netprobe / node_exporter, on the soak medians; "files" is the file-backed part of RSS at the end (binary, libraries); CPU is the share of one core over the soak (collection and scrapes).',
+        headers: ['interfaces', 'exporter', 'scrapes', 'RSS warm', 'RSS median', 'RSS max', 'files', 'growth', 'ratio', 'CPU'],
         rows: [],
       };
       const data: Record<string, unknown> = {
@@ -162,8 +169,19 @@ export const memoryPart: BenchPart = {
           fmt.bytes(fileShare[i]!),
           `${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%`,
           s.name === 'netprobe' ? fmt.ratio(ratio) : '',
+          `${(100 * cpuShare[i]!).toFixed(1)}%`,
         ]);
-        data[`${s.size}|${s.name}`] = { warm: warm[i], end, median: mid, max, file: fileShare[i], growth, samples: s.rss, scrapes: counts[i]!.scrapes };
+        data[`${s.size}|${s.name}`] = {
+          warm: warm[i],
+          end,
+          median: mid,
+          max,
+          file: fileShare[i],
+          cpuShare: cpuShare[i],
+          growth,
+          samples: s.rss,
+          scrapes: counts[i]!.scrapes,
+        };
         if (s.name !== 'netprobe') return;
         if (s.size === LARGE_SIZE)
           verdicts.push({
@@ -178,21 +196,27 @@ export const memoryPart: BenchPart = {
             met: max <= MEMORY_TARGET_SMALL_BYTES,
           });
         if (growth > GROWTH_TOLERANCE)
-          notes.push(`netprobe at ${fmt.count(s.size)} interfaces grew ${(100 * growth).toFixed(1)}% over the soak (tolerance ${100 * GROWTH_TOLERANCE}%).`);
+          notes.push(
+            `netprobe at ${fmt.count(s.size)} interfaces grew ${(100 * growth).toFixed(1)}% over the soak (tolerance ${100 * GROWTH_TOLERANCE}%).`,
+          );
       });
       const worstGrowth = Math.max(
-        ...subjects.filter((s) => s.name === 'netprobe').map((s) => (s.rss[s.rss.length - 1]! - warm[subjects.indexOf(s)]!) / warm[subjects.indexOf(s)]!),
+        ...subjects
+          .filter((s) => s.name === 'netprobe')
+          .map((s) => (s.rss[s.rss.length - 1]! - warm[subjects.indexOf(s)]!) / warm[subjects.indexOf(s)]!),
       );
       verdicts.push({
         target: `no growth over ${(soakSeconds / 60).toFixed(1)} min of scraping`,
         result: `largest change ${worstGrowth >= 0 ? '+' : ''}${(100 * worstGrowth).toFixed(1)}% of warm RSS`,
         met: worstGrowth <= GROWTH_TOLERANCE,
       });
-      notes.push(`netprobe ran as \`${netprobeCommand.slice(0, 2).join(' ')} …\`: the CLI restarts node with its runtime flags itself (src/cli/runtime-flags.ts).`);
+      notes.push(
+        `netprobe ran as \`${netprobeCommand.slice(0, 2).join(' ')} …\`: the CLI restarts node with its runtime flags itself (src/cli/runtime-flags.ts).`,
+      );
       if (!ctx.smoke && !notes.some((n) => n.includes(' grew ')))
         notes.push(`No growth: every netprobe instance ended within ${100 * GROWTH_TOLERANCE}% of its warm RSS.`);
       notes.push(
-        'Other work shared the machine\'s 2 cores during the run; RSS depends little on that (CPU would), but a slower scrape can overlap the next one and hold two expositions at once, for node_exporter as for netprobe.',
+        "Other work shared the machine's 2 cores during the run; RSS depends little on that (CPU would), but a slower scrape can overlap the next one and hold two expositions at once, for node_exporter as for netprobe.",
       );
       return { part: 'memory', title: this.title, tables: [table], notes, verdicts, data, seconds: 0 };
     } finally {
