@@ -25,7 +25,7 @@ import { checkExporterConfig } from './exporter-config-check.js';
 import { ExporterStateError } from './exporter-errors.js';
 import type { ExpositionInput } from '../exposition/exposition.js';
 import { buildExpositionSnapshot, type ExpositionSnapshot } from '../exposition/exposition-snapshot.js';
-import { buildOverviewSnapshot, type OverviewSnapshot } from '../exposition/overview-snapshot.js';
+import { buildOverviewSnapshot, type OverviewInput, type OverviewSnapshot } from '../exposition/overview-snapshot.js';
 import { RateHistory } from '../collector/rate-history.js';
 import { InterfaceLabelCache } from '../exposition/interface-labels.js';
 import { packageVersion } from './package-version.js';
@@ -66,8 +66,9 @@ export class Exporter {
 
   private readonly labelCache = new InterfaceLabelCache();
   private snapshot: ExpositionSnapshot | undefined;
-  /** The overview page's document and its bounded chart history (docs/overview.md). */
+  /** The overview page's document (built on demand, once per collection) and its bounded chart history (docs/overview.md). */
   private overview: OverviewSnapshot | undefined;
+  private overviewInput: Omit<OverviewInput, 'history' | 'nowMs'> | undefined;
   private readonly history: RateHistory;
   private readonly startedAtMs = Date.now();
   private samples: readonly InterfaceSample[] = [];
@@ -308,25 +309,22 @@ export class Exporter {
         processFamilies: [],
       });
     }
-    try {
-      await this.publishOverview(outcome);
-    } catch (error) {
-      // The page is secondary: /metrics stays served; the overview keeps its previous document.
-      this.logger.error({ err: error }, 'overview document failed');
-    }
+    this.publishOverview(outcome);
   }
 
-  /** Builds the overview document from what this collection published (its gzip runs off the main thread). */
-  private async publishOverview(outcome: CollectionOutcome): Promise<void> {
+  /**
+   * Records the chart history and keeps what the overview document needs.
+   * The document itself is built on the first request after this collection
+   * (currentOverview), so nobody watching costs nothing.
+   */
+  private publishOverview(outcome: CollectionOutcome): void {
     if (outcome.ok && this.up) this.history.record(outcome.wallTimeMs, this.samples);
     const stat = (key: string): number | null => {
       const v = this.lastSourceStats[key];
       return v === undefined ? null : Number(v);
     };
-    this.overview = await buildOverviewSnapshot({
+    this.overviewInput = {
       samples: this.samples,
-      history: this.history,
-      nowMs: Date.now(),
       trust: {
         up: this.up,
         source: this.source.kind,
@@ -344,11 +342,13 @@ export class Exporter {
         lastCollection: this.lastSuccessWall?.getTime() ?? null,
         series: this.snapshot?.series ?? 0,
       },
-    });
+    };
+    this.overview = undefined;
   }
 
   private currentOverview(): OverviewSnapshot {
-    if (!this.overview) throw new Error('no overview yet: start() publishes one before listening');
+    if (!this.overviewInput) throw new Error('no overview yet: start() collects before listening');
+    this.overview ??= buildOverviewSnapshot({ ...this.overviewInput, history: this.history, nowMs: Date.now() });
     return this.overview;
   }
 

@@ -1,16 +1,15 @@
 /**
- * The overview document as served: built and gzipped once per collection
- * (like the exposition), so a browser left open on `/` or a `netprobe top`
- * costs a memory copy per refresh. The JSON escapes `<`, `>` and `&` (still
- * valid JSON) so the same bytes can be embedded in the page's HTML.
+ * The overview document as served: built and gzipped at most once per
+ * collection (the Exporter builds it on the first request after a collection
+ * and keeps it), so a browser left open on `/` or a `netprobe top` costs a
+ * memory copy per refresh, and nobody watching costs nothing. The JSON
+ * escapes `<` (still valid JSON) so the same bytes can be embedded in the
+ * page's HTML: no `</script>` or `<!--` can appear in it.
  */
-import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
-import { promisify } from 'node:util';
+import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import type { InterfaceSample, DirectionSample } from '../collector/interface-sample.js';
 import { HISTORY_WINDOW_MS, type RateHistory } from '../collector/rate-history.js';
 import type { OverviewDirection, OverviewDocument, OverviewInterface, OverviewTrust } from './overview-document.js';
-
-const gzip = promisify(gzipCallback);
 
 /** Interfaces whose history the document carries. */
 export const OVERVIEW_TOP_INTERFACES = 5;
@@ -103,14 +102,17 @@ export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
   };
 }
 
-const HTML_UNSAFE: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' };
-
-/** JSON that is safe inside an HTML `<script type="application/json">` element and still parses to the same value. */
+/**
+ * JSON that is safe as the text of an HTML `<script type="application/json">`
+ * element (only `<` can end or confuse it: `</script>`, `<!--`) and still
+ * parses to the same value.
+ */
 export function htmlSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => HTML_UNSAFE[c]!);
+  return JSON.stringify(value).replaceAll('<', '\\u003c');
 }
 
-export async function buildOverviewSnapshot(input: OverviewInput): Promise<OverviewSnapshot> {
+/** Builds the document, its JSON and its gzip (level 1: ~6× smaller, fastest). */
+export function buildOverviewSnapshot(input: OverviewInput): OverviewSnapshot {
   const json = Buffer.from(htmlSafeJson(buildOverviewDocument(input)), 'utf8');
-  return { json, gzip: await gzip(json, { level: zlibConstants.Z_BEST_SPEED }), interfaces: input.samples.length };
+  return { json, gzip: gzipSync(json, { level: zlibConstants.Z_BEST_SPEED }), interfaces: input.samples.length };
 }

@@ -147,17 +147,17 @@ test('the document: totals, every interface, top histories, trust with uptime; p
   assert.equal(doc.history.windowMs, 15 * 60_000);
 });
 
-test('JSON embedded in HTML: no <, >, & or line separators survive, and it parses to the same value', async () => {
+test('JSON embedded in HTML: no < survives (no </script>, no <!--), and it parses to the same value', () => {
   const hostile = '</script><img src=x onerror=alert(1)>&\u2028';
   const text = htmlSafeJson({ name: hostile });
-  assert.doesNotMatch(text, /[<>&\u2028\u2029]/);
+  assert.ok(!text.includes('<'));
   assert.deepEqual(JSON.parse(text), { name: hostile });
 
   const h = new RateHistory({ intervalMs: 5000 });
   const samples = [withRate(7, hostile, 1)];
   h.record(1000, samples);
-  const snap = await buildOverviewSnapshot({ samples, trust: TRUST, history: h, nowMs: 2000 });
-  assert.doesNotMatch(snap.json.toString(), /[<>&]/);
+  const snap = buildOverviewSnapshot({ samples, trust: TRUST, history: h, nowMs: 2000 });
+  assert.ok(!snap.json.toString().includes('<'));
   assert.deepEqual(gunzipSync(snap.gzip), snap.json);
   assert.equal((JSON.parse(snap.json.toString()) as OverviewDocument).interfaces[0]!.name, hostile);
 });
