@@ -5,7 +5,8 @@
  * own tree in a fresh world-readable directory: src/ and test/fixtures/
  * transpiled to JavaScript (no tsx needed), their other files (assets, BPF
  * C), package.json, the compiled BPF objects of bpf/, and the production
- * node_modules. Built once per test process, on first use; removed at exit.
+ * node_modules. Built once per test process, on first use; removed at exit
+ * (or by the next build, if that process was killed).
  */
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,8 +86,23 @@ function openUp(path: string): void {
   }
 }
 
+/** Copies left by test processes that were killed before their exit handler ran. */
+function removeOrphans(parent: string): void {
+  for (const name of readdirSync(parent)) {
+    const pid = /^netprobe-readable-(\d+)-/.exec(name)?.[1];
+    if (pid === undefined) continue;
+    try {
+      process.kill(Number(pid), 0);
+    } catch {
+      rmSync(join(parent, name), { recursive: true, force: true });
+    }
+  }
+}
+
 function build(): ReadableCopy {
-  const root = mkdtempSync(join(publicParent(), 'netprobe-readable-'));
+  const parent = publicParent();
+  removeOrphans(parent);
+  const root = mkdtempSync(join(parent, `netprobe-readable-${process.pid}-`));
   process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   copyTree(join(REPO, 'src'), join(root, 'src'));
   copyTree(join(REPO, 'test', 'fixtures'), join(root, 'test', 'fixtures'));
