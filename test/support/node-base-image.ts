@@ -54,6 +54,7 @@ async function buildRootfs(out: string): Promise<void> {
       '--include=ca-certificates',
       // usr-is-merged instead of usrmerge, which would pull in perl.
       '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
+      '--dpkgopt=force-unsafe-io',
       '--dpkgopt=path-exclude=/usr/share/man/*',
       '--dpkgopt=path-exclude=/usr/share/doc/*',
       '--dpkgopt=path-exclude=/usr/share/locale/*',
