@@ -94,7 +94,9 @@ export function withDefaults(input: ExporterConfigInput = {}): ExporterConfig {
     ...DEFAULT_EXPORTER_CONFIG,
     ...stripUndefined(input),
     // A copy of an array; anything else is left as given, for the check to name it (a string would spread into letters).
-    interfaceFilter: Array.isArray(input.interfaceFilter) ? [...input.interfaceFilter] : (input.interfaceFilter ?? [...DEFAULT_EXPORTER_CONFIG.interfaceFilter]),
+    interfaceFilter: Array.isArray(input.interfaceFilter)
+      ? [...input.interfaceFilter]
+      : (input.interfaceFilter ?? [...DEFAULT_EXPORTER_CONFIG.interfaceFilter]),
     server: { ...DEFAULT_SERVER_CONFIG, ...stripUndefined(input.server ?? {}) },
     pods: { ...DEFAULT_PODS_CONFIG, ...stripUndefined(input.pods ?? {}) },
   };
