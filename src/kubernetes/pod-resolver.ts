@@ -66,6 +66,7 @@ export class PodResolver {
   private retryMs = FIRST_RETRY_MS;
   private closed = false;
   private logsDirProblem: string | undefined;
+  private podsInvisible = false;
   /** Set when pods cannot be found at all (no host PID namespace). */
   readonly missing: string | undefined;
 
@@ -222,7 +223,9 @@ export class PodResolver {
   /** Pod UID by the namespace id of its network namespace; hostNetwork pods (no id here) claim nothing. */
   private podsByNetnsid(): Map<number, string> {
     const byNsid = new Map<number, string>();
-    for (const [uid, pids] of readPodProcesses(this.opts.procDir)) {
+    const pods = readPodProcesses(this.opts.procDir);
+    this.checkPodsVisible(pods);
+    for (const [uid, pids] of pods) {
       for (const pid of pids) {
         const nsid = this.nsids.ofPid(pid);
         if (nsid === undefined) continue; // exited: try another
@@ -233,6 +236,26 @@ export class PodResolver {
       }
     }
     return byNsid;
+  }
+
+  /**
+   * Without the host's PID namespace, /proc shows only netprobe's own pod:
+   * no other pod's process is visible although veths lead to other
+   * namespaces. Said once (naming what is missing), and again if it recurs.
+   */
+  private checkPodsVisible(pods: ReadonlyMap<string, number[]>): void {
+    const own = podUidOfProcess(process.pid, this.opts.procDir);
+    const others = [...pods.keys()].filter((uid) => uid !== own).length;
+    if (others > 0) {
+      this.podsInvisible = false;
+      return;
+    }
+    if (this.podsInvisible) return;
+    this.podsInvisible = true;
+    this.opts.logger.warn(
+      { missing: 'hostPID', interfaces: this.links.size },
+      `no pod's process is visible in ${this.opts.procDir ?? '/proc'} although ${this.links.size} interfaces lead to other network namespaces: pod labels need the host's PID namespace (hostPID: true in the pod spec); until then those interfaces are counted without pod labels`,
+    );
   }
 
   private readLogDirs(): Map<string, PodIdentity> {

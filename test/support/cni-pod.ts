@@ -14,7 +14,7 @@
  * cgroup), so nothing outside is touched. `remove()` of a pod and
  * `cleanup()` of the node undo everything, leaf first, also after a failure.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,25 @@ import { promisify } from 'node:util';
 import { Netns, uniqueTag } from './netns.js';
 
 const run = promisify(execFile);
+
+/** Last resort when the test process ends without cleaning up: every pod namespace, sleeper and cgroup left. */
+const leftovers = new Set<{ netns: string; pid: number; cgroups: string[] }>();
+process.once('exit', () => {
+  for (const l of leftovers) {
+    try {
+      if (l.pid) process.kill(l.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    try {
+      if (l.netns) execFileSync('ip', ['netns', 'del', l.netns], { stdio: 'ignore' });
+    } catch {
+      /* gone */
+    }
+  }
+  // The cgroups empty out once the sleepers are reaped: a moment later.
+  for (const l of leftovers) for (const dir of [...l.cgroups].reverse()) rmdirQuiet(dir);
+});
 const CNI_PATH = '/usr/lib/cni';
 const UNIFIED = '/sys/fs/cgroup/unified';
 const MEMORY = '/sys/fs/cgroup/memory';
@@ -67,6 +86,9 @@ interface CniResult {
   ips?: Array<{ address: string; gateway?: string; interface?: number }>;
 }
 
+/** MAC addresses from the CNI result: the pod's eth0 and the node-side device it talks to. */
+const macs = new WeakMap<Pod, { pod: string; node: string }>();
+
 export class PodNode {
   readonly logsDir: string;
   private readonly dataDir: string;
@@ -75,6 +97,10 @@ export class PodNode {
   private readonly pods = new Set<Pod>();
   private readonly tag = uniqueTag();
   private readonly subnetSeed = 20 + Math.floor(Math.random() * 200);
+  /** The bridge of the bridge network (one per node, like a flannel/kindnet node). */
+  private get bridge(): string {
+    return `npbr${this.tag}`;
+  }
 
   private constructor(
     readonly ns: Netns,
@@ -123,7 +149,7 @@ export class PodNode {
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     child.stdin.end(this.config(shape));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve)); // 'close': stdout fully read
     clearTimeout(timer);
     if (code !== 0) throw new Error(`CNI ${command} (${shape}) failed (${code}): ${out}`);
     return out;
@@ -139,6 +165,8 @@ export class PodNode {
     let sleeper: ChildProcess | undefined;
     let cniAdded = false;
     let removed = false;
+    const leftover = { netns, pid: 0, cgroups };
+    leftovers.add(leftover);
     const pod: Pod = {
       spec: full,
       uid,
@@ -154,6 +182,7 @@ export class PodNode {
         if (removed) return;
         removed = true;
         this.pods.delete(pod);
+        leftovers.delete(leftover);
         if (sleeper && sleeper.exitCode === null && sleeper.signalCode === null) {
           const exited = new Promise((r) => sleeper!.once('exit', r));
           sleeper.kill('SIGKILL');
@@ -169,12 +198,15 @@ export class PodNode {
     try {
       if (netns) {
         await run('ip', ['netns', 'add', netns]);
-        await pod.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-        await pod.exec('ip', ['link', 'set', 'lo', 'up']);
+        await pod.exec('sh', [
+          '-c',
+          'sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && ip link set lo up',
+        ]);
       }
       // The pod's first process (the pause container), in its cgroup, before the network exists: as containerd does it.
       sleeper = spawn('ip', ['netns', 'exec', netns || this.ns.name, 'sleep', '3600'], { stdio: 'ignore' });
       pod.pid = sleeper.pid!;
+      leftover.pid = pod.pid;
       const leaf = this.cgroupPath(full.driver, uid, containerId);
       const root = full.driver === 'systemd' ? UNIFIED : this.memoryBase;
       let at = root;
@@ -196,6 +228,10 @@ export class PodNode {
         pod.ifindex = await this.ns.ifindex(host.name);
         pod.ip = result.ips![0]!.address.split('/')[0]!;
         pod.gateway = result.ips![0]!.gateway ?? '';
+        macs.set(pod, {
+          pod: result.interfaces?.find((i) => i.sandbox)?.mac ?? '',
+          node: result.interfaces?.find((i) => (full.shape === 'bridge' ? i.name === this.bridge : i.name === host.name))?.mac ?? '',
+        });
       }
     } catch (e) {
       await pod.remove();
@@ -217,11 +253,16 @@ export class PodNode {
    */
   async quietNeighbours(pod: Pod): Promise<void> {
     const gw = pod.gateway;
-    const podMac = (JSON.parse(await pod.exec('ip', ['-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>)[0]!.address;
-    const nodeDev = pod.spec.shape === 'bridge' ? `npbr${this.tag}` : pod.hostVeth;
-    const nodeMac = (JSON.parse(await this.ns.ip(['-j', 'link', 'show', nodeDev])) as Array<{ address: string }>)[0]!.address;
-    await pod.exec('ip', ['neigh', 'replace', gw, 'lladdr', nodeMac, 'dev', 'eth0', 'nud', 'permanent']);
-    await this.ns.ip(['neigh', 'replace', pod.ip, 'lladdr', podMac, 'dev', nodeDev, 'nud', 'permanent']);
+    const nodeDev = pod.spec.shape === 'bridge' ? this.bridge : pod.hostVeth;
+    const known = macs.get(pod);
+    const podMac =
+      known?.pod || (JSON.parse(await pod.exec('ip', ['-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>)[0]!.address;
+    const nodeMac =
+      known?.node || (JSON.parse(await this.ns.ip(['-j', 'link', 'show', nodeDev])) as Array<{ address: string }>)[0]!.address;
+    await Promise.all([
+      pod.exec('ip', ['neigh', 'replace', gw, 'lladdr', nodeMac, 'dev', 'eth0', 'nud', 'permanent']),
+      this.ns.ip(['neigh', 'replace', pod.ip, 'lladdr', podMac, 'dev', nodeDev, 'nud', 'permanent']),
+    ]);
   }
 
   /** Removes every pod left, the node namespace (with its bridge) and the temp dir. */

@@ -152,8 +152,13 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
     'tolerates every taint',
   );
   assert.equal(pod.automountServiceAccountToken, false, 'no API token: netprobe never talks to the API server');
-  // No hostPath (nothing pinned in /sys/fs/bpf): one in-memory volume where the loader keeps its clsact state.
-  assert.deepEqual(pod.volumes, [{ name: 'state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }]);
+  // One in-memory volume where the loader keeps its clsact state, and the pod log directory
+  // (read-only, its names give pods their namespace and name: --collector.pods).
+  assert.deepEqual(pod.volumes, [
+    { name: 'state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    { name: 'pod-logs', hostPath: { path: '/var/log/pods', type: 'Directory' } },
+  ]);
+  assert.equal((pod as { hostPID?: boolean }).hostPID, true, "pod labels find pods' processes in the host's /proc");
 
   const container = netprobeContainer(ds);
   const sc = container.securityContext;
@@ -163,7 +168,14 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
   assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
   assert.deepEqual([...(sc?.capabilities?.add ?? [])].sort(), ['BPF', 'NET_ADMIN']);
 
-  assert.deepEqual(container.volumeMounts, [{ name: 'state', mountPath: DEFAULT_STATE_DIR }], 'mounted where the loader writes');
+  assert.deepEqual(
+    container.volumeMounts,
+    [
+      { name: 'state', mountPath: DEFAULT_STATE_DIR },
+      { name: 'pod-logs', mountPath: '/var/log/pods', readOnly: true },
+    ],
+    'state where the loader writes; the pod log directory read-only',
+  );
 
   for (const kind of ['requests', 'limits'] as const) {
     for (const resource of ['cpu', 'memory']) assert.ok(container.resources?.[kind]?.[resource], `${kind}.${resource}`);
