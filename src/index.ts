@@ -13,4 +13,4 @@
  */
 export { EbpfManager, type EbpfManagerOptions } from './bpf/index.js';
 export * from './exporter/index.js';
-export { NetprobeError } from './errors/index.js';
+export { ERROR_CATALOGUE, NetprobeError, type ErrorCode } from './errors/index.js';
