@@ -22,6 +22,12 @@ function podOf(ds: Record<string, unknown>): Pod {
   return (ds as { spec: { template: { spec: Pod } } }).spec.template.spec;
 }
 
+/** A stand-in for every hostPath the manifest mounts (the pod and restart features add some). */
+function standIns(ds: Record<string, unknown>): Record<string, string> {
+  const volumes = podOf(ds).volumes as Array<{ hostPath?: { path: string } }>;
+  return Object.fromEntries(volumes.flatMap((v) => (v.hostPath ? [[v.hostPath.path, `/standin${v.hostPath.path}`]] : [])));
+}
+
 /** The value following `flag` in args (or undefined). */
 function after(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
@@ -29,7 +35,8 @@ function after(args: string[], flag: string): string | undefined {
 }
 
 test('the shipped DaemonSet: host network, only BPF and NET_ADMIN, read-only root, root user, args after the image', async () => {
-  const spec = daemonSetToPodman(await loadDaemonSet(), OPTS);
+  const ds = await loadDaemonSet();
+  const spec = daemonSetToPodman(ds, { ...OPTS, hostPaths: standIns(ds) });
   const { args } = spec;
   assert.equal(after(args, '--network'), 'ns:/run/netns/t');
   assert.ok(args.includes('--cap-drop=ALL'));
@@ -39,14 +46,20 @@ test('the shipped DaemonSet: host network, only BPF and NET_ADMIN, read-only roo
   assert.equal(after(args, '--user'), '0');
   assert.equal(after(args, '--security-opt'), 'no-new-privileges');
   assert.ok(!args.some((a) => a.startsWith('seccomp=')), 'RuntimeDefault: podman uses its own default profile');
-  assert.equal(after(args, '--mount'), `type=tmpfs,destination=/run/netprobe,tmpfs-size=${1024 * 1024}`);
+  assert.ok(args.includes(`type=tmpfs,destination=/run/netprobe,tmpfs-size=${1024 * 1024}`), 'the state emptyDir');
+  for (const [path, standIn] of Object.entries(standIns(ds)))
+    assert.ok(
+      args.some((a) => a.startsWith(`type=bind,source=${standIn},`)),
+      `hostPath ${path} bound from its stand-in`,
+    );
   assert.equal(after(args, '--memory'), String(256 * 1024 * 1024));
   assert.equal(after(args, '--cpus'), '0.25');
   assert.equal(after(args, '--stop-timeout'), '30');
   assert.equal(spec.gracePeriodSeconds, 30);
   const image = args.indexOf(OPTS.image);
   assert.ok(image > 0);
-  assert.deepEqual(args.slice(image + 1), ['--source=ebpf', '--web.listen-address=:8081', '--log.format=json']);
+  assert.deepEqual(args.slice(image + 1), podOf(ds).containers[0]!['args'], "the container's args, after the image");
+  assert.ok(args.slice(image + 1).includes('--source=ebpf'));
   assert.deepEqual(
     spec.probes.map((p) => [p.kind, p.path, p.port]),
     [
@@ -57,7 +70,8 @@ test('the shipped DaemonSet: host network, only BPF and NET_ADMIN, read-only roo
 });
 
 test('with the seccomp Component: the Localhost profile from the profile directory', async () => {
-  const { args } = daemonSetToPodman(await loadDaemonSet({ seccomp: true }), { ...OPTS, seccompDir: SECCOMP_DIR });
+  const ds = await loadDaemonSet({ seccomp: true });
+  const { args } = daemonSetToPodman(ds, { ...OPTS, seccompDir: SECCOMP_DIR, hostPaths: standIns(ds) });
   assert.ok(args.includes(`seccomp=${SECCOMP_DIR.replace(/\/$/, '')}/netprobe.json`), args.join(' '));
 });
 
@@ -65,11 +79,13 @@ test('hostPID, hostPath volumes (with their stand-ins), env and a command are tr
   const ds = await loadDaemonSet();
   const pod = podOf(ds);
   pod.hostPID = true;
+  // Only the manifest's own emptyDir is kept: the hostPaths below are this test's.
+  pod.volumes = pod.volumes.filter((v) => (v as { name: string }).name === 'state');
   pod.volumes.push({ name: 'bpffs', hostPath: { path: '/sys/fs/bpf', type: 'Directory' } });
   pod.volumes.push({ name: 'pods', hostPath: { path: '/var/log/pods' } });
   const c = pod.containers[0]!;
   c['volumeMounts'] = [
-    ...(c['volumeMounts'] as unknown[]),
+    ...(c['volumeMounts'] as Array<{ name: string }>).filter((m) => m.name === 'state'),
     { name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'HostToContainer' },
     { name: 'pods', mountPath: '/var/log/pods', readOnly: true },
   ];
