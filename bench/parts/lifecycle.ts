@@ -8,6 +8,7 @@
  * sample of interfaces is checked for anything left behind (a clsact qdisc;
  * tcx links end with the process). Target (issue 11): each under 5 s.
  */
+import { readFileSync } from 'node:fs';
 import type { BenchPart } from '../lib/context.js';
 import { ensureBuilt, NETPROBE_PORT } from '../lib/exporters.js';
 import { startInNs } from '../../test/support/ns-process.js';
@@ -16,6 +17,8 @@ import { createVethFarm, type VethFarm } from '../../test/support/veth-farm.js';
 import { join } from 'node:path';
 
 export const LIFECYCLE_TARGET_SECONDS = 5;
+/** The 1-minute load average (other work on the machine's 2 cores shows here). */
+const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 const MODES = ['tcx', 'tc'] as const;
 /** Interfaces checked for leftovers after each stop. */
 const LEFTOVER_SAMPLE = 20;
@@ -88,6 +91,7 @@ export const lifecyclePart: BenchPart = {
   needs: ['src/cli/main.ts', 'src/bpf/index.ts'],
   async run(ctx): Promise<PartResult> {
     await ensureBuilt(ctx);
+    const loadBefore = loadAverage();
     const size = Math.max(...ctx.sizes);
     const farm = await createVethFarm(size);
     const rounds: Round[] = [];
@@ -168,6 +172,7 @@ export const lifecyclePart: BenchPart = {
       },
     ]);
     const notes = [
+      `Load average (1 min) on the machine's 2 cores: ${loadBefore.toFixed(1)} when the part started, ${loadAverage().toFixed(1)} when it ended: other work ran at the same time.`,
       "Start includes node starting twice (the CLI restarts node with its runtime flags, same PID) and loading the BPF object; the machine's 2 cores were shared with other work during the run, which slows start more than stop.",
     ];
     const data: Record<string, unknown> = { size, rounds };
