@@ -3,9 +3,10 @@ import type { BenchPart } from '../lib/context.js';
 import { collectionPart } from './collection.js';
 import { costPart } from './cost.js';
 import { hotplugPart } from './hotplug.js';
+import { lifecyclePart } from './lifecycle.js';
 import { memoryPart } from './memory.js';
 import { overviewPart } from './overview.js';
 import { scrapePart } from './scrape.js';
 import { throughputPart } from './throughput.js';
 
-export const PARTS: BenchPart[] = [costPart, throughputPart, collectionPart, scrapePart, hotplugPart, memoryPart, overviewPart];
+export const PARTS: BenchPart[] = [costPart, throughputPart, collectionPart, scrapePart, hotplugPart, lifecyclePart, memoryPart, overviewPart];
