@@ -6,6 +6,7 @@
  */
 import type { AttachMode, Direction } from '../source/counter-source.js';
 import type { LinkInfo } from '../net/link-message.js';
+import type { PinStore } from './pin-store.js';
 import type { HookAttachment } from './tcx-attach.js';
 
 /** The loaded programs, one per direction. */
@@ -19,12 +20,25 @@ export interface InterfaceHooks {
   readonly hooks: readonly HookAttachment[];
 }
 
+/** Attachments a netprobe left behind on purpose: its pin directory and its programs. */
+export interface Predecessor {
+  readonly store: PinStore;
+  readonly programIds: Readonly<Record<Direction, number>>;
+}
+
 export interface Attacher {
   readonly mode: AttachMode;
   /** Called once with every interface present at start (before any attach). */
   start(links: readonly LinkInfo[]): void;
   /** Attaches both directions; on failure throws and leaves nothing of this call attached. */
   attach(ifindex: number, name: string): InterfaceHooks;
+  /**
+   * Takes over both hooks of an interface as `from` left them attached,
+   * without a moment uncounted: as they are when `from` ran these programs,
+   * else by swapping in these programs atomically. Undefined when `from` has
+   * no live attachment on both hooks of this ifindex (then nothing changed).
+   */
+  adopt(ifindex: number, name: string, from: Predecessor): InterfaceHooks | undefined;
   /** The interface keeps its ifindex under a new name. */
   renamed(ifindex: number, name: string): void;
   /** Detaches both hooks (best effort; problems go to the log). */

@@ -87,18 +87,38 @@ export function attachClsact(
     flags: holder ? BPF_TC_F_REPLACE : 0,
   });
   if (r.ret < 0) throw callError(`attach to ${where}`, -r.ret);
+  return { ...clsactFilterHook(progId, ifindex, direction), replacedLeftover: holder !== undefined };
+}
+
+/** A HookAttachment for our filter on a hook (attached now, or found attached with `progId`). */
+export function clsactFilterHook(progId: number, ifindex: number, direction: Direction): HookAttachment {
   let attached = true;
   return {
     ifindex,
     direction,
-    replacedLeftover: holder !== undefined,
     isAttached: () => attached && ourSlotHolder(ifindex, direction)?.id === progId,
     detach: () => {
       if (!attached) return;
       attached = false;
       detachOurFilter(ifindex, direction);
     },
+    release: () => {
+      attached = false;
+    },
   };
+}
+
+/** The id of the program at our handle/priority on a hook, or undefined. */
+export function ourFilterProgramId(ifindex: number, direction: Direction): number | undefined {
+  return ourSlotHolder(ifindex, direction)?.id;
+}
+
+/** Removes our filter from a hook if `progIds` holds its program. True when removed. */
+export function removeFilterOf(ifindex: number, direction: Direction, progIds: readonly number[]): boolean {
+  const holder = ourSlotHolder(ifindex, direction);
+  if (!holder || !progIds.includes(holder.id)) return false;
+  detachOurFilter(ifindex, direction);
+  return true;
 }
 
 /** Removes the filter at our handle/priority; an interface that is gone has nothing left to remove. */

@@ -7,8 +7,8 @@
 import { DIRECTIONS } from '../source/counter-source.js';
 import type { Logger } from '../log/logger.js';
 import type { LinkInfo } from '../net/link-message.js';
-import type { Attacher, DetachReason, InterfaceHooks, Programs } from './attacher.js';
-import { attachClsact, ensureClsact } from './clsact-attach.js';
+import type { Attacher, DetachReason, InterfaceHooks, Predecessor, Programs } from './attacher.js';
+import { attachClsact, clsactFilterHook, ensureClsact, ourFilterProgramId } from './clsact-attach.js';
 import type { OwnedQdiscs } from './clsact-qdiscs.js';
 import type { HookAttachment } from './tcx-attach.js';
 import { detachHooks } from './tcx-attacher.js';
@@ -67,6 +67,23 @@ export class ClsactAttacher implements Attacher {
       for (const hook of hooks) hook.detach();
       if (ownsClsact) this.dropClsactIfEmpty(ifindex, name);
       throw e;
+    }
+    if (ownsClsact) this.owned.add(ifindex);
+    return { hooks, ownsClsact };
+  }
+
+  adopt(ifindex: number, name: string, from: Predecessor): ClsactHooks | undefined {
+    if (!DIRECTIONS.every((d) => ourFilterProgramId(ifindex, d) === from.programIds[d])) return undefined;
+    const ownsClsact = this.ownership.owns(ifindex, name);
+    const hooks: HookAttachment[] = [];
+    for (const direction of DIRECTIONS) {
+      const prog = this.programs[direction];
+      // Same programs: the filter stays as it is. Others: replaced in one step (same handle and priority).
+      hooks.push(
+        from.programIds[direction] === prog.id
+          ? clsactFilterHook(prog.id, ifindex, direction)
+          : attachClsact(prog.fd, prog.id, ifindex, name, direction, this.ourPrograms),
+      );
     }
     if (ownsClsact) this.owned.add(ifindex);
     return { hooks, ownsClsact };

@@ -10,6 +10,7 @@ import { constants as os } from 'node:os';
 import type { CounterRow } from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import {
+  COUNTERS_SIZE,
   decodeOverflowKey,
   encodeArrayKey,
   encodeOverflowKey,
@@ -54,10 +55,15 @@ export class CounterTable {
   private overflowBuffers: { keys: Buffer; values: Buffer } | undefined;
   private readonly zeroSlots: Buffer;
 
+  /** Counts carried over from a predecessor with another BPF object (an upgrade), by ifindex * 2 + direction. */
+  private readonly offsets = new Map<number, Counters>();
+
   constructor(
     private readonly slots: BpfMap,
     private readonly overflow: BpfMap,
     private readonly stats: BpfMap,
+    /** Where offsets persist (a pinned user-space hash: np_key → np_counters); none without a pin path. */
+    private readonly offsetStore?: BpfMap,
   ) {
     this.slotBuffers = {
       keys: Buffer.alloc(slots.keySize * slots.maxEntries),
@@ -76,10 +82,51 @@ export class CounterTable {
     return this.overflowed.size;
   }
 
+  /**
+   * Takes the entries already in the kernel maps as ours (adopting pinned
+   * maps after a restart): slot owners, overflow keys and stored offsets.
+   */
+  adoptKernelEntries(): void {
+    for (const ifindex of this.slotEntries()) this.slotOwners.set(ifindex & (NP_SLOTS - 1), ifindex);
+    for (const { ifindex } of this.overflowEntries()) this.overflowed.add(ifindex);
+    if (!this.offsetStore) return;
+    const batch = this.offsetStore.lookupAll(this.offsetStore.maxEntries);
+    for (let i = 0; i < batch.count; i++) {
+      const key = decodeOverflowKey(batch.keys, i * this.offsetStore.keySize);
+      const at = i * this.offsetStore.valueBufferSize;
+      this.offsets.set(key.ifindex * 2 + key.direction, {
+        packets: batch.values.readBigUInt64LE(at),
+        bytes: batch.values.readBigUInt64LE(at + 8),
+        segments: batch.values.readBigUInt64LE(at + 16),
+      });
+    }
+  }
+
+  /** Every ifindex with an entry (slot or overflow). */
+  entries(): number[] {
+    return [...new Set([...this.slotOwners.values(), ...this.overflowed])];
+  }
+
+  /** Adds counts to an interface's offset (kept in the offset store, so a restart keeps them too). */
+  addOffset(ifindex: number, direction: DirectionIndex, add: Counters): void {
+    const k = ifindex * 2 + direction;
+    const prev = this.offsets.get(k) ?? ZERO;
+    const next = { packets: prev.packets + add.packets, bytes: prev.bytes + add.bytes, segments: prev.segments + add.segments };
+    if (this.offsetStore) {
+      const value = Buffer.alloc(COUNTERS_SIZE);
+      value.writeBigUInt64LE(next.packets, 0);
+      value.writeBigUInt64LE(next.bytes, 8);
+      value.writeBigUInt64LE(next.segments, 16);
+      this.offsetStore.update(encodeOverflowKey(ifindex, direction), value, BPF_ANY);
+    }
+    this.offsets.set(k, next);
+  }
+
   /** Creates zeroed counter entries for both directions. Throws MapFullError when there is no room. */
   claim(ifindex: number): Placement {
     const existing = this.placement(ifindex);
     if (existing) this.release(ifindex);
+    else this.dropOffsets(ifindex);
     const base = ifindex & (NP_SLOTS - 1);
     if (!this.slotOwners.has(base)) {
       const claim = encodeSlotClaim(ifindex, this.slots.cpus);
@@ -112,6 +159,13 @@ export class CounterTable {
     if (this.overflowed.delete(ifindex)) {
       this.overflow.delete(encodeOverflowKey(ifindex, NP_INGRESS));
       this.overflow.delete(encodeOverflowKey(ifindex, NP_EGRESS));
+    }
+    this.dropOffsets(ifindex);
+  }
+
+  private dropOffsets(ifindex: number): void {
+    for (const direction of [NP_INGRESS, NP_EGRESS] as const) {
+      if (this.offsets.delete(ifindex * 2 + direction)) this.offsetStore?.delete(encodeOverflowKey(ifindex, direction));
     }
   }
 
@@ -151,8 +205,12 @@ export class CounterTable {
     for (const { ifindex, name } of interfaces) {
       const where = this.placement(ifindex);
       const read = where === 'slot' ? slotValue : where === 'overflow' ? overflowValue : () => ZERO;
-      const ingress = read(ifindex, NP_INGRESS);
-      const egress = read(ifindex, NP_EGRESS);
+      let ingress = read(ifindex, NP_INGRESS);
+      let egress = read(ifindex, NP_EGRESS);
+      if (this.offsets.size > 0) {
+        ingress = plus(ingress, this.offsets.get(ifindex * 2 + NP_INGRESS));
+        egress = plus(egress, this.offsets.get(ifindex * 2 + NP_EGRESS));
+      }
       rows.push(
         { ifindex, name, direction: 'ingress', packets: ingress.packets, bytes: ingress.bytes, segments: ingress.segments },
         { ifindex, name, direction: 'egress', packets: egress.packets, bytes: egress.bytes, segments: egress.segments },
@@ -183,4 +241,8 @@ export class CounterTable {
     }
     return [...owners].sort((a, b) => a - b);
   }
+}
+
+function plus(a: Counters, b: Counters | undefined): Counters {
+  return b ? { packets: a.packets + b.packets, bytes: a.bytes + b.bytes, segments: a.segments + b.segments } : a;
 }

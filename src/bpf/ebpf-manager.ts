@@ -6,15 +6,22 @@
  * `close()` leaves nothing behind.
  */
 import { fileURLToPath } from 'node:url';
-import type { AttachMode, CounterRow, CounterSource, Direction } from '../source/counter-source.js';
+import { DIRECTIONS, type AttachMode, type CounterRow, type CounterSource, type Direction } from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { LinkInfo } from '../net/link-message.js';
 import { LinkWatcher } from '../net/link-events.js';
 import { NetlinkSocket } from '../net/netlink-socket.js';
 import { compileInterfaceFilter, type InterfaceFilter } from '../net/interface-filter.js';
-import { EXPECTED_MAPS, MAP_OVERFLOW, MAP_SLOTS, MAP_STATS, PROG_EGRESS, PROG_INGRESS } from './abi.js';
-import type { Attacher, DetachReason, InterfaceHooks, Programs } from './attacher.js';
+import { EXPECTED_MAPS, MAP_OVERFLOW, MAP_SLOTS, MAP_STATS, NP_INGRESS, NP_EGRESS, PROG_EGRESS, PROG_INGRESS } from './abi.js';
+import { existsSync } from 'node:fs';
+import type { Attacher, DetachReason, InterfaceHooks, Predecessor, Programs } from './attacher.js';
+import type { BpfMap } from './bpf-map.js';
+import { removeFilterOf } from './clsact-attach.js';
+import { removePinnedState } from './pin-cleanup.js';
+import { ensurePinPath, objectHash, pinDirFor, PinStore } from './pin-store.js';
+import { createOffsetMap, findOlderPins, manifestFor, MAP_OFFSETS, openPins, type OlderPins } from './pinned-counters.js';
+import { libbpf } from '../sys/libbpf.js';
 import { BpfObject } from './bpf-object.js';
 import { ClsactAttacher } from './clsact-attacher.js';
 import { OwnedQdiscs } from './clsact-qdiscs.js';
@@ -41,6 +48,13 @@ export interface EbpfManagerOptions {
   /** Where clsact qdisc ownership survives a SIGKILL. Default `/run/netprobe`. */
   stateDir?: string;
   /**
+   * A directory on bpffs (e.g. `/sys/fs/bpf/netprobe`) where the maps and tcx
+   * links are pinned: `close()` then leaves the programs attached and
+   * counting, and the next start adopts them (no gap, no reset). Default:
+   * none; `close()` detaches everything. `EbpfManager.removePinned()` undoes it.
+   */
+  pinPath?: string;
+  /**
    * How many interfaces the overflow hash holds (those whose slot, ifindex
    * mod 1024, another interface already owns). Default 8192.
    */
@@ -49,6 +63,9 @@ export interface EbpfManagerOptions {
 
 /** The shipped object, found from this module's location (`src/bpf/` under tsx, `dist/bpf/` when built). */
 export const DEFAULT_OBJECT_PATH = fileURLToPath(new URL('../../bpf/netprobe.bpf.o', import.meta.url));
+
+/** How long an upgrade waits after swapping programs before reading the older program's final counts. */
+const OLD_PROGRAM_DRAIN_MS = 50;
 
 /** Program names that mark an attachment as netprobe's. */
 const OUR_PROGRAMS = [PROG_INGRESS, PROG_EGRESS] as const;
@@ -60,11 +77,23 @@ interface AttachedInterface {
   placement: Placement;
 }
 
-/** Everything that exists only between a successful load and close(). */
-interface Loaded {
-  readonly object: BpfObject;
+/** The counter maps and programs, loaded fresh or adopted from pins. */
+interface Counters {
   readonly table: CounterTable;
   readonly programs: Programs;
+  readonly mode: AttachMode;
+  /** With a pin path: where maps, programs and links are pinned. */
+  readonly store?: PinStore;
+  /** Attachments to take over during the first pass: our own pins', or an older object's. */
+  readonly adoptFrom?: Predecessor;
+  /** An older object's pins, whose counts are carried over and which are removed after the first pass. */
+  readonly older?: OlderPins;
+  /** Closes our fds (pinned objects stay). */
+  close(): void;
+}
+
+/** Everything that exists only between a successful load and close(). */
+interface Loaded extends Counters {
   readonly attacher: Attacher;
   watcher?: LinkWatcher;
 }
@@ -89,6 +118,11 @@ export class EbpfManager implements CounterSource {
   private readonly objectPath: string;
   private readonly stateDir: string;
   private readonly overflowCapacity: number | undefined;
+  private readonly pinPath: string | undefined;
+  /** During the first pass over the interfaces: pinned attachments are adopted instead of attached. */
+  private firstPass = false;
+  /** Interfaces whose attachments were taken over from an older object (their old counts carry over). */
+  private readonly takenOver = new Set<number>();
 
   private lifecycle: Lifecycle = 'new';
   /** Set while loading once the attacher exists; cleared by close(). */
@@ -114,6 +148,17 @@ export class EbpfManager implements CounterSource {
       );
     }
     this.overflowCapacity = opts.overflowCapacity;
+    this.pinPath = opts.pinPath === '' ? undefined : opts.pinPath;
+  }
+
+  /**
+   * `--ebpf.cleanup`: detaches and unpins everything netprobe pinned under
+   * `pinPath` (any version, this network namespace) and deletes the clsact
+   * qdiscs it created once empty. What is not netprobe's is left alone and
+   * listed in `left`.
+   */
+  static async removePinned(opts: { pinPath: string; stateDir?: string; logger?: Logger }): Promise<{ removed: string[]; left: string[] }> {
+    return removePinnedState({ ...opts, stateDir: opts.stateDir ?? DEFAULT_STATE_DIR, logger: opts.logger ?? silentLogger() });
   }
 
   /** How the programs are attached: 'tcx' or 'tc' once loaded, undefined before. */
@@ -148,12 +193,15 @@ export class EbpfManager implements CounterSource {
     if (this.lifecycle !== 'new')
       throw new StateError(`loadNetworkMonitor: already ${this.lifecycle === 'closed' ? 'closed' : 'loaded'}; create a new EbpfManager`);
     this.lifecycle = 'loading';
-    let object: BpfObject | undefined;
+    let counters: Counters | undefined;
+    let tcSocket: NetlinkSocket | undefined;
     try {
-      object = this.loadObject();
-      const { table, programs } = this.counterParts(object);
-      const attacher = this.createAttacher(programs);
-      const loaded: Loaded = { object, table, programs, attacher };
+      tcSocket = NetlinkSocket.open({ receiveTimeoutMs: 5_000 });
+      const cookie = tcSocket.netnsCookie();
+      counters = this.pinPath ? this.openWithPins(this.pinPath, cookie === undefined ? null : String(cookie)) : this.openFresh();
+      const attacher = this.createAttacher(counters, tcSocket, cookie);
+      tcSocket = undefined; // the attacher owns it now
+      const loaded: Loaded = { ...counters, attacher };
       this.loaded = loaded;
 
       const { watcher, links } = LinkWatcher.start({
@@ -164,15 +212,28 @@ export class EbpfManager implements CounterSource {
       });
       loaded.watcher = watcher;
       attacher.start(links);
-      for (const link of links) this.linkSeen(link, { initial: true });
+      this.firstPass = true;
+      try {
+        for (const link of links) this.linkSeen(link, { initial: true });
+      } finally {
+        this.firstPass = false;
+      }
+      if (loaded.adoptFrom) await this.finishAdoption(loaded, links);
       this.lifecycle = 'loaded';
       this.logger.info(
-        { attachMode: attacher.mode, interfaces: this.attached.size, uncounted: this.uncounted.size, object: this.objectPath },
+        {
+          attachMode: attacher.mode,
+          interfaces: this.attached.size,
+          uncounted: this.uncounted.size,
+          object: this.objectPath,
+          pinned: loaded.store?.dir,
+        },
         `eBPF counters attached (${attacher.mode}) to ${this.attached.size} interface(s)`,
       );
     } catch (e) {
+      tcSocket?.close();
       await this.close();
-      object?.close();
+      counters?.close();
       throw e;
     }
   }
@@ -236,10 +297,16 @@ export class EbpfManager implements CounterSource {
     this.listeners.clear();
     if (!loaded) return;
     loaded.watcher?.close();
+    if (loaded.store && true) {
+      // Pinned: the programs stay attached and counting for the next start to adopt.
+      for (const entry of this.attached.values()) for (const hook of entry.hooks.hooks) hook.release();
+      this.attached.clear();
+      this.logger.info({ pinned: loaded.store.dir }, 'left the eBPF programs attached and counting (pinned)');
+    }
     for (const ifindex of [...this.attached.keys()]) this.detach(ifindex, 'close');
     this.uncounted.clear();
     loaded.attacher.close();
-    loaded.object.close();
+    loaded.close();
     this.loaded = undefined;
   }
 
@@ -264,8 +331,8 @@ export class EbpfManager implements CounterSource {
     return object;
   }
 
-  private counterParts(object: BpfObject): { table: CounterTable; programs: Programs } {
-    const table = new CounterTable(object.map(MAP_SLOTS), object.map(MAP_OVERFLOW), object.map(MAP_STATS));
+  private counterParts(object: BpfObject, offsets?: BpfMap): { table: CounterTable; programs: Programs } {
+    const table = new CounterTable(object.map(MAP_SLOTS), object.map(MAP_OVERFLOW), object.map(MAP_STATS), offsets);
     const prog = (name: string): { fd: number; id: number } => {
       const fd = object.programFd(name);
       return { fd, id: programId(fd) };
@@ -273,21 +340,129 @@ export class EbpfManager implements CounterSource {
     return { table, programs: { ingress: prog(PROG_INGRESS), egress: prog(PROG_EGRESS) } };
   }
 
-  /** Picks the attach mode once; from then on only the attacher knows it. */
-  private createAttacher(programs: Programs): Attacher {
-    const { mode, tcx } = chooseAttachMode(this.requestedMode, programs.ingress.fd, this.logger);
-    if (mode === 'tcx' && !tcx.supported) throw new TcxUnsupportedError(tcx.reason);
-    const tcSocket = NetlinkSocket.open({ receiveTimeoutMs: 5_000 });
+  /** Without a pin path: load the object; close() unloads it. */
+  private openFresh(): Counters {
+    const object = this.loadObject();
     try {
-      const ownership = ClsactOwnership.forCurrentNetns(this.logger, tcSocket.netnsCookie(), this.stateDir);
-      const qdiscs = new OwnedQdiscs(tcSocket, ownership, this.logger);
-      return mode === 'tc'
-        ? new ClsactAttacher(programs, OUR_PROGRAMS, qdiscs, this.logger)
-        : new TcxAttacher(programs, OUR_PROGRAMS, qdiscs, this.logger);
+      const { table, programs } = this.counterParts(object);
+      return { table, programs, mode: this.chooseMode(programs), close: () => object.close() };
     } catch (e) {
-      tcSocket.close();
+      object.close();
       throw e;
     }
+  }
+
+  /**
+   * With a pin path: adopt this object's pins if a predecessor left them
+   * (nothing loaded, nothing attached anew), else load, pin, and offer an
+   * older object's pins for takeover.
+   */
+  private openWithPins(pinPath: string, netnsCookie: string | null): Counters {
+    ensurePinPath(pinPath);
+    const hash = objectHash(this.objectPath);
+    const ownDir = pinDirFor(pinPath, hash);
+    if (existsSync(ownDir)) {
+      const opened = openPins(ownDir, netnsCookie);
+      const mode = opened.store.manifest.attachMode;
+      if (this.requestedMode !== 'auto' && this.requestedMode !== mode)
+        this.logger.warn(
+          { pinned: ownDir, attachMode: mode },
+          `the pinned programs are attached in ${mode} mode; keeping it (run --ebpf.cleanup first to change the attach mode)`,
+        );
+      const programIds = { ingress: opened.programs.ingress.id, egress: opened.programs.egress.id };
+      this.logger.info({ pinned: ownDir }, `adopting the pinned eBPF state in ${ownDir}`);
+      return { ...opened, mode, adoptFrom: { store: opened.store, programIds } };
+    }
+    const older = findOlderPins(pinPath, hash, netnsCookie, this.logger);
+    let object: BpfObject | undefined;
+    let offsets: BpfMap | undefined;
+    const close = (): void => {
+      object?.close();
+      if (offsets) libbpf().close(offsets.fd);
+      older?.close();
+    };
+    try {
+      object = this.loadObject();
+      offsets = createOffsetMap();
+      const { table, programs } = this.counterParts(object, offsets);
+      const mode = older && this.requestedMode === 'auto' ? older.attachMode : this.chooseMode(programs);
+      const maps = [MAP_SLOTS, MAP_OVERFLOW, MAP_STATS].map((name) => ({ name, fd: (object as BpfObject).map(name).fd }));
+      const store = PinStore.create(
+        pinPath,
+        manifestFor(hash, mode, netnsCookie),
+        [...maps, { name: MAP_OFFSETS, fd: offsets.fd }],
+        [
+          { name: PROG_INGRESS, fd: programs.ingress.fd },
+          { name: PROG_EGRESS, fd: programs.egress.fd },
+        ],
+      );
+      if (older)
+        this.logger.info(
+          { pinned: older.store.dir, attachMode: older.attachMode },
+          `taking over the attachments and counts of an older netprobe pinned in ${older.store.dir}`,
+        );
+      const adoptFrom = older && older.attachMode === mode ? older : undefined;
+      return { table, programs, mode, store, ...(adoptFrom ? { adoptFrom } : {}), ...(older ? { older } : {}), close };
+    } catch (e) {
+      close();
+      throw e;
+    }
+  }
+
+  private chooseMode(programs: Programs): AttachMode {
+    const { mode, tcx } = chooseAttachMode(this.requestedMode, programs.ingress.fd, this.logger);
+    if (mode === 'tcx' && !tcx.supported) throw new TcxUnsupportedError(tcx.reason);
+    return mode;
+  }
+
+  /** The attach mode was picked once; from then on only the attacher knows it. */
+  private createAttacher(counters: Counters, tcSocket: NetlinkSocket, netnsCookie: bigint | undefined): Attacher {
+    const ownership = ClsactOwnership.forCurrentNetns(this.logger, netnsCookie, this.stateDir);
+    const qdiscs = new OwnedQdiscs(tcSocket, ownership, this.logger);
+    return counters.mode === 'tc'
+      ? new ClsactAttacher(counters.programs, OUR_PROGRAMS, qdiscs, this.logger)
+      : new TcxAttacher(counters.programs, OUR_PROGRAMS, qdiscs, this.logger, counters.store);
+  }
+
+  /**
+   * After the first pass with pins: pins and counter entries of interfaces
+   * gone while we were down are removed; after an upgrade, the older
+   * object's final counts become offsets and its pins are removed.
+   */
+  private async finishAdoption(loaded: Loaded, links: readonly LinkInfo[]): Promise<void> {
+    const from = loaded.adoptFrom;
+    if (!from) return;
+    // Ours (or the older object's) on interfaces not counted now (filtered out): detached.
+    const ids = [from.programIds.ingress, from.programIds.egress];
+    for (const link of links) {
+      if (this.attached.has(link.ifindex)) continue;
+      for (const direction of DIRECTIONS) removeFilterOf(link.ifindex, direction, ids);
+    }
+    for (const pin of from.store.linkPins()) if (!this.attached.has(pin.ifindex)) from.store.unpinLink(pin.ifindex, pin.direction);
+    const older = loaded.older;
+    if (!older) {
+      for (const ifindex of loaded.table.entries()) if (!this.attached.has(ifindex)) loaded.table.release(ifindex);
+      return;
+    }
+    // Packets already inside the older programs finish within microseconds; then their counts are final.
+    await new Promise((resolve) => setTimeout(resolve, OLD_PROGRAM_DRAIN_MS));
+    const carried = [...this.takenOver].map((ifindex) => ({ ifindex, name: this.attached.get(ifindex)?.name ?? '' }));
+    for (const row of older.table.read(carried)) {
+      loaded.table.addOffset(row.ifindex, row.direction === 'ingress' ? NP_INGRESS : NP_EGRESS, row);
+    }
+    this.takenOver.clear();
+    older.close();
+    const left = older.store.remove();
+    if (left.length > 0)
+      this.logger.warn(
+        { code: 'NP_ERR_PIN_UNKNOWN', left },
+        `removed the older netprobe pins in ${older.store.dir} except what netprobe does not pin`,
+      );
+    else
+      this.logger.info(
+        { removed: older.store.dir, interfaces: carried.length },
+        `took over ${carried.length} interface(s) from ${older.store.dir}`,
+      );
   }
 
   /**
@@ -403,6 +578,27 @@ export class EbpfManager implements CounterSource {
   private attach(ifindex: number, name: string): void {
     const loaded = this.loaded;
     if (!loaded) throw new StateError('attach: the manager is not loaded');
+    const from = this.firstPass ? loaded.adoptFrom : undefined;
+    if (from) {
+      const own = from.store === loaded.store;
+      // Entries exist before the programs count into them (an upgrade swaps programs in at once).
+      const placement = (own ? loaded.table.placement(ifindex) : undefined) ?? loaded.table.claim(ifindex);
+      let adopted: InterfaceHooks | undefined;
+      try {
+        adopted = loaded.attacher.adopt(ifindex, name, from);
+      } catch (e) {
+        loaded.table.release(ifindex);
+        throw e;
+      }
+      if (adopted) {
+        if (!own) this.takenOver.add(ifindex);
+        this.attached.set(ifindex, { ifindex, name, hooks: adopted, placement });
+        this.logger.debug({ ifindex, interface: name, placement }, `adopted the pinned attachments of ${name}`);
+        return;
+      }
+      // Nothing live to adopt (the interface is new, or its ifindex was reused): stale pins go, counting starts at zero.
+      for (const direction of DIRECTIONS) from.store.unpinLink(ifindex, direction);
+    }
     const placement = loaded.table.claim(ifindex);
     let hooks: InterfaceHooks;
     try {

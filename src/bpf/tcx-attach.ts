@@ -19,6 +19,8 @@ export interface HookAttachment {
   /** Still attached as far as the kernel knows (false once the interface is gone). */
   isAttached(): boolean;
   detach(): void;
+  /** Lets go of the attachment without detaching it (a pinned link, a clsact filter): it keeps counting. */
+  release(): void;
 }
 
 export function tcxAttachType(direction: Direction): number {
@@ -30,16 +32,56 @@ export function hookName(mode: 'tcx' | 'tc', direction: Direction, ifname: strin
   return `${mode} ${direction} of ${ifname} (ifindex ${ifindex})`;
 }
 
-export function attachTcx(progFd: number, progId: number, ifindex: number, ifname: string, direction: Direction): HookAttachment {
+/**
+ * With `pin`, the link is pinned right after it is created, and detaching
+ * it means unpinning it too (`unpin`); releasing only closes our fd.
+ */
+export function attachTcx(
+  progFd: number,
+  progId: number,
+  ifindex: number,
+  ifname: string,
+  direction: Direction,
+  pin?: { pin(fd: number): void; unpin(): void },
+): HookAttachment {
   const lib = libbpf();
   const linkFd = lib.linkCreate(progFd, ifindex, tcxAttachType(direction), BPF_F_BEFORE);
   if (linkFd < 0) throw callError(`attach to ${hookName('tcx', direction, ifname, ifindex)}`, -linkFd);
+  if (pin) {
+    try {
+      pin.pin(linkFd);
+    } catch (e) {
+      lib.close(linkFd);
+      throw e;
+    }
+  }
+  return tcxLinkHook(linkFd, progId, ifindex, direction, pin);
+}
+
+/** A HookAttachment for a tcx link fd we hold (created, or opened from its pin). */
+export function tcxLinkHook(
+  linkFd: number,
+  progId: number,
+  ifindex: number,
+  direction: Direction,
+  pin?: { unpin(): void },
+): HookAttachment {
+  const lib = libbpf();
   let open = true;
   return {
     ifindex,
     direction,
     isAttached: () => open && tcxProgramIds(ifindex, direction).includes(progId),
     detach: () => {
+      if (!open) return;
+      open = false;
+      try {
+        pin?.unpin();
+      } finally {
+        lib.close(linkFd);
+      }
+    },
+    release: () => {
       if (!open) return;
       open = false;
       lib.close(linkFd);

@@ -7,10 +7,15 @@
 import { DIRECTIONS } from '../source/counter-source.js';
 import type { Logger } from '../log/logger.js';
 import type { LinkInfo } from '../net/link-message.js';
-import type { Attacher, DetachReason, InterfaceHooks, Programs } from './attacher.js';
+import type { Attacher, DetachReason, InterfaceHooks, Predecessor, Programs } from './attacher.js';
 import { removeLeftoverClsactFilter } from './clsact-attach.js';
 import type { OwnedQdiscs } from './clsact-qdiscs.js';
-import { attachTcx, type HookAttachment } from './tcx-attach.js';
+import type { PinStore } from './pin-store.js';
+import { BPF_LINK_TYPE_TCX, linkInfo } from './pinned-objects.js';
+import { attachTcx, tcxLinkHook, type HookAttachment } from './tcx-attach.js';
+import { callError } from './errors.js';
+import { libbpf } from '../sys/libbpf.js';
+import type { Direction } from '../source/counter-source.js';
 
 export class TcxAttacher implements Attacher {
   readonly mode = 'tcx' as const;
@@ -21,6 +26,8 @@ export class TcxAttacher implements Attacher {
     private readonly ourPrograms: readonly string[],
     private readonly qdiscs: OwnedQdiscs,
     private readonly logger: Logger,
+    /** With a pin path: every link is pinned here, so it outlives the process. */
+    private readonly pins?: PinStore,
   ) {}
 
   start(links: readonly LinkInfo[]): void {
@@ -33,7 +40,7 @@ export class TcxAttacher implements Attacher {
     try {
       for (const direction of DIRECTIONS) {
         const prog = this.programs[direction];
-        hooks.push(attachTcx(prog.fd, prog.id, ifindex, name, direction));
+        hooks.push(attachTcx(prog.fd, prog.id, ifindex, name, direction, this.pinOf(ifindex, direction)));
       }
     } catch (e) {
       for (const hook of hooks) hook.detach();
@@ -42,7 +49,54 @@ export class TcxAttacher implements Attacher {
     return { hooks };
   }
 
+  adopt(ifindex: number, _name: string, from: Predecessor): InterfaceHooks | undefined {
+    const own = this.pins;
+    if (!own) return undefined;
+    const lib = libbpf();
+    const opened: Array<{ direction: Direction; fd: number }> = [];
+    let live = true;
+    for (const direction of DIRECTIONS) {
+      const fd = from.store.openLink(ifindex, direction);
+      if (fd === undefined) {
+        live = false;
+        break;
+      }
+      opened.push({ direction, fd });
+      const info = linkInfo(fd);
+      // A link whose interface is gone reports ifindex 0; a reused ifindex must start from zero.
+      if (!info || info.type !== BPF_LINK_TYPE_TCX || info.ifindex !== ifindex || info.progId !== from.programIds[direction]) {
+        live = false;
+        break;
+      }
+    }
+    if (!live) {
+      for (const o of opened) lib.close(o.fd);
+      return undefined;
+    }
+    const hooks: HookAttachment[] = [];
+    for (const { direction, fd } of opened) {
+      const prog = this.programs[direction];
+      if (from.store !== own) {
+        // An upgrade: the link stays, its program is swapped in one step (no packet seen twice or not at all).
+        const ret = lib.linkUpdate(fd, prog.fd);
+        if (ret < 0) {
+          for (const o of opened) lib.close(o.fd);
+          throw callError(`swap the program of the tcx ${direction} link of ifindex ${ifindex}`, -ret);
+        }
+        own.adoptLinkPin(from.store, ifindex, direction);
+      }
+      hooks.push(tcxLinkHook(fd, prog.id, ifindex, direction, this.pinOf(ifindex, direction)));
+    }
+    return { hooks };
+  }
+
   renamed(): void {}
+
+  private pinOf(ifindex: number, direction: Direction): { pin(fd: number): void; unpin(): void } | undefined {
+    const pins = this.pins;
+    if (!pins) return undefined;
+    return { pin: (fd) => pins.pinLink(fd, ifindex, direction), unpin: () => pins.unpinLink(ifindex, direction) };
+  }
 
   detach(ifindex: number, name: string, attached: InterfaceHooks, reason: DetachReason): void {
     detachHooks(attached.hooks, ifindex, name, this.logger);

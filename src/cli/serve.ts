@@ -3,7 +3,7 @@
  * SIGINT, then stop serving and detach everything. A shutdown that hangs is
  * cut off after a bound so a DaemonSet rollout never waits on us.
  */
-import { openCounterSource } from '../exporter/select-source.js';
+import { openCounterSource, removePinnedCounters } from '../exporter/select-source.js';
 import type { CounterSource } from '../source/counter-source.js';
 import type { ExporterConfig } from '../config/exporter-config.js';
 import type { Settings } from '../config/schema.js';
@@ -26,6 +26,7 @@ export interface ServeOptions {
 /** Serves until a stop signal; resolves to the exit status. */
 export async function serve(opts: ServeOptions): Promise<number> {
   const { settings, logger } = opts;
+  if (settings.cleanup) return cleanUpPinned(settings.pinPath, logger);
   const stopRequested = waitForStopSignal(logger);
   let source: CounterSource | undefined;
   let exporter: Exporter | undefined;
@@ -43,6 +44,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
       attachMode: settings.attachMode,
       include: settings.include,
       exclude: settings.exclude,
+      pinPath: settings.pinPath,
+      objectFile: settings.objectFile,
       logger,
     });
     exporter = new Exporter(source, opts.exporterConfig, { logger, version: opts.version });
@@ -55,8 +58,23 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return 1;
   }
   const signal = await stopRequested;
-  logger.info({ signal }, 'stopping: closing the server and detaching');
+  // With a pin path, closing the source leaves the programs attached and counting (pinned).
+  logger.info(
+    { signal },
+    settings.pinPath ? 'stopping: closing the server; the pinned programs keep counting' : 'stopping: closing the server and detaching',
+  );
   return shutDown(exporter, source, logger);
+}
+
+/** `--ebpf.cleanup`: removes netprobe's pinned state; 0 when nothing of netprobe's is left. */
+async function cleanUpPinned(pinPath: string, logger: Logger): Promise<number> {
+  try {
+    const left = await removePinnedCounters(pinPath, logger);
+    return left.length === 0 ? 0 : 1;
+  } catch (error) {
+    logFailure(logger, 'cleanup', error);
+    return 1;
+  }
 }
 
 /** Stops serving and closes the source, within `SHUTDOWN_BOUND_MS`. Resolves to the exit status. */

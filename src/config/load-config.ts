@@ -71,6 +71,12 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
     for (const message of checkWebConfigFile(settings.webConfigFile, input.readFile))
       problems.push({ field, value: settings.webConfigFile, message });
   }
+  if (settings.cleanup && settings.pinPath === '')
+    problems.push({
+      field: whereSet('cleanup'),
+      value: 'true',
+      message: 'needs --ebpf.pin-path: the directory whose pinned state to remove',
+    });
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, command, settings, exporter: toExporterConfig(settings) };
 }

@@ -61,6 +61,19 @@ export const ERROR_CATALOGUE = {
     summary: 'the netlink socket that follows interface changes, or a link dump, failed',
     hint: 'missed events (ENOBUFS) are handled by re-reading the interface list; otherwise see the operation and errno named above',
   },
+  NP_ERR_PIN_PATH: {
+    summary: '--ebpf.pin-path is not usable: not on a bpffs mount, or not writable',
+    hint: 'mount a bpffs there (`mount -t bpf bpf /sys/fs/bpf`; Kubernetes: a hostPath volume of /sys/fs/bpf) or leave --ebpf.pin-path empty',
+  },
+  NP_ERR_PIN_CORRUPT: {
+    summary: "pinned state named as this version's is incomplete or not what netprobe pins; it was not trusted and not deleted",
+    hint: 'inspect it (`ls -R` the directory, `bpftool map show pinned <path>`); if nothing else uses it, delete it by hand and start again',
+  },
+  NP_ERR_PIN_UNKNOWN: {
+    summary:
+      "pinned state of a netprobe version whose counters this version cannot read, or something that is not netprobe's, sits under the pin path; it was left alone",
+    hint: "run that version's --ebpf.cleanup, or delete it by hand after checking it with bpftool",
+  },
   NP_ERR_BAD_OPTION: {
     summary: 'an EbpfManager option is out of range (library API)',
     hint: 'fix the option named above',

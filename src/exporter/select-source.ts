@@ -19,6 +19,10 @@ export interface OpenCounterSourceOptions {
   include: string[];
   /** Interfaces never to attach to; wins over `include`. */
   exclude: string[];
+  /** bpffs directory for pinned state (counting survives restarts); '' or undefined = none. */
+  pinPath?: string;
+  /** The BPF object to load; '' or undefined = the shipped one. */
+  objectFile?: string;
   logger: Logger;
 }
 
@@ -32,7 +36,14 @@ export interface OpenCounterSourceOptions {
 export async function openCounterSource(opts: OpenCounterSourceOptions): Promise<CounterSource> {
   const { logger } = opts;
   if (opts.source === 'netdev') return openNetdev(logger, 'source=netdev');
-  const ebpf = new EbpfManager({ attachMode: opts.attachMode, include: opts.include, exclude: opts.exclude, logger });
+  const ebpf = new EbpfManager({
+    attachMode: opts.attachMode,
+    include: opts.include,
+    exclude: opts.exclude,
+    logger,
+    ...(opts.pinPath ? { pinPath: opts.pinPath } : {}),
+    ...(opts.objectFile ? { objectPath: opts.objectFile } : {}),
+  });
   try {
     await ebpf.loadNetworkMonitor();
     return ebpf;
@@ -48,6 +59,12 @@ export async function openCounterSource(opts: OpenCounterSourceOptions): Promise
     );
     return openNetdev(logger, 'fallback from source=auto');
   }
+}
+
+/** `--ebpf.cleanup`: removes what netprobe pinned under `pinPath`; resolves to what it had to leave. */
+export async function removePinnedCounters(pinPath: string, logger: Logger): Promise<string[]> {
+  const { left } = await EbpfManager.removePinned({ pinPath, logger });
+  return left;
 }
 
 function openNetdev(logger: Logger, why: string): CounterSource {

@@ -33,6 +33,7 @@ export const BPF_EXIST = 2;
 /** `enum bpf_map_type` values we meet. */
 export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
+export const BPF_MAP_TYPE_HASH = 1;
 /** `libbpf_print_level`. */
 export const LIBBPF_WARN = 0;
 export const LIBBPF_INFO = 1;
@@ -187,6 +188,16 @@ export interface Libbpf extends Libc {
   progGetFdById(id: number): number;
   /** `bpf_obj_get_info_by_fd` on a program fd. */
   progInfo(fd: number): { ret: number; id: number; name: string };
+  /** `bpf_obj_pin`: pins a map, program or link fd at a bpffs path. 0 or -errno. */
+  objPin(fd: number, path: string): number;
+  /** `bpf_obj_get`: an fd of the object pinned at a bpffs path, or -errno. */
+  objGet(path: string): number;
+  /** `bpf_obj_get_info_by_fd` into a zeroed buffer of `size` bytes (map, program or link info). */
+  objInfo(fd: number, size: number): { ret: number; info: Buffer };
+  /** `bpf_link_update`: atomically replaces the program of a link. 0 or -errno. */
+  linkUpdate(linkFd: number, newProgFd: number): number;
+  /** `bpf_map_create` with only `map_flags` set among the options: an fd or -errno. */
+  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, mapFlags: number): number;
   progTestRun(progFd: number, opts: { dataIn: Buffer; ctxIn?: Buffer; dataOut?: Buffer; repeat: number }): TestRunResult;
   numPossibleCpus(): number;
   /** Routes libbpf's own messages (including the verifier log) to `sink`; null silences them. */
@@ -243,6 +254,12 @@ function bind(): Libbpf {
     prog_get_fd_by_id: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
     obj_get_info: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *info_len)'),
     test_run: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
+    obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)'),
+    obj_get: lib.func('int bpf_obj_get(const char *path)'),
+    link_update: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, void *opts)'),
+    map_create: lib.func(
+      'int bpf_map_create(int map_type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, void *opts)',
+    ),
     num_cpus: lib.func('int libbpf_num_possible_cpus(void)'),
     set_print: lib.func('void *libbpf_set_print(void *fn)'),
     vsnprintf: libcHandle.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *ap)'),
@@ -341,6 +358,21 @@ function bind(): Libbpf {
       const nameBytes = info.subarray(PROG_INFO_NAME_OFFSET, PROG_INFO_NAME_OFFSET + BPF_OBJ_NAME_LEN);
       const end = nameBytes.indexOf(0);
       return { ret, id: info.readUInt32LE(PROG_INFO_ID_OFFSET), name: nameBytes.toString('utf8', 0, end < 0 ? BPF_OBJ_NAME_LEN : end) };
+    },
+    objPin: (fd, path) => f.obj_pin(fd, path) as number,
+    objGet: (path) => f.obj_get(path) as number,
+    objInfo: (fd, size) => {
+      const info = Buffer.alloc(size);
+      const ret = f.obj_get_info(fd, info, u32(size)) as number;
+      return { ret, info };
+    },
+    linkUpdate: (linkFd, newProgFd) => f.link_update(linkFd, newProgFd, null) as number,
+    mapCreate: (type, name, keySize, valueSize, maxEntries, mapFlags) => {
+      // struct bpf_map_create_opts up to map_flags (offset 28); libbpf reads only what `sz` covers.
+      const opts = Buffer.alloc(32);
+      opts.writeBigUInt64LE(32n, 0);
+      opts.writeUInt32LE(mapFlags >>> 0, 28);
+      return f.map_create(type, name, keySize, valueSize, maxEntries, opts) as number;
     },
     progTestRun: (progFd, o) => {
       const opts = encodeStruct(TestRunOpts, {
