@@ -357,6 +357,7 @@ function parseHeaders(o: Obj | undefined, problems: string[]): Record<string, st
   for (const [name, value] of Object.entries(h)) {
     const canonical = SETTABLE_HEADERS.find((s) => s.toLowerCase() === name.toLowerCase());
     if (!canonical) problems.push(`${p}headers.${name}: cannot be set (settable: ${SETTABLE_HEADERS.join(', ')})`);
+    // eslint-disable-next-line no-control-regex -- refusing control characters (tab aside) in a header value is the point
     else if (typeof value !== 'string' || /[\0-\x08\x0a-\x1f\x7f]/.test(value))
       problems.push(`${p}headers.${name}: must be a single-line string`);
     else headers[canonical] = value;

@@ -95,7 +95,7 @@ function bindLibc(): Libc {
       // accept both, and let the reader find out on an error status.
       const callback = (...args: unknown[]): void => {
         const ev = args.find((a): a is { readable?: boolean; disconnect?: boolean } => typeof a === 'object' && a !== null);
-        const status = args.find((a) => typeof a === 'number') as number | undefined;
+        const status = args.find((a): a is number => typeof a === 'number');
         if ((status !== undefined && status < 0) || ev?.readable || ev?.disconnect) onReadable();
       };
       const handle = koffi.node.poll(fd, { readable: true }, callback);
