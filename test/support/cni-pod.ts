@@ -60,10 +60,12 @@ export interface PodSpec {
   logDir?: boolean;
   /** A hostNetwork pod: the process stays in the node namespace and no CNI runs. */
   hostNetwork?: boolean;
+  /** Called right before CNI ADD creates the veth (benchmarks time from here). */
+  beforeNetwork?: () => void;
 }
 
 export interface Pod {
-  spec: Required<PodSpec>;
+  spec: Required<Omit<PodSpec, 'beforeNetwork'>>;
   uid: string;
   /** `cni-<uuid>`; '' for a hostNetwork pod. */
   netns: string;
@@ -157,7 +159,8 @@ export class PodNode {
 
   /** Makes one pod; the node removes it at cleanup if the test does not. */
   async addPod(spec: PodSpec): Promise<Pod> {
-    const full: Required<PodSpec> = { shape: 'bridge', driver: 'systemd', logDir: true, hostNetwork: false, ...spec };
+    const { beforeNetwork, ...rest } = spec;
+    const full: Pod['spec'] = { shape: 'bridge', driver: 'systemd', logDir: true, hostNetwork: false, ...rest };
     const uid = randomUUID();
     const containerId = randomUUID().replace(/-/g, '') + randomUUID().replace(/-/g, '');
     const netns = full.hostNetwork ? '' : `cni-${randomUUID()}`;
@@ -220,6 +223,7 @@ export class PodNode {
       writeFileSync(join(at, 'cgroup.procs'), String(pod.pid));
       if (full.logDir) mkdirSync(join(this.logsDir, `${full.namespace}_${full.name}_${uid}`));
       if (netns) {
+        beforeNetwork?.();
         const result = JSON.parse(await this.cni('ADD', full.shape, containerId, netns)) as CniResult;
         cniAdded = true;
         const host = result.interfaces?.find((i) => !i.sandbox && i.name.startsWith('veth'));
