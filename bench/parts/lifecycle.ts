@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { BenchPart } from '../lib/context.js';
 import { ensureBuilt, NETPROBE_PORT } from '../lib/exporters.js';
 import { startInNs } from '../../test/support/ns-process.js';
+import { cpuSeconds } from '../lib/proc-stats.js';
 import { fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { createVethFarm, type VethFarm } from '../../test/support/veth-farm.js';
 import { join } from 'node:path';
@@ -69,6 +70,8 @@ interface Round {
   mode: (typeof MODES)[number];
   attachedSeconds: number;
   exportedSeconds: number;
+  /** CPU seconds the process had used once every interface was attached (both images: execve keeps the count). */
+  startCpuSeconds: number;
   stopSeconds: number;
   exitCode: number | null;
   leftovers: string[];
@@ -123,6 +126,7 @@ export const lifecyclePart: BenchPart = {
         );
         try {
           const attachedAt = Number((await attachedLine).split(' ')[1]);
+          const startCpuSeconds = cpuSeconds(netprobe.pid);
           const exportedAt = Number((await exportedLine).split(' ')[1]);
           const stopAt = Date.now();
           const exitCode = await netprobe.stop();
@@ -132,6 +136,7 @@ export const lifecyclePart: BenchPart = {
             mode,
             attachedSeconds: (attachedAt - spawnedAt) / 1000,
             exportedSeconds: (exportedAt - spawnedAt) / 1000,
+            startCpuSeconds,
             stopSeconds,
             exitCode,
             leftovers,
@@ -148,12 +153,22 @@ export const lifecyclePart: BenchPart = {
 
     const table: Table = {
       caption: `The built CLI (\`node dist/cli/main.js --source=ebpf --ebpf.attach-mode=MODE\`) in a namespace holding ${fmt.count(size)} veth interfaces (plus lo). Start: from spawning the command until /health reports every interface attached, and until /metrics exports every one. Stop: from SIGTERM until the process exited. Leftovers: clsact qdiscs on ${LEFTOVER_SAMPLE} sampled interfaces after the stop.`,
-      headers: ['attach mode', 'interfaces', 'start: attached', 'start: exported', 'stop (SIGTERM → exit)', 'exit status', 'leftovers'],
+      headers: [
+        'attach mode',
+        'interfaces',
+        'start: attached',
+        'start: exported',
+        'CPU used to attach',
+        'stop (SIGTERM → exit)',
+        'exit status',
+        'leftovers',
+      ],
       rows: rounds.map((r) => [
         r.mode,
         fmt.count(size),
         `${r.attachedSeconds.toFixed(2)} s`,
         `${r.exportedSeconds.toFixed(2)} s`,
+        `${r.startCpuSeconds.toFixed(2)} s`,
         `${r.stopSeconds.toFixed(2)} s`,
         String(r.exitCode),
         r.leftovers.length === 0 ? 'none' : r.leftovers.join(', '),
