@@ -97,7 +97,7 @@ function columns(withPods: boolean): Column[] {
     { title: 'OUT B/s', right: true, cell: (r) => si(r.egress.bytesPerSecond) },
     { title: 'IN pkt/s', right: true, cell: (r) => si(r.ingress.packetsPerSecond) },
     { title: 'OUT pkt/s', right: true, cell: (r) => si(r.egress.packetsPerSecond) },
-    { title: 'ACTIVE', right: true, cell: (r) => (r.active ? 'yes' : 'no') },
+    { title: 'ACTIVE', right: true, cell: (r) => (r.departed ? 'gone' : r.active ? 'yes' : 'no') },
   );
   return cols;
 }

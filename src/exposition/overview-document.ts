@@ -19,6 +19,8 @@ export interface OverviewInterface {
   /** Present when the sample carries pod labels (empty string: no pod). */
   namespace?: string;
   pod?: string;
+  /** Present (true) for an interface that is gone and kept for the departed-retention time with its final values. */
+  departed?: boolean;
   ingress: OverviewDirection;
   egress: OverviewDirection;
 }

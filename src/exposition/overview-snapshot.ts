@@ -31,18 +31,16 @@ export interface OverviewSnapshot {
   interfaces: number;
 }
 
-/** Pod labels, when the sample carries them (added by the pod resolver). */
-type MaybePodLabels = { namespace?: unknown; pod?: unknown };
-
 function direction(d: DirectionSample): OverviewDirection {
   return { bytesPerSecond: d.bytesPerSecond, packetsPerSecond: d.packetsPerSecond, bytes: Number(d.bytes), packets: Number(d.packets) };
 }
 
-function podLabels(s: InterfaceSample): { namespace?: string; pod?: string } {
-  const labels = s as unknown as MaybePodLabels;
-  const out: { namespace?: string; pod?: string } = {};
-  if (typeof labels.namespace === 'string') out.namespace = labels.namespace;
-  if (typeof labels.pod === 'string') out.pod = labels.pod;
+/** Pod labels and the departed mark, only where the sample has them (pod attribution on). */
+function extras(s: InterfaceSample): { namespace?: string; pod?: string; departed?: boolean } {
+  const out: { namespace?: string; pod?: string; departed?: boolean } = {};
+  if (s.namespace !== undefined) out.namespace = s.namespace;
+  if (s.pod !== undefined) out.pod = s.pod;
+  if (s.departed) out.departed = true;
   return out;
 }
 
@@ -59,7 +57,7 @@ export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
     name: s.name,
     ifindex: s.ifindex,
     active: s.active,
-    ...podLabels(s),
+    ...extras(s),
     ingress: direction(s.ingress),
     egress: direction(s.egress),
   }));
@@ -78,7 +76,8 @@ export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
   const top = busiestInterfaces(input.samples, OVERVIEW_TOP_INTERFACES).map((s) => ({
     name: s.name,
     ifindex: s.ifindex,
-    ...podLabels(s),
+    ...(s.namespace !== undefined ? { namespace: s.namespace } : {}),
+    ...(s.pod !== undefined ? { pod: s.pod } : {}),
     bytesPerSecond: input.history.interfaceHistory(s.ifindex, s.name) ?? totals.times.map(() => null),
   }));
   return {

@@ -127,6 +127,9 @@ test('the document: totals, every interface, top histories, trust with uptime; p
   assert.equal(doc.interfaces[3]!.pod, 'cart-0');
   assert.equal(doc.interfaces[3]!.namespace, 'shop');
   assert.equal('pod' in doc.interfaces[0]!, false);
+  assert.equal('departed' in doc.interfaces[0]!, false);
+  const gone = buildOverviewDocument({ samples: [{ ...withRate(9, 'lxcold', 0), departed: true }], trust: TRUST, history: h, nowMs: 0 });
+  assert.equal(gone.interfaces[0]!.departed, true, 'a departed interface is marked');
   assert.equal(doc.totals.ingress.bytesPerSecond, 1150);
   assert.equal(doc.totals.egress.bytes, 1600);
   assert.equal(doc.totals.ingress.packets, 40);

@@ -348,10 +348,10 @@
         key: 'active',
         label: 'Active',
         get: function (r) {
-          return r.active ? 1 : 0;
+          return r.departed ? -1 : r.active ? 1 : 0;
         },
         show: function (v) {
-          return v ? 'yes' : 'no';
+          return v < 0 ? 'departed' : v ? 'yes' : 'no';
         },
       },
     ]);
