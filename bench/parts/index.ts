@@ -6,7 +6,18 @@ import { hotplugPart } from './hotplug.js';
 import { lifecyclePart } from './lifecycle.js';
 import { memoryPart } from './memory.js';
 import { overviewPart } from './overview.js';
+import { podLabelPart } from './pod-label.js';
 import { scrapePart } from './scrape.js';
 import { throughputPart } from './throughput.js';
 
-export const PARTS: BenchPart[] = [costPart, throughputPart, collectionPart, scrapePart, hotplugPart, lifecyclePart, memoryPart, overviewPart];
+export const PARTS: BenchPart[] = [
+  costPart,
+  throughputPart,
+  collectionPart,
+  scrapePart,
+  hotplugPart,
+  lifecyclePart,
+  memoryPart,
+  overviewPart,
+  podLabelPart,
+];
