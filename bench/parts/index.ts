@@ -1,5 +1,6 @@
 /** Every benchmark part, in the order `npm run bench` runs them. */
 import type { BenchPart } from '../lib/context.js';
+import { adoptionPart } from './adoption.js';
 import { collectionPart } from './collection.js';
 import { costPart } from './cost.js';
 import { hotplugPart } from './hotplug.js';
@@ -17,6 +18,7 @@ export const PARTS: BenchPart[] = [
   scrapePart,
   hotplugPart,
   lifecyclePart,
+  adoptionPart,
   memoryPart,
   overviewPart,
   podLabelPart,
