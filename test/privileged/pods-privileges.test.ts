@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { PodNode, type Pod } from '../support/cni-pod.js';
 import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn } from '../support/scrape-loop.js';
@@ -47,7 +47,19 @@ async function setUp(
       env: { PATH: process.env['PATH'], HOME: '/tmp' },
     },
   );
-  t.after(() => np.stop('SIGKILL'));
+  t.after(async () => {
+    await np.stop('SIGKILL');
+    // Behind `unshare --fork` netprobe is a grandchild, and setpriv's credential change clears the
+    // parent-death signal --kill-child relies on: end it by its PID (found by this node's own dir).
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--kubernetes.pod-logs-dir=${node.logsDir}`))
+          process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  });
   const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
   t.after(() => scraper.stop());
   return { node, pod, np, scraper };
