@@ -157,6 +157,8 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
   assert.deepEqual(pod.volumes, [
     { name: 'state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     { name: 'pod-logs', hostPath: { path: '/var/log/pods', type: 'Directory' } },
+    // The host's bpffs, for --ebpf.pin-path (counting survives restarts and upgrades).
+    { name: 'bpffs', hostPath: { path: '/sys/fs/bpf', type: 'Directory' } },
   ]);
   assert.equal((pod as { hostPID?: boolean }).hostPID, true, "pod labels find pods' processes in the host's /proc");
 
@@ -173,6 +175,7 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
     [
       { name: 'state', mountPath: DEFAULT_STATE_DIR },
       { name: 'pod-logs', mountPath: '/var/log/pods', readOnly: true },
+      { name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'HostToContainer' },
     ],
     'state where the loader writes; the pod log directory read-only',
   );
