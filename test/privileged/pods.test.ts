@@ -4,7 +4,8 @@
  * cgroup (systemd driver on cgroup v2, cgroupfs driver on v1 memory), and a
  * pod log directory. netprobe runs in the "node" namespace with
  * --collector.pods; every label is compared with the pod that was made and
- * every counter with the kernel's statistics of that veth.
+ * every counter with the kernel's statistics of that veth (less the packet or
+ * two the CNI plugin sent before netprobe attached, measured while quiet).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,22 +18,49 @@ function info(s: Scrape, pod: Pod): string | undefined {
   return s.lines.find((l) => l.startsWith('netprobe_pod_interface_info{') && l.includes(`interface="${pod.hostVeth}"`));
 }
 
-/** Exact comparison, retried a few times: a scrape and the kernel read are not one instant. */
-async function countersMatchKernel(node: PodNode, scraper: ScrapeLoop, pod: Pod): Promise<void> {
+type Counters = [number, number, number, number]; // rx packets, rx bytes, tx packets, tx bytes
+
+async function readBoth(node: PodNode, scraper: ScrapeLoop, pod: Pod): Promise<{ np: Counters; kernel: Counters }> {
+  const s = await scraper.fresh();
+  const k = await node.ns.linkStats(pod.hostVeth);
+  const labels = { interface: pod.hostVeth, namespace: pod.spec.namespace, pod: pod.spec.name };
+  const np = [
+    valueIn(s.lines, 'netprobe_tc_packets_total', { ...labels, direction: 'ingress' }) ?? NaN,
+    valueIn(s.lines, 'netprobe_tc_bytes_total', { ...labels, direction: 'ingress' }) ?? NaN,
+    valueIn(s.lines, 'netprobe_tc_packets_total', { ...labels, direction: 'egress' }) ?? NaN,
+    valueIn(s.lines, 'netprobe_tc_bytes_total', { ...labels, direction: 'egress' }) ?? NaN,
+  ] as Counters;
+  return { np, kernel: [k.rx.packets, k.rx.bytes, k.tx.packets, k.tx.bytes] };
+}
+
+/**
+ * What the kernel counted on the veth before netprobe attached (the plugin's own first packets,
+ * e.g. a gratuitous ARP): kernel minus netprobe, once both stood still for a scrape. It stays fixed
+ * after that, and is a packet or two at most.
+ */
+async function preAttachOffset(node: PodNode, scraper: ScrapeLoop, pod: Pod): Promise<Counters> {
+  let previous = '';
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const r = await readBoth(node, scraper, pod);
+    const now = JSON.stringify(r);
+    if (now === previous && !r.np.some(Number.isNaN)) {
+      const offset = r.kernel.map((v, i) => v - r.np[i]!) as Counters;
+      assert.ok(offset[0] <= 3 && offset[2] <= 3 && offset.every((v) => v >= 0), `offset ${JSON.stringify(offset)} before any traffic`);
+      return offset;
+    }
+    previous = now;
+  }
+  assert.fail(`${pod.hostVeth}: the counters never stood still`);
+}
+
+/** Exact comparison (less the pre-attach offset), retried a few times: a scrape and the kernel read are not one instant. */
+async function countersMatchKernel(node: PodNode, scraper: ScrapeLoop, pod: Pod, offset: Counters): Promise<void> {
   let last = '';
   for (let attempt = 0; attempt < 8; attempt++) {
-    const s = await scraper.fresh();
-    const kernel = await node.ns.linkStats(pod.hostVeth);
-    const labels = { interface: pod.hostVeth, namespace: pod.spec.namespace, pod: pod.spec.name };
-    const got = {
-      rxPackets: valueIn(s.lines, 'netprobe_tc_packets_total', { ...labels, direction: 'ingress' }),
-      rxBytes: valueIn(s.lines, 'netprobe_tc_bytes_total', { ...labels, direction: 'ingress' }),
-      txPackets: valueIn(s.lines, 'netprobe_tc_packets_total', { ...labels, direction: 'egress' }),
-      txBytes: valueIn(s.lines, 'netprobe_tc_bytes_total', { ...labels, direction: 'egress' }),
-    };
-    const want = { rxPackets: kernel.rx.packets, rxBytes: kernel.rx.bytes, txPackets: kernel.tx.packets, txBytes: kernel.tx.bytes };
-    if (JSON.stringify(got) === JSON.stringify(want)) return;
-    last = `netprobe ${JSON.stringify(got)} kernel ${JSON.stringify(want)}`;
+    const { np, kernel } = await readBoth(node, scraper, pod);
+    const want = kernel.map((v, i) => v - offset[i]!);
+    if (JSON.stringify(np) === JSON.stringify(want)) return;
+    last = `netprobe ${JSON.stringify(np)} kernel ${JSON.stringify(kernel)} less ${JSON.stringify(offset)}`;
     await new Promise((r) => setTimeout(r, 700));
   }
   assert.fail(`${pod.spec.shape} pod ${pod.spec.name}: counters never equalled the kernel's: ${last}`);
@@ -68,24 +96,29 @@ test(
     }
 
     await t.test('counters on each pod veth equal the kernel statistics, both directions', async () => {
+      const offsets = new Map<Pod, Counters>();
       for (const pod of [web, db]) {
         await node.quietNeighbours(pod);
+        offsets.set(pod, await preAttachOffset(node, scraper, pod));
+      }
+      for (const pod of [web, db]) {
         await sendUdpFrom((cmd, args) => node.ns.exec(cmd, args), pod.ip, 300); // node -> pod: host veth egress
         await sendUdpFrom((cmd, args) => pod.exec(cmd, args), pod.gateway, 200, 700); // pod -> node: host veth ingress
       }
-      for (const pod of [web, db]) await countersMatchKernel(node, scraper, pod);
+      for (const pod of [web, db]) await countersMatchKernel(node, scraper, pod, offsets.get(pod)!);
       const s = await scraper.fresh();
       for (const pod of [web, db]) {
         const kernel = await node.ns.linkStats(pod.hostVeth);
         assert.ok(kernel.rx.packets >= 200 && kernel.tx.packets >= 300, JSON.stringify(kernel));
         // One pod per namespace here: the namespace total is that veth's count.
+        const offset = offsets.get(pod)!;
         assert.equal(
           valueIn(s.lines, 'netprobe_namespace_bytes_total', { namespace: pod.spec.namespace, direction: 'ingress' }),
-          kernel.rx.bytes,
+          kernel.rx.bytes - offset[1],
         );
         assert.equal(
           valueIn(s.lines, 'netprobe_namespace_packets_total', { namespace: pod.spec.namespace, direction: 'egress' }),
-          kernel.tx.packets,
+          kernel.tx.packets - offset[2],
         );
       }
     });
