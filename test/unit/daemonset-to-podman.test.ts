@@ -53,7 +53,7 @@ test('the shipped DaemonSet: host network, only BPF and NET_ADMIN, read-only roo
       `hostPath ${path} bound from its stand-in`,
     );
   assert.equal(after(args, '--memory'), String(256 * 1024 * 1024));
-  assert.equal(after(args, '--cpus'), '0.25');
+  assert.equal(after(args, '--cpus'), '1', 'limits.cpu "1"');
   assert.equal(after(args, '--stop-timeout'), '30');
   assert.equal(spec.gracePeriodSeconds, 30);
   const image = args.indexOf(OPTS.image);
