@@ -10,7 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Netns } from '../support/netns.js';
-import { PodNode, sendUdpFrom, type Pod } from '../support/cni-pod.js';
+import { PodNode, type Pod } from '../support/cni-pod.js';
+import { sendUdp } from '../support/traffic.js';
 import { startNetprobe } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 
@@ -102,8 +103,8 @@ test(
         offsets.set(pod, await preAttachOffset(node, scraper, pod));
       }
       for (const pod of [web, db]) {
-        await sendUdpFrom((cmd, args) => node.ns.exec(cmd, args), pod.ip, 300); // node -> pod: host veth egress
-        await sendUdpFrom((cmd, args) => pod.exec(cmd, args), pod.gateway, 200, 700); // pod -> node: host veth ingress
+        await sendUdp(node.ns, pod.ip, 300); // node -> pod: host veth egress
+        await sendUdp(pod, pod.gateway, 200, 700); // pod -> node: host veth ingress
       }
       for (const pod of [web, db]) await countersMatchKernel(node, scraper, pod, offsets.get(pod)!);
       const s = await scraper.fresh();

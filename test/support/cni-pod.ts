@@ -288,15 +288,3 @@ function rmdirQuiet(dir: string): void {
     /* busy or gone: the node's cleanup retries */
   }
 }
-
-/** Sends `count` UDP datagrams of `size` bytes from inside `pod` (or the node, given its exec) to `addr` (port 9). */
-export async function sendUdpFrom(exec: Pod['exec'], addr: string, count: number, size = 200): Promise<void> {
-  const script = `
-    const s = require('node:dgram').createSocket('udp4');
-    const buf = Buffer.alloc(${size}, 120);
-    let left = ${count};
-    s.on('error', () => {});
-    const next = () => { if (left-- <= 0) return setTimeout(() => s.close(), 50); s.send(buf, 9, ${JSON.stringify(addr)}, () => setImmediate(next)); };
-    next();`;
-  await exec(process.execPath, ['-e', script]);
-}
