@@ -84,8 +84,13 @@ test(
     const promQuery = async (query: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
       const url = `http://${PROMETHEUS}/api/v1/query?${new URLSearchParams({ query }).toString()}`;
       const script = 'fetch(process.argv[1]).then(async (r) => process.stdout.write(await r.text()), () => process.stdout.write("{}"))';
-      const body = JSON.parse(await left.exec('node', ['-e', script, url], 15_000)) as { data?: { result: [] } };
-      return body.data?.result ?? [];
+      const text = await left.exec('node', ['-e', script, url], 15_000);
+      // Until Prometheus is ready it answers "Service Unavailable": no result yet.
+      try {
+        return (JSON.parse(text) as { data?: { result: [] } }).data?.result ?? [];
+      } catch {
+        return [];
+      }
     };
     // Prometheus has scraped netprobe's traffic counters at least once.
     for (let i = 0; ; i++) {
