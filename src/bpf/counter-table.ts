@@ -44,6 +44,8 @@ export class MapFullError extends NetprobeError {
 
 const FULL_ERRNOS = new Set([os.errno.E2BIG, os.errno.ENOSPC, os.errno.ENOMEM]);
 const ZERO: Counters = { packets: 0n, bytes: 0n, segments: 0n };
+/** Offset key (ifindex 0, ingress) of the uncounted-packets counter. */
+const UNCOUNTED_OFFSET_KEY = 0;
 /** Counters sit after `u32 ifindex, u32 reserved` in each CPU's np_slot. */
 const SLOT_COUNTERS_OFFSET = 8;
 
@@ -222,7 +224,14 @@ export class CounterTable {
   /** Packets that reached an attached hook with no counter entry (np_stats). */
   uncountedPackets(): bigint {
     const value = this.stats.lookup(encodeArrayKey(NP_STAT_UNCOUNTED));
-    return value ? sumPerCpuU64(value, 0, this.stats.cpus) : 0n;
+    // An upgrade carries the older object's count under ifindex 0 (never an interface's).
+    const carried = this.offsets.get(UNCOUNTED_OFFSET_KEY)?.packets ?? 0n;
+    return (value ? sumPerCpuU64(value, 0, this.stats.cpus) : 0n) + carried;
+  }
+
+  /** Carries an older object's uncounted packets over (an upgrade), so that counter never goes backwards. */
+  addUncountedOffset(packets: bigint): void {
+    if (packets > 0n) this.addOffset(0, NP_INGRESS, { packets, bytes: 0n, segments: 0n });
   }
 
   /** Every ifindex with an entry in np_overflow, as the kernel has it (for tests and diagnostics). */

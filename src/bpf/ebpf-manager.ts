@@ -450,6 +450,7 @@ export class EbpfManager implements CounterSource {
     for (const row of older.table.read(carried)) {
       loaded.table.addOffset(row.ifindex, row.direction === 'ingress' ? NP_INGRESS : NP_EGRESS, row);
     }
+    loaded.table.addUncountedOffset(older.table.uncountedPackets());
     this.takenOver.clear();
     older.close();
     const left = older.store.remove();
