@@ -185,9 +185,9 @@ export class EbpfManager implements CounterSource {
    * under `attachMode: 'tcx'` (NP_ERR_NO_TCX), verifier rejection (NP_ERR_BPF_LOAD).
    *
    * Following interfaces does not keep the process alive by itself (like an
-   * unref'd timer): a server or another handle must. Attaching costs about
-   * 30 ms per interface in tcx mode (see docs/architecture.md), so this
-   * takes about a minute on a node with 2,000 interfaces.
+   * unref'd timer): a server or another handle must. At 2,000 interfaces
+   * this took 1.8 s (tcx) and 3.8 s (tc) on the bench VM; with a pin path a
+   * restart adopts what is pinned instead, in about 0.5 s (docs/benchmarks.md).
    */
   async loadNetworkMonitor(): Promise<void> {
     if (this.lifecycle !== 'new')
