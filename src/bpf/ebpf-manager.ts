@@ -130,6 +130,13 @@ export class EbpfManager implements CounterSource {
   private readonly attached = new Map<number, AttachedInterface>();
   /** Interfaces the filters accept but that could not be counted (map full, attach failed). */
   private readonly uncounted = new Map<number, string>();
+  /**
+   * Final counts of interfaces deleted since the last read, by ifindex: read
+   * just before their entries are cleared, and returned once more by the next
+   * readCounters(), so the packets a vanishing pod sent after the last
+   * collection still reach its series and its namespace's total.
+   */
+  private readonly finalRows = new Map<number, CounterRow[]>();
   private readonly listeners = new Set<() => void>();
   private notifyPending = false;
   private readonly pendingEvents: Array<() => void> = [];
@@ -245,7 +252,11 @@ export class EbpfManager implements CounterSource {
   readCounters(): CounterRow[] {
     if (this.lifecycle !== 'loaded' || !this.loaded)
       throw new StateError('readCounters: call loadNetworkMonitor() first (or the manager is closed)');
-    return this.loaded.table.read(this.interfaces());
+    const rows = this.loaded.table.read(this.interfaces());
+    // A deleted interface's last counts, once; unless its ifindex already counts a new interface.
+    for (const [ifindex, finals] of this.finalRows) if (!this.attached.has(ifindex)) rows.push(...finals);
+    this.finalRows.clear();
+    return rows;
   }
 
   /**
@@ -305,6 +316,7 @@ export class EbpfManager implements CounterSource {
     }
     for (const ifindex of [...this.attached.keys()]) this.detach(ifindex, 'close');
     this.uncounted.clear();
+    this.finalRows.clear();
     loaded.attacher.close();
     loaded.close();
     this.loaded = undefined;
@@ -618,6 +630,13 @@ export class EbpfManager implements CounterSource {
     if (!entry || !loaded) return;
     this.attached.delete(ifindex);
     loaded.attacher.detach(ifindex, entry.name, entry.hooks, reason);
+    if (reason === 'deleted') {
+      try {
+        this.finalRows.set(ifindex, loaded.table.read([{ ifindex, name: entry.name }]));
+      } catch (e) {
+        this.logger.warn({ ifindex, err: e instanceof Error ? e.message : String(e) }, `reading the final counts of ${entry.name} failed`);
+      }
+    }
     try {
       loaded.table.release(ifindex);
     } catch (e) {

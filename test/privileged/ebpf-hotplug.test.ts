@@ -3,14 +3,14 @@
  * created after start is attached and counted exactly; leaving a bridge does
  * not look like a deletion; a rename shows the new
  * name and keeps the counts; a deleted interface leaves no map entry and no
- * error; an ifindex reused by a new interface starts from zero; an interface
+ * error, and its final counts are read once after the deletion; an ifindex reused by a new interface starts from zero; an interface
  * whose slot is taken is counted exactly in the overflow map.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { twoHosts, vethBetween, type Netns } from '../support/netns.js';
 import { Agent, row } from '../support/ebpf-agent-driver.js';
-import { iperf, quietIpv6 } from '../support/traffic.js';
+import { iperf, quietIpv6, sendUdp } from '../support/traffic.js';
 import { deltas, settledSnapshot } from '../support/counter-snapshot.js';
 
 async function entries(agent: Agent): Promise<{ slots: number[]; overflow: Array<{ ifindex: number; direction: string }> }> {
@@ -18,6 +18,18 @@ async function entries(agent: Agent): Promise<{ slots: number[]; overflow: Array
     slots: number[];
     overflow: Array<{ ifindex: number; direction: string }>;
   };
+}
+
+/** The kernel's statistics of `ifname` once two reads 300 ms apart agree. */
+async function settledLinkStats(ns: Netns, ifname: string): Promise<Awaited<ReturnType<Netns['linkStats']>>> {
+  let before = await ns.linkStats(ifname);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await ns.linkStats(ifname);
+    if (now.rx.packets === before.rx.packets && now.tx.packets === before.tx.packets) return now;
+    before = now;
+  }
+  throw new Error(`${ifname}: traffic never settled`);
 }
 
 async function expectExactCounts(agent: Agent, left: Netns, right: Netns, ifname: string, serverAddr: string): Promise<void> {
@@ -69,14 +81,22 @@ for (const mode of ['tcx', 'tc'] as const) {
     assert.ok(!rows.some((r) => r.name === plugged.a), 'no row carries the old name');
     assert.ok(row(rows, renamed, 'ingress').packets >= countsBefore.packets, 'counters survive a rename');
 
-    // Deleted: detached, entries gone, no error.
+    // Deleted: detached, entries gone, no error; what it carried after the last read is not lost:
+    // the next read returns its final counts once, then it has no row.
     assert.ok((await entries(agent)).slots.includes(pluggedIndex));
+    const lastRead = await settledSnapshot(agent, left, renamed);
+    await sendUdp(left, plugged.addrB, 40);
+    const finalKernel = await settledLinkStats(left, renamed);
     await left.ip(['link', 'del', 'dev', renamed]);
     await agent.untilInterfaces((list) => !list.some((i) => i.ifindex === pluggedIndex));
     const after = await entries(agent);
     assert.ok(!after.slots.includes(pluggedIndex), 'no slot left for the deleted interface');
     assert.ok(!after.overflow.some((k) => k.ifindex === pluggedIndex), 'no overflow entry left');
-    assert.ok(!(await agent.counters()).some((r) => r.ifindex === pluggedIndex), 'no row for the deleted interface');
+    const finalRows = await agent.counters();
+    const { ours, kernel } = deltas(renamed, lastRead, { kernel: finalKernel, rows: finalRows });
+    assert.ok(kernel.egress.packets >= 40n, 'traffic flowed after the last read');
+    assert.deepEqual(ours, kernel, 'the final counts, read once after the deletion, equal the last kernel statistics');
+    assert.ok(!(await agent.counters()).some((r) => r.ifindex === pluggedIndex), 'then no row for the deleted interface');
 
     // The same ifindex, reused by a new interface, starts from zero.
     const reused = `npr${pluggedIndex}`;
