@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # netprobe container image: Node 20 on Debian 12 (bookworm).
-#   podman build -t netprobe-exporter:0.1.0 .      (or docker build)
+#   podman build -t netprobe-exporter:0.2.0 .      (or docker build)
 # NODE_IMAGE names the Node base image: the builder runs on it, the runtime on
 # its "-slim" variant. Point it at a mirror with
 #   --build-arg NODE_IMAGE=registry.example.com/library/node:20-bookworm
@@ -15,7 +15,7 @@
 # Running it needs CAP_BPF and CAP_NET_ADMIN, a seccomp profile that lets
 # bpf(2) through (docs/deployment.md, "Container runtimes and seccomp") and the
 # host's network namespace:
-#   docker run --network host --cap-drop ALL --cap-add BPF --cap-add NET_ADMIN netprobe-exporter:0.1.0
+#   docker run --network host --cap-drop ALL --cap-add BPF --cap-add NET_ADMIN netprobe-exporter:0.2.0
 # It runs as root inside the container: the added capabilities reach a
 # non-root process only as ambient capabilities, which Kubernetes does not
 # set (see docs/deployment.md). Not privileged, read-only root filesystem.
