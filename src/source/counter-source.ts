@@ -31,7 +31,10 @@ export interface CounterSource {
   readonly interfaceCount: number;
   /**
    * Reads every counter in one batch: both directions of every counted
-   * interface, zero until traffic flows. Throws on a kernel read failure.
+   * interface, zero until traffic flows. An interface deleted since the
+   * last read may appear once more with its final counts (the eBPF source
+   * reads them at deletion, so its last traffic is not lost). Throws on a
+   * kernel read failure.
    */
   readCounters(): CounterRow[];
   /**
