@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +40,14 @@ async function pidsIn(ns: string): Promise<number[]> {
   return stdout.split('\n').filter(Boolean).map(Number);
 }
 
-const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
+/** Running (a zombie has ended; only its reaping is left). */
+const alive = (pid: number): boolean => {
+  try {
+    return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
 
 /**
  * The bench drives Debian's node_exporter, wrk and iperf3 (scripts/install.sh
