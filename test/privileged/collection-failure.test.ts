@@ -42,7 +42,12 @@ test(
       return { http: r.status, status: j.status, up: j.collection.up, errors: j.collection.errors };
     };
 
-    await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS));
+    // A baseline taken when nothing moves: a packet that crossed the link before
+    // netprobe attached (IPv6 chatter before quietIpv6) is the kernel's alone.
+    const start = await settled(
+      () => hosts.left.linkStats(hosts.link.a),
+      () => get('/metrics'),
+    );
     const healthy = await health();
     assert.deepEqual([healthy.http, healthy.status, healthy.up], [200, 'ok', true]);
     assert.equal(sampleValue((await get('/metrics')).body, 'netprobe_up'), 1);
@@ -86,8 +91,17 @@ test(
     const body = (await get('/metrics')).body;
     assert.equal(sampleValue(body, 'netprobe_up'), 1);
     const kernel = await hosts.left.linkStats(hosts.link.a);
-    assert.equal(sampleValue(body, 'netprobe_tc_packets_total', { interface: hosts.link.a, direction: 'ingress' }), kernel.rx.packets);
-    assert.equal(sampleValue(body, 'netprobe_tc_bytes_total', { interface: hosts.link.a, direction: 'ingress' }), kernel.rx.bytes);
+    const ingress = (metrics: string, name: string): number =>
+      sampleValue(metrics, name, { interface: hosts.link.a, direction: 'ingress' }) ?? NaN;
+    assert.equal(
+      ingress(body, 'netprobe_tc_packets_total') - ingress(start.metrics, 'netprobe_tc_packets_total'),
+      kernel.rx.packets - start.kernel.rx.packets,
+    );
+    assert.ok(kernel.rx.packets - start.kernel.rx.packets >= 300, 'the traffic arrived');
+    assert.equal(
+      ingress(body, 'netprobe_tc_bytes_total') - ingress(start.metrics, 'netprobe_tc_bytes_total'),
+      kernel.rx.bytes - start.kernel.rx.bytes,
+    );
     assert.match(np.output(), /injected fault/, 'the failure is logged with its cause');
     t.diagnostic(
       `outage ${(downFor / 1000).toFixed(1)} s: ${stale.errors} failed collections, /health 503 after ${FRESHNESS_MS / 1000} s, ${load.scrapes} scrapes meanwhile with 0 failed; recovered within ${4 * INTERVAL_MS} ms, counters exact`,
@@ -95,3 +109,20 @@ test(
     assert.equal(await np.stop('SIGTERM'), 0);
   },
 );
+
+type LinkStats = { rx: { packets: number; bytes: number } };
+
+/** Kernel stats and a scrape two intervals later, taken when the kernel's counts did not move in between. */
+async function settled(
+  stats: () => Promise<LinkStats>,
+  scrape: () => Promise<{ body: string }>,
+): Promise<{ kernel: LinkStats; metrics: string }> {
+  for (let attempt = 0; attempt < 15; attempt++) {
+    const before = await stats();
+    await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS + 100));
+    const metrics = (await scrape()).body;
+    const after = await stats();
+    if (before.rx.packets === after.rx.packets) return { kernel: after, metrics };
+  }
+  throw new Error('traffic never settled');
+}
