@@ -187,7 +187,7 @@ async function writeDocs(
   // By part number (the order of the doc), not by run order (the long memory soak runs last).
   const inOrder = PARTS.map((p) => stored.parts[p.name])
     .filter((r): r is StoredResults['parts'][string] => r !== undefined)
-    .sort((a, b) => a.title.localeCompare(b.title));
+    .sort((a, b) => partNumber(a.title) - partNumber(b.title));
   doc = replaceSection(doc, 'summary', markdownTable(summaryTable(inOrder))).doc;
   for (const r of shown) {
     const replaced = replaceSection(doc, r.part, partMarkdown(r));
@@ -197,6 +197,11 @@ async function writeDocs(
     if (chart) await writeFile(join(repoRoot, 'docs', `benchmarks-${r.part}.svg`), chart(r.data));
   }
   await writeFile(docPath, doc);
+}
+
+/** 7 for "Part 7 — …": titles sort as text would put Part 10 before Part 2. */
+function partNumber(title: string): number {
+  return Number(/^Part (\d+)/.exec(title)?.[1] ?? Infinity);
 }
 
 process.exitCode = await main().catch(async (e: unknown) => {

@@ -32,7 +32,7 @@ interface Round {
 
 export const adoptionPart: BenchPart = {
   name: 'adoption',
-  title: 'Part — adoption of pinned state (restart with --ebpf.pin-path)',
+  title: 'Part 10 — adoption of pinned state (restart with --ebpf.pin-path)',
   needs: ['src/bpf/index.ts', 'bench/agents/adoption-worker.ts'],
   async run(ctx): Promise<PartResult> {
     const size = Math.max(...ctx.sizes);

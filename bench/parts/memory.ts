@@ -10,6 +10,7 @@
  * no growth.
  */
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import type { BenchPart } from '../lib/context.js';
 import { startNetprobe, startNodeExporter, NETPROBE_PORT, NODE_EXPORTER_PORT, type ExporterName } from '../lib/exporters.js';
 import type { NsProcess } from '../../test/support/ns-process.js';
@@ -55,9 +56,6 @@ while (Date.now() < end) {
 console.log(JSON.stringify({ scrapes, errors }));
 `;
 
-/** The 1-minute load average (other work on the machine's 2 cores shows here). */
-const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Subject {
@@ -96,7 +94,7 @@ export const memoryPart: BenchPart = {
   needs: ['src/cli/main.ts', 'src/bpf/index.ts'],
   async run(ctx): Promise<PartResult> {
     const warmupSeconds = ctx.smoke ? 3 : 60;
-    const loadBefore = loadAverage();
+    const loadBefore = loadavg()[0]!;
     const soakSeconds = Math.round(ctx.soakMinutes * 60);
     const sampleEveryMs = ctx.smoke ? 1000 : 15_000;
     const subjects: Subject[] = [];
@@ -225,11 +223,12 @@ export const memoryPart: BenchPart = {
       if (!ctx.smoke && !notes.some((n) => n.includes(' grew ')))
         notes.push(`No growth: every netprobe instance ended within ${100 * GROWTH_TOLERANCE}% of its warm RSS.`);
       notes.push(
-        `Load average (1 min) on the machine's 2 cores: ${loadBefore.toFixed(1)} when the part started, ${loadAverage().toFixed(1)} at the end.`,
+        `Load average (1 min) on the machine's ${cpus().length} cores: ${loadBefore.toFixed(1)} when the part started, ${loadavg()[0]!.toFixed(1)} at the end.`,
       );
-      notes.push(
-        "Other work shared the machine's 2 cores during the run; RSS depends little on that (CPU would), but a slower scrape can overlap the next one and hold two expositions at once, for node_exporter as for netprobe.",
-      );
+      if (loadBefore >= cpus().length)
+        notes.push(
+          "Other work shared the machine's cores during the run; RSS depends little on that (CPU would), but a slower scrape can overlap the next one and hold two expositions at once, for node_exporter as for netprobe.",
+        );
       return { part: 'memory', title: this.title, tables: [table], notes, verdicts, data, seconds: 0 };
     } finally {
       for (const s of subjects) await s.proc.stop();
