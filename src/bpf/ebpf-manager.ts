@@ -6,7 +6,14 @@
  * `close()` leaves nothing behind.
  */
 import { fileURLToPath } from 'node:url';
-import { DIRECTIONS, type AttachMode, type CounterRow, type CounterSource, type Direction } from '../source/counter-source.js';
+import {
+  DIRECTIONS,
+  type AttachMode,
+  type CarryOverStore,
+  type CounterRow,
+  type CounterSource,
+  type Direction,
+} from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { LinkInfo } from '../net/link-message.js';
@@ -20,6 +27,7 @@ import type { BpfMap } from './bpf-map.js';
 import { removeFilterOf } from './clsact-attach.js';
 import { removePinnedState } from './pin-cleanup.js';
 import { ensurePinPath, objectHash, pinDirFor, PinStore } from './pin-store.js';
+import { CarryOverMap, MAP_CARRY } from './carry-over-map.js';
 import { createOffsetMap, findOlderPins, manifestFor, MAP_OFFSETS, openPins, type OlderPins } from './pinned-counters.js';
 import { libbpf } from '../sys/libbpf.js';
 import { BpfObject } from './bpf-object.js';
@@ -88,6 +96,8 @@ interface Counters {
   readonly adoptFrom?: Predecessor;
   /** An older object's pins, whose counts are carried over and which are removed after the first pass. */
   readonly older?: OlderPins;
+  /** With a pin path: the exporter's carry-over record, pinned beside the counters. */
+  readonly carry?: CarryOverMap;
   /** Closes our fds (pinned objects stay). */
   close(): void;
 }
@@ -171,6 +181,11 @@ export class EbpfManager implements CounterSource {
   /** How the programs are attached: 'tcx' or 'tc' once loaded, undefined before. */
   get attachMode(): AttachMode | undefined {
     return this.loaded?.attacher.mode;
+  }
+
+  /** With a pin path, once loaded: the record the exporter continues across restarts. */
+  get carryOver(): CarryOverStore | undefined {
+    return this.loaded?.carry;
   }
 
   /** Interfaces currently attached and counted. */
@@ -308,7 +323,7 @@ export class EbpfManager implements CounterSource {
     this.listeners.clear();
     if (!loaded) return;
     loaded.watcher?.close();
-    if (loaded.store && true) {
+    if (loaded.store) {
       // Pinned: the programs stay attached and counting for the next start to adopt.
       for (const entry of this.attached.values()) for (const hook of entry.hooks.hooks) hook.release();
       this.attached.clear();
@@ -388,21 +403,26 @@ export class EbpfManager implements CounterSource {
     const older = findOlderPins(pinPath, hash, netnsCookie, this.logger);
     let object: BpfObject | undefined;
     let offsets: BpfMap | undefined;
+    let carry: CarryOverMap | undefined;
     const close = (): void => {
       object?.close();
       if (offsets) libbpf().close(offsets.fd);
+      carry?.close();
       older?.close();
     };
     try {
       object = this.loadObject();
       offsets = createOffsetMap();
+      carry = CarryOverMap.create();
+      const handedOn = older?.carry.read();
+      if (handedOn) carry.write(handedOn);
       const { table, programs } = this.counterParts(object, offsets);
       const mode = older && this.requestedMode === 'auto' ? older.attachMode : this.chooseMode(programs);
       const maps = [MAP_SLOTS, MAP_OVERFLOW, MAP_STATS].map((name) => ({ name, fd: (object as BpfObject).map(name).fd }));
       const store = PinStore.create(
         pinPath,
         manifestFor(hash, mode, netnsCookie),
-        [...maps, { name: MAP_OFFSETS, fd: offsets.fd }],
+        [...maps, { name: MAP_OFFSETS, fd: offsets.fd }, { name: MAP_CARRY, fd: carry.map.fd }],
         [
           { name: PROG_INGRESS, fd: programs.ingress.fd },
           { name: PROG_EGRESS, fd: programs.egress.fd },
@@ -414,7 +434,7 @@ export class EbpfManager implements CounterSource {
           `taking over the attachments and counts of an older netprobe pinned in ${older.store.dir}`,
         );
       const adoptFrom = older && older.attachMode === mode ? older : undefined;
-      return { table, programs, mode, store, ...(adoptFrom ? { adoptFrom } : {}), ...(older ? { older } : {}), close };
+      return { table, programs, mode, store, carry, ...(adoptFrom ? { adoptFrom } : {}), ...(older ? { older } : {}), close };
     } catch (e) {
       close();
       throw e;

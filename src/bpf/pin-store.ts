@@ -8,6 +8,7 @@
  *     manifest -> {...}               JSON kept as a symlink's target (bpffs
  *                                     holds no regular files, nor dotted names)
  *     maps/np_slots maps/np_overflow maps/np_stats maps/np_offsets
+ *     maps/np_carry                   the exporter's carry-over record
  *     progs/netprobe_tc_in progs/netprobe_tc_eg
  *     links/<ifindex>-<direction>     tcx mode only; clsact filters hold
  *                                     their program by themselves
@@ -176,6 +177,19 @@ export class PinStore {
     const fd = libbpf().objGet(join(this.dir, kind, name));
     if (fd < 0) throw new PinCorruptError(this.dir, `${kind}/${name} cannot be opened (errno ${-fd})`);
     return fd;
+  }
+
+  /** An fd of a pinned map, or undefined when this directory has no map of that name (made by an earlier version). */
+  getOptionalMap(name: string): number | undefined {
+    const fd = libbpf().objGet(join(this.dir, 'maps', name));
+    return fd < 0 ? undefined : fd;
+  }
+
+  /** Pins a map that an earlier version did not pin here. */
+  pinMap(fd: number, name: string): void {
+    const path = join(this.dir, 'maps', name);
+    const ret = libbpf().objPin(fd, path);
+    if (ret < 0) throw callError(`pin ${path}`, -ret);
   }
 
   /** Pins a tcx link of `ifindex`/`direction`, replacing a stale pin of that name. */

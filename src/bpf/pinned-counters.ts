@@ -23,6 +23,7 @@ import {
 import type { Predecessor, Programs } from './attacher.js';
 import type { BpfMap } from './bpf-map.js';
 import { CounterTable } from './counter-table.js';
+import { CARRY_VALUE_SIZE, CarryOverMap, MAP_CARRY } from './carry-over-map.js';
 import { callError } from './errors.js';
 import { listPinPath, PinCorruptError, PinStore, pinDirFor, removeKnown, type PinManifest } from './pin-store.js';
 import { mapFromFd } from './pinned-objects.js';
@@ -38,6 +39,7 @@ export interface OpenedPins {
   store: PinStore;
   table: CounterTable;
   programs: Programs;
+  carry: CarryOverMap;
   close(): void;
 }
 
@@ -72,12 +74,35 @@ export function openPins(dir: string, netnsCookie: string | null): OpenedPins {
       return { fd, id: programId(fd) };
     };
     const programs = { ingress: prog(PROG_INGRESS), egress: prog(PROG_EGRESS) };
+    const carry = openCarry(store);
+    fds.push(carry.map.fd);
     table.adoptKernelEntries();
-    return { store, table, programs, close };
+    return { store, table, programs, carry, close };
   } catch (e) {
     close();
     throw e;
   }
+}
+
+/** The directory's carry-over record; a directory pinned by a version without one gets an empty one. */
+function openCarry(store: PinStore): CarryOverMap {
+  const fd = store.getOptionalMap(MAP_CARRY);
+  if (fd === undefined) {
+    const created = CarryOverMap.create();
+    try {
+      store.pinMap(created.map.fd, MAP_CARRY);
+    } catch (e) {
+      created.close();
+      throw e;
+    }
+    return created;
+  }
+  const carry = CarryOverMap.fromFd(fd);
+  if (!carry) {
+    libbpf().close(fd);
+    throw new PinCorruptError(store.dir, `maps/${MAP_CARRY} is not netprobe's carry-over record`);
+  }
+  return carry;
 }
 
 /** A fresh user-space hash for offsets (no preallocation: it is empty unless an upgrade happened). */
@@ -90,7 +115,11 @@ export function createOffsetMap(): BpfMap {
 }
 
 export function manifestFor(objectHash: string, attachMode: AttachMode, netnsCookie: string | null): PinManifest {
-  const maps: PinManifest['maps'] = { ...EXPECTED_MAPS, [MAP_OFFSETS]: { keySize: KEY_SIZE, valueSize: COUNTERS_SIZE } };
+  const maps: PinManifest['maps'] = {
+    ...EXPECTED_MAPS,
+    [MAP_OFFSETS]: { keySize: KEY_SIZE, valueSize: COUNTERS_SIZE },
+    [MAP_CARRY]: { keySize: 4, valueSize: CARRY_VALUE_SIZE },
+  };
   return { netprobe: 1, object: objectHash, attachMode, netnsCookie, maps };
 }
 
@@ -98,6 +127,8 @@ export function manifestFor(objectHash: string, attachMode: AttachMode, netnsCoo
 export interface OlderPins extends Predecessor {
   readonly table: CounterTable;
   readonly attachMode: AttachMode;
+  /** Its carry-over record, handed on to the new directory. */
+  readonly carry: CarryOverMap;
   close(): void;
 }
 
@@ -134,6 +165,7 @@ export function findOlderPins(pinPath: string, objectHash: string, netnsCookie: 
         table: opened.table,
         programIds: { ingress: opened.programs.ingress.id, egress: opened.programs.egress.id },
         attachMode: opened.store.manifest.attachMode,
+        carry: opened.carry,
         close: () => opened.close(),
       };
     } catch (e) {

@@ -28,7 +28,7 @@ export interface CollectionRules {
 /** The pod an interface serves, as known now; called once per interface per collection. */
 export type PodLookup = (ifindex: number, name: string) => PodLabels | undefined;
 
-interface DirectionTotals {
+export interface DirectionTotals {
   packets: bigint;
   bytes: bigint;
   segments: bigint;
@@ -51,13 +51,13 @@ interface DepartedInterface {
   departedAt: number;
 }
 
-interface PacketsBytes {
+export interface PacketsBytes {
   packets: bigint;
   bytes: bigint;
 }
 
 /** Counts a namespace no longer sees on live interfaces: departed pods' finals, and counts before a reset. */
-interface NamespaceBase {
+export interface NamespaceBase {
   ingress: PacketsBytes;
   egress: PacketsBytes;
 }
@@ -69,6 +69,19 @@ export interface CollectionState {
   readonly interfaces: ReadonlyMap<string, TrackedInterface>;
   readonly departed: ReadonlyMap<string, DepartedInterface>;
   readonly namespaceBase: ReadonlyMap<string, NamespaceBase>;
+  /** Restored from a carried state: the next collection computes no rate across the restart. */
+  readonly restored?: boolean;
+}
+
+/**
+ * What continues across a restart of the exporter (pod attribution and the
+ * namespace totals' base): the pod interfaces with the counts they were last
+ * read at, and the base of every namespace. The rest of the state is rebuilt
+ * by the next collection.
+ */
+export interface CarriedState {
+  interfaces: Array<{ ifindex: number; name: string; pod: PodLabels; ingress: DirectionTotals; egress: DirectionTotals }>;
+  namespaces: Array<{ namespace: string } & NamespaceBase>;
 }
 
 export interface CollectionStep {
@@ -100,7 +113,7 @@ export function advanceCollection(
   rules: CollectionRules,
   podOf?: PodLookup,
 ): CollectionStep {
-  const elapsedSeconds = previous ? (nowMs - previous.at) / 1000 : 0;
+  const elapsedSeconds = previous && !previous.restored ? (nowMs - previous.at) / 1000 : 0;
   const current = new Map<string, TrackedInterface>();
   for (const row of rows) {
     const key = stateKey(row.ifindex, row.name);
@@ -162,6 +175,29 @@ export function advanceCollection(
   samples.sort((a, b) => a.ifindex - b.ifindex || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const namespaces = podOf ? namespaceTotals(base, current.values()) : [];
   return { state: { at: nowMs, interfaces: current, departed, namespaceBase: base }, samples, namespaces };
+}
+
+/** The part of `state` that a restarted exporter continues from (see CarriedState). */
+export function carriedState(state: CollectionState): CarriedState {
+  const interfaces: CarriedState['interfaces'] = [];
+  for (const e of state.interfaces.values())
+    if (e.pod) interfaces.push({ ifindex: e.ifindex, name: e.name, pod: e.pod, ingress: e.ingress, egress: e.egress });
+  const namespaces = [...state.namespaceBase].map(([namespace, b]) => ({ namespace, ingress: b.ingress, egress: b.egress }));
+  return { interfaces, namespaces };
+}
+
+/**
+ * The state a restarted exporter starts from: the carried pod interfaces as
+ * if the previous collection had just read them, so the next collection keeps
+ * their labels, adds the finals of those gone meanwhile to their namespace,
+ * and every namespace total continues instead of starting again.
+ */
+export function restoredState(carried: CarriedState, nowMs: number): CollectionState {
+  const interfaces = new Map<string, TrackedInterface>();
+  for (const c of carried.interfaces) interfaces.set(stateKey(c.ifindex, c.name), { ...c, pod: { ...c.pod }, lastActiveAt: undefined });
+  const namespaceBase = new Map<string, NamespaceBase>();
+  for (const n of carried.namespaces) namespaceBase.set(n.namespace, { ingress: { ...n.ingress }, egress: { ...n.egress } });
+  return { at: nowMs, interfaces, departed: new Map(), namespaceBase, restored: true };
 }
 
 /** A known name is never replaced (nor lost); a UID alone may still gain its names. */

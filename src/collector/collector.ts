@@ -6,7 +6,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CounterSource } from '../source/counter-source.js';
-import { advanceCollection, type CollectionRules, type CollectionState, type PodLookup } from './collection-state.js';
+import {
+  advanceCollection,
+  carriedState,
+  restoredState,
+  type CarriedState,
+  type CollectionRules,
+  type CollectionState,
+  type PodLookup,
+} from './collection-state.js';
 import type { InterfaceSample, NamespaceTotals } from './interface-sample.js';
 
 export type CollectionOutcome =
@@ -32,6 +40,17 @@ export class Collector {
     /** With pod attribution: the pod each interface serves. */
     private readonly podOf?: PodLookup,
   ) {}
+
+  /** Continues from what an earlier exporter carried over; call before the first collection. */
+  restore(carried: CarriedState): void {
+    if (this.state) throw new Error('Collector.restore: already collecting');
+    this.state = restoredState(carried, this.monotonicNow());
+  }
+
+  /** What a later exporter would continue from; undefined before the first collection. */
+  carried(): CarriedState | undefined {
+    return this.state && carriedState(this.state);
+  }
 
   /** Reads the source once. Never throws: a failure is returned as an outcome. */
   collect(): CollectionOutcome {

@@ -32,6 +32,7 @@ import { packageVersion } from './package-version.js';
 import { PodResolver, UNRESOLVED_REASONS } from '../kubernetes/pod-resolver.js';
 import type { NamespaceTotals } from '../collector/interface-sample.js';
 import { readProcessMetrics } from '../exposition/process-metrics.js';
+import { decodeCarriedState, encodeCarriedState } from '../collector/carry-over-record.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
 const INTERFACE_CHANGE_DEBOUNCE_MS = 100;
@@ -83,6 +84,9 @@ export class Exporter {
   private lastSuccessWall: Date | undefined;
   private lastSuccessMonotonic: number | undefined;
   private lastSourceStats: Record<string, bigint> = {};
+  /** The carry-over record last written (skips writing the same bytes again). */
+  private carriedBytes: Uint8Array | undefined;
+  private carryOverFailed = false;
 
   /**
    * @param source where the counters come from (`EbpfManager`, `NetdevSource`); the caller closes it.
@@ -154,6 +158,7 @@ export class Exporter {
   private async startUp(): Promise<void> {
     try {
       this.startPodResolver();
+      this.restoreCarryOver();
       await this.collectAndPublish();
       if (this.stopRequested()) return;
       const web = await this.webServerOptions();
@@ -243,6 +248,53 @@ export class Exporter {
     }
   }
 
+  /**
+   * With pods and a source whose counters outlive the process: continue the
+   * pod labels and namespace totals of the exporter that ran before.
+   */
+  private restoreCarryOver(): void {
+    const store = this.source.carryOver;
+    if (!this.config.pods.enabled || !store) return;
+    try {
+      const bytes = store.read();
+      if (!bytes) return;
+      const carried = decodeCarriedState(bytes);
+      this.collector.restore(carried);
+      this.carriedBytes = bytes;
+      this.logger.info(
+        { interfaces: carried.interfaces.length, namespaces: carried.namespaces.length },
+        'continuing the pod labels and namespace totals of the previous run',
+      );
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        `the carried-over pod state cannot be used (${error instanceof Error ? error.message : String(error)}): namespace totals start again from the live interfaces`,
+      );
+    }
+  }
+
+  /** Writes what the next exporter continues from, when it changed. A failure is logged once; counting goes on. */
+  private saveCarryOver(): void {
+    const store = this.source.carryOver;
+    if (!this.config.pods.enabled || !store) return;
+    const carried = this.collector.carried();
+    if (!carried) return;
+    const bytes = encodeCarriedState(carried);
+    if (this.carriedBytes && Buffer.compare(bytes, this.carriedBytes) === 0) return;
+    try {
+      store.write(bytes);
+      this.carriedBytes = bytes;
+      this.carryOverFailed = false;
+    } catch (error) {
+      if (!this.carryOverFailed)
+        this.logger.warn(
+          { err: error },
+          `cannot save the pod state for the next run (${error instanceof Error ? error.message : String(error)}): after a restart the namespace totals would start again`,
+        );
+      this.carryOverFailed = true;
+    }
+  }
+
   /** The port actually listened on (also when configured as 0); 0 before start. */
   get port(): number {
     return this.server?.port ?? 0;
@@ -267,6 +319,7 @@ export class Exporter {
     const outcome = this.collector.collect();
     this.collections++;
     this.record(outcome);
+    if (outcome.ok) this.saveCarryOver();
     const lastSuccessMs = outcome.ok ? outcome.wallTimeMs : this.lastSuccessWall?.getTime();
     const input: ExpositionInput = {
       samples: this.samples,

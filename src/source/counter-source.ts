@@ -49,5 +49,22 @@ export interface CounterSource {
    * for the next interval. Returns a function that unsubscribes.
    */
   onInterfacesChanged?(listener: () => void): () => void;
+  /**
+   * Where the exporter keeps what must continue with the counters across its
+   * own restarts (which pod each interface served, the namespace totals).
+   * Present only when the counters themselves outlive the process (the eBPF
+   * source with a pin path).
+   */
+  readonly carryOver?: CarryOverStore;
   close(): Promise<void>;
+}
+
+/** A small byte record kept where the source keeps its counters. */
+export interface CarryOverStore {
+  /** Largest record `write` accepts, in bytes. */
+  readonly capacity: number;
+  /** The last record written (by this process or an earlier one), or undefined when none. */
+  read(): Uint8Array | undefined;
+  /** Replaces the record; throws when it is larger than `capacity`. */
+  write(data: Uint8Array): void;
 }

@@ -34,6 +34,7 @@ export const BPF_EXIST = 2;
 export const BPF_MAP_TYPE_PERCPU_HASH = 5;
 export const BPF_MAP_TYPE_PERCPU_ARRAY = 6;
 export const BPF_MAP_TYPE_HASH = 1;
+export const BPF_MAP_TYPE_ARRAY = 2;
 /** `libbpf_print_level`. */
 export const LIBBPF_WARN = 0;
 export const LIBBPF_INFO = 1;

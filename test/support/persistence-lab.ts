@@ -27,25 +27,40 @@ export interface PersistenceLab {
   cleanup(): Promise<void>;
 }
 
+/** A private bpffs instance at a fresh temporary directory; `cleanup()` unmounts and removes it (its pins go with it). */
+export async function privateBpffs(): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'np-bpffs-'));
+  try {
+    await run('mount', ['-t', 'bpf', 'bpf', dir]);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    dir,
+    cleanup: async () => {
+      await run('umount', [dir]).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Two namespaces, one quiet veth pair (no IPv6, static neighbours), a private bpffs. */
 export async function persistenceLab(prefix: string): Promise<PersistenceLab> {
   const left = await Netns.create(`${prefix}l`);
   const right = await Netns.create(`${prefix}r`);
-  const bpffs = mkdtempSync(join(tmpdir(), 'np-bpffs-'));
-  let mounted = false;
+  let bpffs: Awaited<ReturnType<typeof privateBpffs>> | undefined;
   const cleanup = async (): Promise<void> => {
     await left.delete();
     await right.delete();
-    if (mounted) await run('umount', [bpffs]).catch(() => undefined);
-    rmSync(bpffs, { recursive: true, force: true });
+    await bpffs?.cleanup();
   };
   try {
     await quietIpv6(left, right);
     const link = await vethBetween(left, right);
     await staticNeighbours(left, right, link);
-    await run('mount', ['-t', 'bpf', 'bpf', bpffs]);
-    mounted = true;
-    return { left, right, link, bpffs, pinPath: join(bpffs, 'netprobe'), cleanup };
+    bpffs = await privateBpffs();
+    return { left, right, link, bpffs: bpffs.dir, pinPath: join(bpffs.dir, 'netprobe'), cleanup };
   } catch (e) {
     await cleanup();
     throw e;
