@@ -137,6 +137,11 @@ export interface FetchedOverview {
 
 const TLS_HINT = 'trust its CA with --tls.ca-file (or --tls.insecure-skip-verify for a test), and check --tls.server-name';
 
+/** OpenSSL's reason out of its `<code>:error:<lib>:<func>:<reason>:<file>:<line>:…` form, on one line; other messages as they are. */
+function tlsReason(message: string): string {
+  return (/:SSL routines:[^:]*:([^:]+):/.exec(message)?.[1] ?? message).trim().replace(/\s*\n\s*/g, ' ');
+}
+
 /** One GET of the overview document; every failure is a NetprobeError (NP_ERR_TOP_FETCH) saying what went wrong. */
 export function fetchOverview(opts: TopOptions, timeoutMs = 5000): Promise<FetchedOverview> {
   const target = new URL(OVERVIEW_API_PATH, opts.url);
@@ -203,8 +208,18 @@ export function fetchOverview(opts: TopOptions, timeoutMs = 5000): Promise<Fetch
       else if (code === 'ETIMEDOUT') reject(fail(`no answer within ${timeoutMs / 1000} s`, 'check --url and the network path', error));
       else if (code === 'ECONNRESET' && target.protocol === 'http:')
         reject(fail('the connection was reset', 'does it serve https? try --url=https://...', error));
+      else if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE/i.test(code) || /certificate required/i.test(error.message))
+        reject(
+          fail(
+            `TLS failed: ${tlsReason(error.message)}`,
+            opts.cert
+              ? 'it did not accept the client certificate: check --tls.cert-file against its client_ca_file'
+              : 'it asks for a client certificate: pass --tls.cert-file and --tls.key-file',
+            error,
+          ),
+        );
       else if (/CERT|SSL|TLS|SELF_SIGNED|ALTNAME|UNABLE_TO/i.test(code) || /certificate|SSL|TLS/i.test(error.message))
-        reject(fail(`TLS failed: ${error.message}`, TLS_HINT, error));
+        reject(fail(`TLS failed: ${tlsReason(error.message)}`, TLS_HINT, error));
       else reject(fail(`${code || 'error'}: ${error.message}`, undefined, error));
     });
     req.end();

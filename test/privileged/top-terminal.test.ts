@@ -3,8 +3,9 @@
  * the real `netprobe` CLI counting a veth pair with iperf3 traffic in a test
  * namespace. The busy interface is listed first; keys sort and filter; `q`
  * quits with status 0. `--once` prints a plain table; a second exporter with
- * TLS and basic auth shows that top speaks both, and that refusals are one
- * clear line and a non-zero status, never a stack trace.
+ * TLS and basic auth, and a third that requires a client certificate, show
+ * that top speaks all three, and that refusals are one clear line and a
+ * non-zero status, never a stack trace.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +29,7 @@ let busy: VethPair;
 let quiet: VethPair;
 let np: NetprobeProcess;
 let secured: NetprobeProcess;
+let mutual: NetprobeProcess;
 let dir: string;
 let pki: TestPki;
 const tmuxSocket = `np-top-${process.pid}-${Date.now().toString(36)}`;
@@ -57,6 +59,18 @@ before(async () => {
   );
   await writeFile(join(dir, 'password'), `${PASSWORD}\n`);
   secured = await startNetprobe(left, ['--source=netdev', `--web.config.file=${join(dir, 'web.yml')}`]);
+  await writeFile(
+    join(dir, 'mtls.yml'),
+    [
+      'tls_server_config:',
+      '  cert_file: server.crt',
+      '  key_file: server.key',
+      '  client_auth_type: RequireAndVerifyClientCert',
+      `  client_ca_file: ${pki.caCert}`,
+      '',
+    ].join('\n'),
+  );
+  mutual = await startNetprobe(left, ['--source=netdev', `--web.config.file=${join(dir, 'mtls.yml')}`]);
   const port = String(20_000 + Math.floor(Math.random() * 20_000));
   traffic.push(right.spawn('iperf3', ['-s', '-B', busy.addrB, '-p', port, '-1']));
   await sleep(500);
@@ -69,6 +83,7 @@ after(async () => {
   for (const p of traffic) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await np?.stop('SIGKILL');
   await secured?.stop('SIGKILL');
+  await mutual?.stop('SIGKILL');
   await left?.delete();
   await right?.delete();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -196,6 +211,11 @@ test('TLS and basic auth like a scraper; refusals are one line and a non-zero st
     await top(['--url=http://127.0.0.1:1', '--once']),
     /^netprobe top: cannot read http:\/\/127\.0\.0\.1:1: connection refused; is netprobe running there\? check --url/,
   );
+  const mtls = [`--url=https://127.0.0.1:${mutual.port}`, `--tls.ca-file=${pki.caCert}`, '--tls.server-name=localhost', '--once'];
+  const withCert = await top([...mtls, `--tls.cert-file=${pki.clientCert}`, `--tls.key-file=${pki.clientKey}`]);
+  assert.equal(withCert.code, 0, withCert.stderr);
+  assert.match(withCert.stdout, /source netdev/);
+  oneLine(await top(mtls), /TLS failed: .*it asks for a client certificate: pass --tls\.cert-file and --tls\.key-file/);
   const usage = await top(['--nope']);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /^netprobe top: unknown flag --nope; see netprobe top --help\n$/);
