@@ -15,7 +15,11 @@
  * statistics exactly; the probes' path and port answer 200 "ok"; the process
  * holds only the granted capabilities (what --capabilities.keep leaves);
  * the root filesystem is read-only; `podman stop` (SIGTERM) ends it with
- * status 0 within the grace period and leaves nothing attached.
+ * status 0 within the grace period. With the DaemonSet's --ebpf.pin-path the
+ * programs stay attached while it is down; `podman start` (the kubelet's
+ * restart) adopts them and the counters equal the kernel's again, downtime
+ * included; the uninstall step (--ebpf.cleanup, run from the image with the
+ * same mounts) leaves nothing attached and no pin.
  * Seccomp: with the DaemonSet's RuntimeDefault, podman's default profile
  * (the same as CRI-O's) refuses bpf(2) and netprobe exits 1 naming seccomp
  * (NP_ERR_SECCOMP); with the shipped profile (deploy/kubernetes/seccomp/) it runs.
@@ -310,41 +314,74 @@ test('the container image: built from the Dockerfile, run as the DaemonSet runs 
       Number.isNaN(counters((await scrape(node, port)).body, link.a, 'ingress').packets) ? undefined : true,
     );
     assert.deepEqual(await attachedInterfaces(node), [link.a, 'lo'].sort(), 'attached to every interface of the node namespace');
+    const countersEqualKernel = () =>
+      waitFor('counters equal to the kernel', 40_000, async () => {
+        const before = await node.linkStats(link.a);
+        const body = (await scrape(node, port)).body;
+        const afterStats = await node.linkStats(link.a);
+        if (before.rx.packets !== afterStats.rx.packets || before.tx.packets !== afterStats.tx.packets) return undefined;
+        const ours = { ingress: counters(body, link.a, 'ingress'), egress: counters(body, link.a, 'egress') };
+        const kernel = {
+          ingress: { packets: afterStats.rx.packets, bytes: afterStats.rx.bytes },
+          egress: { packets: afterStats.tx.packets, bytes: afterStats.tx.bytes },
+        };
+        return JSON.stringify(ours) === JSON.stringify(kernel) ? { ours, kernel } : undefined;
+      }).catch(async (e: unknown) => {
+        const body = (await scrape(node, port)).body;
+        const k = await node.linkStats(link.a);
+        throw new Error(
+          `${(e as Error).message}: ours ${JSON.stringify({ in: counters(body, link.a, 'ingress'), out: counters(body, link.a, 'egress') })} kernel rx ${JSON.stringify(k.rx)} tx ${JSON.stringify(k.tx)}`,
+          { cause: e },
+        );
+      });
     await sendUdp(peer, link.addrA, 400, 300);
-    const settled = await waitFor('counters equal to the kernel', 40_000, async () => {
-      const before = await node.linkStats(link.a);
-      const body = (await scrape(node, port)).body;
-      const afterStats = await node.linkStats(link.a);
-      if (before.rx.packets !== afterStats.rx.packets || before.tx.packets !== afterStats.tx.packets) return undefined;
-      const ours = { ingress: counters(body, link.a, 'ingress'), egress: counters(body, link.a, 'egress') };
-      const kernel = {
-        ingress: { packets: afterStats.rx.packets, bytes: afterStats.rx.bytes },
-        egress: { packets: afterStats.tx.packets, bytes: afterStats.tx.bytes },
-      };
-      return JSON.stringify(ours) === JSON.stringify(kernel) ? { ours, kernel } : undefined;
-    }).catch(async (e: unknown) => {
-      const body = (await scrape(node, port)).body;
-      const k = await node.linkStats(link.a);
-      throw new Error(
-        `${(e as Error).message}: ours ${JSON.stringify({ in: counters(body, link.a, 'ingress'), out: counters(body, link.a, 'egress') })} kernel rx ${JSON.stringify(k.rx)} tx ${JSON.stringify(k.tx)}`,
-        { cause: e },
-      );
-    });
+    const settled = await countersEqualKernel();
     assert.ok(settled.ours.ingress.packets >= 400, JSON.stringify(settled));
     assert.ok(settled.ours.egress.packets > 0, 'the ICMP port-unreachable answers (rate-limited by the kernel)');
     st.diagnostic(`counters ${JSON.stringify(settled.ours)} = kernel ${JSON.stringify(settled.kernel)}`);
 
-    // SIGTERM within the grace period: exit 0 (a SIGKILL after the grace period would be 137), nothing left attached.
+    // SIGTERM within the grace period: exit 0 (a SIGKILL after the grace period would be 137).
     await podman.ok(['stop', '--time', String(spec.gracePeriodSeconds), name], { timeoutMs: (spec.gracePeriodSeconds + 30) * 1000 });
     const exitCode = Number((await podman.ok(['inspect', '--format', '{{.State.ExitCode}}', name])).trim());
     const { stdout, stderr } = await podman.run(['logs', name]);
     assert.equal(exitCode, 0, `${stdout}${stderr}`.slice(-2000));
-    if (spec.args.some((a) => a.startsWith('--ebpf.pin-path'))) {
-      // The restart design keeps counting across restarts through its pins (in the private bpffs stand-in,
-      // unmounted at the end): report what stayed rather than guess that design here.
-      st.diagnostic(`pin path in use: after SIGTERM attached to ${JSON.stringify(await attachedInterfaces(node))}`);
-    } else {
+    const pinArg = spec.args.find((a) => a.startsWith('--ebpf.pin-path='));
+    if (!pinArg) {
       assert.deepEqual(await attachedInterfaces(node), [], 'nothing left attached after SIGTERM');
+      return;
     }
+    // With a pin path (as the DaemonSet runs): the programs stay attached and counting while the container is down.
+    assert.deepEqual(await attachedInterfaces(node), [link.a, 'lo'].sort(), 'still attached after SIGTERM (pinned)');
+    await sendUdp(peer, link.addrA, 200, 300);
+    // The kubelet restarts the container: it adopts the pins, and the counters equal the kernel's again, downtime included.
+    await podman.ok(['start', name]);
+    await waitFor('/health 200 after the restart', 90_000, async () =>
+      (await scrape(node, port, '/health')).status === 200 ? true : undefined,
+    );
+    const restarted = await countersEqualKernel();
+    assert.ok(restarted.ours.ingress.packets >= settled.ours.ingress.packets + 200, JSON.stringify(restarted));
+    const logs = await podman.run(['logs', name]);
+    assert.match(logs.stdout + logs.stderr, /adopting the pinned eBPF state/);
+    st.diagnostic(`after a restart: counters ${JSON.stringify(restarted.ours)} = kernel (the downtime's 200 datagrams included)`);
+    await podman.ok(['stop', '--time', String(spec.gracePeriodSeconds), name], { timeoutMs: (spec.gracePeriodSeconds + 30) * 1000 });
+
+    // The uninstall step of docs/deployment.md, run from the image with the DaemonSet's mounts: nothing of ours stays.
+    const bpffs = /^type=bind,source=([^,]+),destination=\/sys\/fs\/bpf(,|$)/.exec(
+      spec.args.find((a) => /destination=\/sys\/fs\/bpf(,|$)/.test(a)) ?? '',
+    )?.[1];
+    assert.ok(bpffs, 'the DaemonSet mounts /sys/fs/bpf');
+    const image = spec.args.indexOf(IMAGE);
+    const cleanupName = `${name}-cleanup`;
+    const cleanupArgs = spec.args.slice(0, image + 1).map((a) => (a === name ? cleanupName : a));
+    st.after(() => podman.run(['rm', '--force', '--time', '0', cleanupName]));
+    const cleanup = await podman.run(['run', ...cleanupArgs, pinArg, '--ebpf.cleanup']);
+    assert.equal(cleanup.code, 0, cleanup.stdout + cleanup.stderr);
+    assert.match(cleanup.stdout + cleanup.stderr, /cleanup: removed 1 netprobe pin directory/);
+    assert.deepEqual(await attachedInterfaces(node), [], 'nothing attached after the cleanup');
+    const pinDir = join(bpffs, pinArg.slice('--ebpf.pin-path=/sys/fs/bpf/'.length));
+    const left = await readdir(pinDir, { recursive: true }).catch((e: NodeJS.ErrnoException) =>
+      e.code === 'ENOENT' ? [] : Promise.reject(e),
+    );
+    assert.deepEqual(left, [], `no pin left under ${pinArg}`);
   });
 });
