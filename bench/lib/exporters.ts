@@ -45,7 +45,7 @@ export async function startNetprobe(ctx: BenchContext, ns: Netns, extraArgs: str
       '--log.level=warn',
       ...extraArgs,
     ],
-    // Each tcx attach and detach waits for an RCU grace period in the kernel: thousands take a minute.
+    // Each attach and detach waits on the kernel: thousands take seconds on a quiet machine, a minute under heavy load.
     { label: `netprobe in ${ns.name}`, stopGraceMs: 180_000 },
   );
   await waitForListen(p, NETPROBE_PORT, 300_000);

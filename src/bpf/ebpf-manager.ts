@@ -208,8 +208,8 @@ export class EbpfManager implements CounterSource {
    *
    * Following interfaces does not keep the process alive by itself (like an
    * unref'd timer): a server or another handle must. At 2,000 interfaces
-   * this took 1.8 s (tcx) and 3.8 s (tc) on the bench VM; with a pin path a
-   * restart adopts what is pinned instead, in about 0.5 s (docs/benchmarks.md).
+   * this took 1.5 s (tcx) and 3.3 s (tc) on the quiet bench VM; with a pin path a
+   * restart adopts what is pinned instead, in about 0.3 s (docs/benchmarks.md).
    */
   async loadNetworkMonitor(): Promise<void> {
     if (this.lifecycle !== 'new')
@@ -499,9 +499,9 @@ export class EbpfManager implements CounterSource {
   }
 
   /**
-   * Link events are handled one per event-loop turn, in order: a tcx attach
-   * blocks for an RCU grace period (~15 ms per hook), and a burst of new pods
-   * must not stall a scrape for seconds.
+   * Link events are handled one per event-loop turn, in order: each attach
+   * is a blocking system call that waits on the kernel (under load, tens of
+   * milliseconds), and a burst of new pods must not stall a scrape for seconds.
    */
   private enqueue(work: () => void): void {
     this.pendingEvents.push(work);
