@@ -185,10 +185,8 @@ export const lifecyclePart: BenchPart = {
         met: r.stopSeconds < LIFECYCLE_TARGET_SECONDS && r.exitCode === 0 && r.leftovers.length === 0,
       },
     ]);
-    // The load average before the part says whether other work shared the cores (the bench's own build is over by then).
-    const busy = loadBefore >= cpus().length;
     const notes = [
-      `Load average (1 min) on the machine's ${cpus().length} cores: ${loadBefore.toFixed(1)} when the part started, ${loadavg()[0]!.toFixed(1)} when it ended${busy ? ': other work ran at the same time, which slows start more than stop' : ''}.`,
+      `Load average (1 min) on the machine's ${cpus().length} cores: ${loadBefore.toFixed(1)} when the part started, ${loadavg()[0]!.toFixed(1)} when it ended (the bench's own earlier parts count in it).`,
       'Start includes node starting twice (the CLI restarts node with its runtime flags, same PID) and loading the BPF object.',
     ];
     const data: Record<string, unknown> = { size, rounds };

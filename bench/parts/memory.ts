@@ -223,12 +223,8 @@ export const memoryPart: BenchPart = {
       if (!ctx.smoke && !notes.some((n) => n.includes(' grew ')))
         notes.push(`No growth: every netprobe instance ended within ${100 * GROWTH_TOLERANCE}% of its warm RSS.`);
       notes.push(
-        `Load average (1 min) on the machine's ${cpus().length} cores: ${loadBefore.toFixed(1)} when the part started, ${loadavg()[0]!.toFixed(1)} at the end.`,
+        `Load average (1 min) on the machine's ${cpus().length} cores: ${loadBefore.toFixed(1)} when the part started, ${loadavg()[0]!.toFixed(1)} at the end (the bench's own earlier parts count in it).`,
       );
-      if (loadBefore >= cpus().length)
-        notes.push(
-          "Other work shared the machine's cores during the run; RSS depends little on that (CPU would), but a slower scrape can overlap the next one and hold two expositions at once, for node_exporter as for netprobe.",
-        );
       return { part: 'memory', title: this.title, tables: [table], notes, verdicts, data, seconds: 0 };
     } finally {
       for (const s of subjects) await s.proc.stop();
