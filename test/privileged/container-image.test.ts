@@ -31,8 +31,8 @@
  *
  * Everything lives in a private podman store under a temporary directory
  * (no global configuration or storage is touched) and is removed at the end,
- * also on failure. Most of the time is mmdebstrap and the build's npm ci: 18 minutes from nothing
- * on a 2-core VM under heavy load (estimated 4-5 on a quiet one; docs/deployment.md has the numbers);
+ * also on failure. Most of the time is mmdebstrap and the build's npm ci: about 3 minutes from
+ * nothing on a quiet 2-core VM, 18 under heavy load (docs/deployment.md has the numbers);
  * NETPROBE_TEST_BASE_CACHE=<dir> keeps the base tarball between runs;
  * NETPROBE_TEST_BUILD_CONTEXT=<dir> builds another tree than this checkout.
  */
