@@ -207,18 +207,41 @@ export class CounterTable {
     for (const { ifindex, name } of interfaces) {
       const where = this.placement(ifindex);
       const read = where === 'slot' ? slotValue : where === 'overflow' ? overflowValue : () => ZERO;
-      let ingress = read(ifindex, NP_INGRESS);
-      let egress = read(ifindex, NP_EGRESS);
-      if (this.offsets.size > 0) {
-        ingress = plus(ingress, this.offsets.get(ifindex * 2 + NP_INGRESS));
-        egress = plus(egress, this.offsets.get(ifindex * 2 + NP_EGRESS));
-      }
-      rows.push(
-        { ifindex, name, direction: 'ingress', packets: ingress.packets, bytes: ingress.bytes, segments: ingress.segments },
-        { ifindex, name, direction: 'egress', packets: egress.packets, bytes: egress.bytes, segments: egress.segments },
-      );
+      this.pushRows(rows, ifindex, name, read(ifindex, NP_INGRESS), read(ifindex, NP_EGRESS));
     }
     return rows;
+  }
+
+  /** Both directions of one interface by element lookups, not a whole-map read (a deleted interface's final counts). */
+  readOne(ifindex: number, name: string): CounterRow[] {
+    const where = this.placement(ifindex);
+    const value = (dir: DirectionIndex): Counters => {
+      if (where === 'slot') {
+        const v = this.slots.lookup(encodeArrayKey(slotIndex(ifindex, dir)));
+        if (!v || slotOwner(v, 0) !== ifindex) return ZERO;
+        return sumPerCpuCounters(v, 0, this.slots.cpus, this.slots.valueStride, SLOT_COUNTERS_OFFSET);
+      }
+      if (where === 'overflow') {
+        const v = this.overflow.lookup(encodeOverflowKey(ifindex, dir));
+        return v ? sumPerCpuCounters(v, 0, this.overflow.cpus, this.overflow.valueStride, 0) : ZERO;
+      }
+      return ZERO;
+    };
+    const rows: CounterRow[] = [];
+    this.pushRows(rows, ifindex, name, value(NP_INGRESS), value(NP_EGRESS));
+    return rows;
+  }
+
+  /** Appends the two rows of an interface, with any counts carried over from an older object added. */
+  private pushRows(rows: CounterRow[], ifindex: number, name: string, ingress: Counters, egress: Counters): void {
+    if (this.offsets.size > 0) {
+      ingress = plus(ingress, this.offsets.get(ifindex * 2 + NP_INGRESS));
+      egress = plus(egress, this.offsets.get(ifindex * 2 + NP_EGRESS));
+    }
+    rows.push(
+      { ifindex, name, direction: 'ingress', packets: ingress.packets, bytes: ingress.bytes, segments: ingress.segments },
+      { ifindex, name, direction: 'egress', packets: egress.packets, bytes: egress.bytes, segments: egress.segments },
+    );
   }
 
   /** Packets that reached an attached hook with no counter entry (np_stats). */
