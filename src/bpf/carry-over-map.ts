@@ -10,12 +10,11 @@ import type { CarryOverStore } from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import { BPF_MAP_TYPE_ARRAY, libbpf } from '../sys/libbpf.js';
 import type { BpfMap } from './bpf-map.js';
-import { callError } from './errors.js';
-import { mapFromFd } from './pinned-objects.js';
+import { createMap, mapFromFd } from './pinned-objects.js';
 
 export const MAP_CARRY = 'np_carry';
 const KEY_SIZE = 4;
-/** 64 KiB: a compressed record of several thousand pod interfaces. */
+/** 64 KiB: ~90 bytes per pod interface compressed, so ~700 of them (the kubelet's default max-pods is 110). */
 export const CARRY_VALUE_SIZE = 64 * 1024;
 const KEY = Buffer.alloc(KEY_SIZE);
 
@@ -27,14 +26,7 @@ export class CarryOverMap implements CarryOverStore {
 
   /** A new, empty record (not pinned yet: the caller pins `map.fd`). */
   static create(): CarryOverMap {
-    const fd = libbpf().mapCreate(BPF_MAP_TYPE_ARRAY, MAP_CARRY, KEY_SIZE, CARRY_VALUE_SIZE, 1, 0);
-    if (fd < 0) throw callError(`create map ${MAP_CARRY}`, -fd);
-    const map = mapFromFd(fd);
-    if (!map) {
-      libbpf().close(fd);
-      throw new NetprobeError('NP_ERR_BPF', `create map ${MAP_CARRY}: cannot read its info`);
-    }
-    return new CarryOverMap(map);
+    return new CarryOverMap(createMap(BPF_MAP_TYPE_ARRAY, MAP_CARRY, KEY_SIZE, CARRY_VALUE_SIZE, 1));
   }
 
   /** The record behind a pinned map's fd, or undefined when the map is not one (the fd stays the caller's). */

@@ -328,8 +328,9 @@ export class EbpfManager implements CounterSource {
       for (const entry of this.attached.values()) for (const hook of entry.hooks.hooks) hook.release();
       this.attached.clear();
       this.logger.info({ pinned: loaded.store.dir }, 'left the eBPF programs attached and counting (pinned)');
+    } else {
+      for (const ifindex of [...this.attached.keys()]) this.detach(ifindex, 'close');
     }
-    for (const ifindex of [...this.attached.keys()]) this.detach(ifindex, 'close');
     this.uncounted.clear();
     this.finalRows.clear();
     loaded.attacher.close();
@@ -391,11 +392,7 @@ export class EbpfManager implements CounterSource {
     if (existsSync(ownDir)) {
       const opened = openPins(ownDir, netnsCookie);
       const mode = opened.store.manifest.attachMode;
-      if (this.requestedMode !== 'auto' && this.requestedMode !== mode)
-        this.logger.warn(
-          { pinned: ownDir, attachMode: mode },
-          `the pinned programs are attached in ${mode} mode; keeping it (run --ebpf.cleanup first to change the attach mode)`,
-        );
+      if (this.requestedMode !== 'auto' && this.requestedMode !== mode) this.warnPinnedMode(ownDir, mode);
       const programIds = { ingress: opened.programs.ingress.id, egress: opened.programs.egress.id };
       this.logger.info({ pinned: ownDir }, `adopting the pinned eBPF state in ${ownDir}`);
       return { ...opened, mode, adoptFrom: { store: opened.store, programIds } };
@@ -404,7 +401,11 @@ export class EbpfManager implements CounterSource {
     let object: BpfObject | undefined;
     let offsets: BpfMap | undefined;
     let carry: CarryOverMap | undefined;
+    let closed = false;
+    // Called by close() once loaded, and again by a failed load's cleanup: once only (a second close could hit a reused fd).
     const close = (): void => {
+      if (closed) return;
+      closed = true;
       object?.close();
       if (offsets) libbpf().close(offsets.fd);
       carry?.close();
@@ -417,7 +418,9 @@ export class EbpfManager implements CounterSource {
       const handedOn = older?.carry.read();
       if (handedOn) carry.write(handedOn);
       const { table, programs } = this.counterParts(object, offsets);
-      const mode = older && this.requestedMode === 'auto' ? older.attachMode : this.chooseMode(programs);
+      // The older attachments are taken over in place, so their mode is kept (as when adopting our own pins).
+      const mode = older ? older.attachMode : this.chooseMode(programs);
+      if (older && this.requestedMode !== 'auto' && this.requestedMode !== mode) this.warnPinnedMode(older.store.dir, mode);
       const maps = [MAP_SLOTS, MAP_OVERFLOW, MAP_STATS].map((name) => ({ name, fd: (object as BpfObject).map(name).fd }));
       const store = PinStore.create(
         pinPath,
@@ -433,12 +436,18 @@ export class EbpfManager implements CounterSource {
           { pinned: older.store.dir, attachMode: older.attachMode },
           `taking over the attachments and counts of an older netprobe pinned in ${older.store.dir}`,
         );
-      const adoptFrom = older && older.attachMode === mode ? older : undefined;
-      return { table, programs, mode, store, carry, ...(adoptFrom ? { adoptFrom } : {}), ...(older ? { older } : {}), close };
+      return { table, programs, mode, store, carry, ...(older ? { adoptFrom: older, older } : {}), close };
     } catch (e) {
       close();
       throw e;
     }
+  }
+
+  private warnPinnedMode(dir: string, mode: AttachMode): void {
+    this.logger.warn(
+      { pinned: dir, attachMode: mode },
+      `the pinned programs are attached in ${mode} mode; keeping it (run --ebpf.cleanup first to change the attach mode)`,
+    );
   }
 
   private chooseMode(programs: Programs): AttachMode {
@@ -652,7 +661,7 @@ export class EbpfManager implements CounterSource {
     loaded.attacher.detach(ifindex, entry.name, entry.hooks, reason);
     if (reason === 'deleted') {
       try {
-        this.finalRows.set(ifindex, loaded.table.read([{ ifindex, name: entry.name }]));
+        this.finalRows.set(ifindex, loaded.table.readOne(ifindex, entry.name));
       } catch (e) {
         this.logger.warn({ ifindex, err: e instanceof Error ? e.message : String(e) }, `reading the final counts of ${entry.name} failed`);
       }

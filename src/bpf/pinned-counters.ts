@@ -6,7 +6,6 @@
  */
 import type { AttachMode } from '../source/counter-source.js';
 import type { Logger } from '../log/logger.js';
-import { NetprobeError } from '../errors/index.js';
 import { BPF_MAP_TYPE_HASH, libbpf } from '../sys/libbpf.js';
 import {
   COUNTERS_SIZE,
@@ -24,9 +23,8 @@ import type { Predecessor, Programs } from './attacher.js';
 import type { BpfMap } from './bpf-map.js';
 import { CounterTable } from './counter-table.js';
 import { CARRY_VALUE_SIZE, CarryOverMap, MAP_CARRY } from './carry-over-map.js';
-import { callError } from './errors.js';
 import { listPinPath, PinCorruptError, PinStore, pinDirFor, removeKnown, type PinManifest } from './pin-store.js';
-import { mapFromFd } from './pinned-objects.js';
+import { createMap, mapFromFd } from './pinned-objects.js';
 import { programId } from './prog-info.js';
 
 /** The pinned user-space map of offsets carried over from an older object (np_key → np_counters). */
@@ -107,11 +105,7 @@ function openCarry(store: PinStore): CarryOverMap {
 
 /** A fresh user-space hash for offsets (no preallocation: it is empty unless an upgrade happened). */
 export function createOffsetMap(): BpfMap {
-  const fd = libbpf().mapCreate(BPF_MAP_TYPE_HASH, MAP_OFFSETS, KEY_SIZE, COUNTERS_SIZE, OFFSETS_MAX, BPF_F_NO_PREALLOC);
-  if (fd < 0) throw callError(`create map ${MAP_OFFSETS}`, -fd);
-  const map = mapFromFd(fd);
-  if (!map) throw new NetprobeError('NP_ERR_BPF', `create map ${MAP_OFFSETS}: cannot read its info`);
-  return map;
+  return createMap(BPF_MAP_TYPE_HASH, MAP_OFFSETS, KEY_SIZE, COUNTERS_SIZE, OFFSETS_MAX, BPF_F_NO_PREALLOC);
 }
 
 export function manifestFor(objectHash: string, attachMode: AttachMode, netnsCookie: string | null): PinManifest {

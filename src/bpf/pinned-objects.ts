@@ -3,7 +3,9 @@
  * says they are (bpf_obj_get_info_by_fd), decoded from its info structs.
  */
 import { libbpf } from '../sys/libbpf.js';
+import { NetprobeError } from '../errors/index.js';
 import { BpfMap } from './bpf-map.js';
+import { callError } from './errors.js';
 import { possibleCpus } from './bpf-object.js';
 
 /** `enum bpf_link_type`: BPF_LINK_TYPE_TCX. */
@@ -20,6 +22,19 @@ export function mapFromFd(fd: number): BpfMap | undefined {
   if (ret < 0) return undefined;
   const name = info.toString('utf8', 24, 40).replace(/\0.*$/s, '');
   return new BpfMap(name, fd, info.readUInt32LE(0), info.readUInt32LE(8), info.readUInt32LE(12), info.readUInt32LE(16), possibleCpus());
+}
+
+/** A new user-space map (not pinned yet: the caller pins `fd`); its fd is closed again if the kernel cannot describe it. */
+export function createMap(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags = 0): BpfMap {
+  const lib = libbpf();
+  const fd = lib.mapCreate(type, name, keySize, valueSize, maxEntries, flags);
+  if (fd < 0) throw callError(`create map ${name}`, -fd);
+  const map = mapFromFd(fd);
+  if (!map) {
+    lib.close(fd);
+    throw new NetprobeError('NP_ERR_BPF', `create map ${name}: cannot read its info`);
+  }
+  return map;
 }
 
 export interface LinkInfo {
