@@ -273,7 +273,12 @@ export class Exporter {
     }
   }
 
-  /** Writes what the next exporter continues from, when it changed. A failure is logged once; counting goes on. */
+  /**
+   * Writes what the next exporter continues from (after the exposition is
+   * published, so it never delays a scrape's data). The record carries live
+   * counts, so on a busy node it changes every collection: a few KiB of JSON
+   * deflated and one map update. A failure is logged once; counting goes on.
+   */
   private saveCarryOver(): void {
     const store = this.source.carryOver;
     if (!this.config.pods.enabled || !store) return;
@@ -282,6 +287,8 @@ export class Exporter {
     const bytes = encodeCarriedState(carried);
     if (this.carriedBytes && Buffer.compare(bytes, this.carriedBytes) === 0) return;
     try {
+      if (bytes.length > store.capacity)
+        throw new Error(`${carried.interfaces.length} pod interfaces need ${bytes.length} bytes; the record holds ${store.capacity}`);
       store.write(bytes);
       this.carriedBytes = bytes;
       this.carryOverFailed = false;
@@ -319,7 +326,6 @@ export class Exporter {
     const outcome = this.collector.collect();
     this.collections++;
     this.record(outcome);
-    if (outcome.ok) this.saveCarryOver();
     const lastSuccessMs = outcome.ok ? outcome.wallTimeMs : this.lastSuccessWall?.getTime();
     const input: ExpositionInput = {
       samples: this.samples,
@@ -363,6 +369,7 @@ export class Exporter {
       });
     }
     this.publishOverview(outcome);
+    if (outcome.ok) this.saveCarryOver();
   }
 
   /**
