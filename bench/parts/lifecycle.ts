@@ -18,7 +18,6 @@ import { createVethFarm, type VethFarm } from '../../test/support/veth-farm.js';
 import { join } from 'node:path';
 
 export const LIFECYCLE_TARGET_SECONDS = 5;
-/** The 1-minute load average (other work on the machine's 2 cores shows here). */
 const MODES = ['tcx', 'tc'] as const;
 /** Interfaces checked for leftovers after each stop. */
 const LEFTOVER_SAMPLE = 20;

@@ -58,10 +58,10 @@ export async function serve(opts: ServeOptions): Promise<number> {
     return 1;
   }
   const signal = await stopRequested;
-  // With a pin path, closing the source leaves the programs attached and counting (pinned).
+  // An eBPF source with pins (it carries state over) leaves the programs attached and counting.
   logger.info(
     { signal },
-    settings.pinPath ? 'stopping: closing the server; the pinned programs keep counting' : 'stopping: closing the server and detaching',
+    source?.carryOver ? 'stopping: closing the server; the pinned programs keep counting' : 'stopping: closing the server and detaching',
   );
   return shutDown(exporter, source, logger);
 }

@@ -208,7 +208,7 @@ export function fetchOverview(opts: TopOptions, timeoutMs = 5000): Promise<Fetch
       else if (code === 'ETIMEDOUT') reject(fail(`no answer within ${timeoutMs / 1000} s`, 'check --url and the network path', error));
       else if (code === 'ECONNRESET' && target.protocol === 'http:')
         reject(fail('the connection was reset', 'does it serve https? try --url=https://...', error));
-      else if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE/i.test(code) || /certificate required/i.test(error.message))
+      else if (/CERTIFICATE_REQUIRED/i.test(code) || /certificate required/i.test(error.message))
         reject(
           fail(
             `TLS failed: ${tlsReason(error.message)}`,

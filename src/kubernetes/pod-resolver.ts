@@ -67,11 +67,14 @@ export class PodResolver {
   private closed = false;
   private logsDirProblem: string | undefined;
   private podsInvisible = false;
+  /** netprobe's own pod (undefined outside Kubernetes): read once, it never changes. */
+  private readonly ownPod: string | undefined;
   /** Set when pods cannot be found at all (no host PID namespace). */
   readonly missing: string | undefined;
 
   private constructor(private readonly opts: PodResolverOptions) {
     this.nsids = new NetnsIdLookup();
+    this.ownPod = podUidOfProcess(process.pid, opts.procDir);
     if (!inHostPidNamespace(opts.procDir)) {
       this.missing = 'hostPID';
       opts.logger.warn(
@@ -241,11 +244,12 @@ export class PodResolver {
   /**
    * Without the host's PID namespace, /proc shows only netprobe's own pod:
    * no other pod's process is visible although veths lead to other
-   * namespaces. Said once (naming what is missing), and again if it recurs.
+   * namespaces. inHostPidNamespace cannot always tell (a /proc mounted for
+   * the container's own PID namespace shows one NSpid level), so this is the
+   * check that catches it there. Said once, and again if it recurs.
    */
   private checkPodsVisible(pods: ReadonlyMap<string, number[]>): void {
-    const own = podUidOfProcess(process.pid, this.opts.procDir);
-    const others = [...pods.keys()].filter((uid) => uid !== own).length;
+    const others = [...pods.keys()].filter((uid) => uid !== this.ownPod).length;
     if (others > 0) {
       this.podsInvisible = false;
       return;
