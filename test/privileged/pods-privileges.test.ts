@@ -11,21 +11,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { PodNode, type Pod } from '../support/cni-pod.js';
-import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import { LEAST_PRIVILEGE, NOBODY, startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn } from '../support/scrape-loop.js';
 import { capabilityNames, parseProcStatusCapabilities } from '../../src/security/capabilities.js';
 
-const NOBODY = 65534;
-const LEAST_PRIVILEGE = [
-  'setpriv',
-  `--reuid=${NOBODY}`,
-  `--regid=${NOBODY}`,
-  '--clear-groups',
-  '--inh-caps=-all,+bpf,+net_admin',
-  '--ambient-caps=+bpf,+net_admin',
-  '--bounding-set=-all,+bpf,+net_admin',
-  '--',
-];
 /** A PID namespace of its own with its own /proc: what a container without hostPID gets. */
 const OWN_PID_NAMESPACE = ['unshare', '--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc', '--'];
 

@@ -13,22 +13,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { Netns, vethBetween } from '../support/netns.js';
 import { fetchIn } from '../support/netns-http.js';
-import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import { LEAST_PRIVILEGE, NOBODY, startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
 import { sampleValue } from '../support/exposition-parse.js';
 import { quietIpv6, sendUdp, staticNeighbours } from '../support/traffic.js';
 import { capabilityNames, parseProcStatusCapabilities } from '../../src/security/capabilities.js';
-
-const NOBODY = 65534;
-const LEAST_PRIVILEGE = [
-  'setpriv',
-  `--reuid=${NOBODY}`,
-  `--regid=${NOBODY}`,
-  '--clear-groups',
-  '--inh-caps=-all,+bpf,+net_admin',
-  '--ambient-caps=+bpf,+net_admin',
-  '--bounding-set=-all,+bpf,+net_admin',
-  '--',
-];
 
 function status(pid: number): {
   uid: number;

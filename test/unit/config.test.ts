@@ -1,24 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { loadConfig, type LoadConfigResult } from '../../src/config/load-config.js';
+import type { LoadConfigResult } from '../../src/config/load-config.js';
+import { loadConfigFrom } from '../support/config-input.js';
 import { readConfigFile } from '../../src/config/read-config-file.js';
 import { formatProblem } from '../../src/config/config-problem.js';
 import { renderConfigDoc, renderHelp } from '../../src/config/describe-settings.js';
 import { DEFAULT_EXPORTER_CONFIG } from '../../src/config/exporter-config.js';
 import { CONFIG_SCHEMA, envVarOf, SETTING_NAMES } from '../../src/config/schema.js';
 
-function load(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}): LoadConfigResult {
-  return loadConfig({
-    argv,
-    env,
-    readFile(path) {
-      const text = files[path];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
-      return text;
-    },
-  });
-}
+const load = loadConfigFrom;
 
 function loaded(result: LoadConfigResult) {
   if (!result.ok) assert.fail(result.problems.map(formatProblem).join('\n'));

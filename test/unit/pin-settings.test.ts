@@ -6,20 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, type LoadConfigResult } from '../../src/config/load-config.js';
+import { loadConfigFrom } from '../support/config-input.js';
 import { PIN_DIR_PREFIX } from '../../src/bpf/pin-store.js';
 
-function load(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}): LoadConfigResult {
-  return loadConfig({
-    argv,
-    env,
-    readFile(path) {
-      const text = files[path];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
-      return text;
-    },
-  });
-}
+const load = loadConfigFrom;
 
 test('pin path, cleanup and object come from flags, env and the config file', () => {
   const fromFlags = load(['--ebpf.pin-path=/sys/fs/bpf/np', '--ebpf.cleanup', '--ebpf.object=/opt/np.o']);
