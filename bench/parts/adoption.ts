@@ -7,16 +7,12 @@
  * the second start (adopt), and the cleanup (`--ebpf.cleanup`: detach and
  * unpin). Target: adoption at 2,000 interfaces under 1 s.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { BenchPart } from '../lib/context.js';
 import { fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
+import { privateBpffs } from '../../test/support/bpffs.js';
 import { createVethFarm } from '../../test/support/veth-farm.js';
 
-const run = promisify(execFile);
 export const ADOPTION_TARGET_SECONDS = 1;
 const MODES = ['tcx', 'tc'] as const;
 
@@ -37,15 +33,14 @@ export const adoptionPart: BenchPart = {
   async run(ctx): Promise<PartResult> {
     const size = Math.max(...ctx.sizes);
     const farm = await createVethFarm(size);
-    const bpffs = mkdtempSync(join(tmpdir(), 'np-bench-bpffs-'));
     const rounds: Round[] = [];
     try {
-      await run('mount', ['-t', 'bpf', 'bpf', bpffs]);
+      const bpffs = await privateBpffs();
       try {
         for (const mode of MODES) {
           const out = await farm.ns.exec(
             process.execPath,
-            ['--import', 'tsx', join(ctx.repoRoot, 'bench/agents/adoption-worker.ts'), join(bpffs, 'netprobe'), mode, 'vf*'],
+            ['--import', 'tsx', join(ctx.repoRoot, 'bench/agents/adoption-worker.ts'), join(bpffs.dir, 'netprobe'), mode, 'vf*'],
             600_000,
           );
           const round = { mode, ...(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Omit<Round, 'mode'>) };
@@ -55,10 +50,9 @@ export const adoptionPart: BenchPart = {
           );
         }
       } finally {
-        await run('umount', [bpffs]).catch(() => undefined);
+        await bpffs.cleanup();
       }
     } finally {
-      rmSync(bpffs, { recursive: true, force: true });
       await farm.remove();
     }
     const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;

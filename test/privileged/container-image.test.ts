@@ -38,11 +38,9 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Podman, unmountUnder } from '../support/podman.js';
 import { importNodeBase } from '../support/node-base-image.js';
 import { daemonSetToPodman, type PodmanRunSpec } from '../support/daemonset-to-podman.js';
@@ -53,9 +51,9 @@ import { fetchInNetns } from '../support/netns-http.js';
 import { sampleValue } from '../support/exposition-parse.js';
 import { attachedInterfaces } from '../support/tc-attachments.js';
 import { REPO } from '../support/repo-paths.js';
-import { CAPABILITY_NAMES, DEFAULT_KEEP_CAPABILITIES } from '../../src/security/capabilities.js';
+import { privateBpffs } from '../support/bpffs.js';
+import { capabilityNames, DEFAULT_KEEP_CAPABILITIES, parseProcStatusCapabilities } from '../../src/security/capabilities.js';
 
-const run = promisify(execFile);
 const IMAGE = 'localhost/netprobe-exporter:test';
 /** Compilers, build drivers and TypeScript tooling: none may be an executable in the image (by name, in any bin directory). */
 const BUILD_TOOLS =
@@ -87,16 +85,11 @@ async function listFiles(root: string): Promise<Array<{ path: string; dir: boole
   return entries.map((e) => ({ path: join(e.parentPath, e.name).slice(root.length), dir: e.isDirectory() }));
 }
 
-function capabilityNames(hex: string): string[] {
-  const set = BigInt(`0x${hex}`);
-  return CAPABILITY_NAMES.filter((_, bit) => ((set >> BigInt(bit)) & 1n) === 1n)
+/** Capability names of a mask, as podman and the manifest write them (`BPF`, `NET_ADMIN`), sorted. */
+function upperNames(mask: bigint): string[] {
+  return capabilityNames(mask)
     .map((n) => n.toUpperCase())
     .sort();
-}
-
-async function statusOf(pid: number): Promise<Record<string, string>> {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Object.fromEntries(text.split('\n').map((l) => [l.split(':')[0] ?? '', l.slice(l.indexOf(':') + 1).trim()]));
 }
 
 /** The node's network namespace stand-in: `node` with one veth to `peer`, quiet (no IPv6, static neighbours). */
@@ -121,19 +114,19 @@ async function hostPathStandIns(t: TestContext, daemonSet: unknown): Promise<Rec
   for (const volume of pod.volumes ?? []) {
     const path = volume.hostPath?.path;
     if (path === undefined) continue;
+    if (path === '/sys/fs/bpf' || path.startsWith('/sys/fs/bpf/')) {
+      const bpffs = await privateBpffs();
+      t.after(() => bpffs.cleanup());
+      standIns[path] = bpffs.dir;
+      covers.push(`bpffs ${path} (private instance)`);
+      continue;
+    }
     const dir = await mkdtemp(join(tmpdir(), 'np-img-hostpath-'));
     t.after(async () => {
       await unmountUnder(dir);
       await rm(dir, { recursive: true, force: true });
     });
-    if (path === '/sys/fs/bpf' || path.startsWith('/sys/fs/bpf/')) {
-      // A private bpffs instance: pins made in the test never reach the node's /sys/fs/bpf.
-      await run('mount', ['-t', 'bpf', 'bpf', dir]);
-      covers.push(`bpffs ${path} (private instance)`);
-    } else {
-      await mkdir(dir, { recursive: true });
-      covers.push(`hostPath ${path} (temporary directory)`);
-    }
+    covers.push(`hostPath ${path} (temporary directory)`);
     standIns[path] = dir;
   }
   log(
@@ -286,19 +279,21 @@ test('the container image: built from the Dockerfile, run as the DaemonSet runs 
 
     // The process: only the granted capabilities, and of those what --capabilities.keep leaves.
     const pid = Number((await podman.ok(['inspect', '--format', '{{.State.Pid}}', name])).trim());
-    const status = await statusOf(pid);
+    const statusText = await readFile(`/proc/${pid}/status`, 'utf8');
+    const caps = parseProcStatusCapabilities(statusText);
+    const statusField = (field: string): string | undefined => new RegExp(`^${field}:\\s*(\\S+)`, 'm').exec(statusText)?.[1];
     const granted = spec.capabilities.add.sort();
     const keepArg = spec.args.find((a) => a.startsWith('--capabilities.keep='))?.split('=')[1];
     const keep = (keepArg === undefined ? [...DEFAULT_KEEP_CAPABILITIES] : keepArg.split(',')).map((c) =>
       c.toUpperCase().replace(/^CAP_/, ''),
     );
-    assert.deepEqual(capabilityNames(status['CapBnd'] ?? ''), granted, 'bounding set = capabilities.add');
-    assert.deepEqual(capabilityNames(status['CapEff'] ?? ''), granted.filter((c) => keep.includes(c)).sort(), 'effective set');
-    assert.deepEqual(capabilityNames(status['CapAmb'] ?? ''), [], 'no ambient capabilities');
-    assert.deepEqual(capabilityNames(status['CapInh'] ?? ''), [], 'no inheritable capabilities');
-    assert.equal(status['NoNewPrivs'], '1', 'allowPrivilegeEscalation: false');
-    assert.equal(status['Seccomp'], '2', 'a seccomp filter is in force');
-    st.diagnostic(`CapEff ${status['CapEff']} (${capabilityNames(status['CapEff'] ?? '').join(',')}), CapBnd ${status['CapBnd']}`);
+    assert.deepEqual(upperNames(caps.bounding), granted, 'bounding set = capabilities.add');
+    assert.deepEqual(upperNames(caps.effective), granted.filter((c) => keep.includes(c)).sort(), 'effective set');
+    assert.deepEqual(upperNames(caps.ambient), [], 'no ambient capabilities');
+    assert.deepEqual(upperNames(caps.inheritable), [], 'no inheritable capabilities');
+    assert.equal(statusField('NoNewPrivs'), '1', 'allowPrivilegeEscalation: false');
+    assert.equal(statusField('Seccomp'), '2', 'a seccomp filter is in force');
+    st.diagnostic(`CapEff ${upperNames(caps.effective).join(',')}, CapBnd ${upperNames(caps.bounding).join(',')}`);
 
     // Read-only root filesystem; the state volume is the one writable place.
     const write = (path: string): Promise<{ code: number; stderr: string }> =>

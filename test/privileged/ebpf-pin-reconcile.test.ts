@@ -13,6 +13,7 @@ import { mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { privateBpffs } from '../support/bpffs.js';
 import { Netns } from '../support/netns.js';
 import { cliCommand, startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
 import { fetchIn } from '../support/netns-http.js';
@@ -40,15 +41,13 @@ test(
   { timeout: 150_000 },
   async (t) => {
     const ns = await Netns.create('nprec');
-    const bpffs = (await run('mktemp', ['-d', '/tmp/np-bpffs-XXXXXX'])).stdout.trim();
-    await run('mount', ['-t', 'bpf', 'bpf', bpffs]);
-    const pinPath = join(bpffs, 'netprobe');
+    const bpffs = await privateBpffs();
+    const pinPath = join(bpffs.dir, 'netprobe');
     const started: NetprobeProcess[] = [];
     t.after(async () => {
       for (const p of started) await p.stop('SIGKILL');
       await ns.delete();
-      await run('umount', [bpffs]).catch(() => undefined);
-      await run('rmdir', [bpffs]).catch(() => undefined);
+      await bpffs.cleanup();
     });
     await ns.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     // A veth whose peer (not matched by the filter) stays here: packets sent out of `name` are counted.

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { PodNode, type Pod } from '../support/cni-pod.js';
 import { fetchIn } from '../support/netns-http.js';
 import { cliCommand, startNetprobe } from '../support/netprobe-process.js';
-import { privateBpffs } from '../support/persistence-lab.js';
+import { privateBpffs } from '../support/bpffs.js';
 import { fixturePath, REPO } from '../support/repo-paths.js';
 import { ScrapeLoop, valueIn } from '../support/scrape-loop.js';
 import { sendUdp } from '../support/traffic.js';

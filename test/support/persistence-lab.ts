@@ -5,17 +5,14 @@
  * touched); paced UDP between them; netprobe's and the kernel's totals.
  */
 import assert from 'node:assert/strict';
-import { execFile, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Netns, vethBetween, type VethPair } from './netns.js';
 import { quietIpv6, staticNeighbours } from './traffic.js';
 import { fetchIn } from './netns-http.js';
-
-const run = promisify(execFile);
+import { privateBpffs } from './bpffs.js';
 
 export interface PersistenceLab {
   left: Netns;
@@ -25,24 +22,6 @@ export interface PersistenceLab {
   bpffs: string;
   pinPath: string;
   cleanup(): Promise<void>;
-}
-
-/** A private bpffs instance at a fresh temporary directory; `cleanup()` unmounts and removes it (its pins go with it). */
-export async function privateBpffs(): Promise<{ dir: string; cleanup(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'np-bpffs-'));
-  try {
-    await run('mount', ['-t', 'bpf', 'bpf', dir]);
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  return {
-    dir,
-    cleanup: async () => {
-      await run('umount', [dir]).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Two namespaces, one quiet veth pair (no IPv6, static neighbours), a private bpffs. */
