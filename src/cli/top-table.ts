@@ -1,7 +1,7 @@
 /**
  * What `netprobe top` prints, as a pure function of the overview document and
- * the view's state: the header (source, health), the node totals, and one line
- * per interface sorted as asked. No I/O, no clock, no ANSI: `top.ts` adds the
+ * the view's state: the header (source, health), the node totals (the uplinks'
+ * traffic), and one line per interface sorted as asked. No I/O, no clock, no ANSI: `top.ts` adds the
  * screen handling. Interface names are made terminal-safe first (a name may
  * hold control characters, ESC included, which must never reach the terminal).
  */
@@ -92,6 +92,7 @@ function columns(withPods: boolean): Column[] {
   const cols: Column[] = [{ title: 'INTERFACE', right: false, cell: (r) => terminalSafe(r.name) }];
   if (withPods) cols.push({ title: 'POD', right: false, cell: (r) => (r.pod ? terminalSafe(`${r.namespace ?? ''}/${r.pod}`) : '') });
   cols.push(
+    { title: 'ROLE', right: false, cell: (r) => terminalSafe(r.role ?? '') },
     { title: 'IFINDEX', right: true, cell: (r) => String(r.ifindex) },
     { title: 'IN B/s', right: true, cell: (r) => si(r.ingress.bytesPerSecond) },
     { title: 'OUT B/s', right: true, cell: (r) => si(r.egress.bytesPerSecond) },
@@ -125,11 +126,17 @@ export function headerLines(doc: OverviewDocument, view: TopView): string[] {
   const age = view.lastCollectionAgeMs === undefined ? '' : ` · last collection ${duration(view.lastCollectionAgeMs / 1000)} ago`;
   return [
     `netprobe ${terminalSafe(t.version)} at ${terminalSafe(view.url)} · source ${t.source}${t.attachMode ? `/${t.attachMode}` : ''} · up ${duration(t.uptimeSeconds)}${age}`,
-    `node: in ${withUnit(doc.totals.ingress.bytesPerSecond, 'B/s')} ${withUnit(doc.totals.ingress.packetsPerSecond, 'pkt/s')} · ` +
+    `${uplinksLabel(doc)}: in ${withUnit(doc.totals.ingress.bytesPerSecond, 'B/s')} ${withUnit(doc.totals.ingress.packetsPerSecond, 'pkt/s')} · ` +
       `out ${withUnit(doc.totals.egress.bytesPerSecond, 'B/s')} ${withUnit(doc.totals.egress.packetsPerSecond, 'pkt/s')} · ` +
       `${doc.interfaces.length} interfaces · ${t.collections} collections, ${t.collectionErrors} errors`,
     problems.length > 0 ? `PROBLEM: ${problems.join('; ')}` : 'status: ok',
   ];
+}
+
+/** Node totals are the uplinks' traffic: the header says which interfaces, or that none is known. */
+function uplinksLabel(doc: OverviewDocument): string {
+  const names = (doc.uplinks ?? []).map((u) => terminalSafe(u.name));
+  return names.length > 0 ? `node (uplinks ${names.join(', ')})` : 'node (no uplink known: --collector.uplinks)';
 }
 
 /** The table: a title line and one line per interface (at most `maxRows`). */

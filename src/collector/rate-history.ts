@@ -1,6 +1,6 @@
 /**
  * The recent history of rates behind the overview charts: node totals (bytes/s
- * and packets/s each way) and every exported interface's bytes/s (both ways
+ * and packets/s each way, over the uplinks) and every exported interface's bytes/s (both ways
  * summed), in rings whose size is fixed when the exporter starts. Memory is
  * bounded by (4 + interfaces) × capacity numbers however long the exporter
  * runs; an interface's ring is freed when it disappears.
@@ -92,8 +92,9 @@ export class RateHistory {
    * Adds one collection's samples at `timeMs` (wall clock). Returns false when
    * the point was thinned out (too close to the previous one). Interfaces
    * absent from `samples` lose their ring; a renamed one starts a new one.
+   * The node totals sum the samples `inTotals` accepts (the uplinks); all by default.
    */
-  record(timeMs: number, samples: readonly InterfaceSample[]): boolean {
+  record(timeMs: number, samples: readonly InterfaceSample[], inTotals: (s: InterfaceSample) => boolean = () => true): boolean {
     if (timeMs - this.lastTime < this.stepMs) return false;
     this.lastTime = timeMs;
     const at = this.head;
@@ -103,10 +104,12 @@ export class RateHistory {
     let outP = 0;
     const seen = new Set<number>();
     for (const s of samples) {
-      inB += s.ingress.bytesPerSecond;
-      outB += s.egress.bytesPerSecond;
-      inP += s.ingress.packetsPerSecond;
-      outP += s.egress.packetsPerSecond;
+      if (inTotals(s)) {
+        inB += s.ingress.bytesPerSecond;
+        outB += s.egress.bytesPerSecond;
+        inP += s.ingress.packetsPerSecond;
+        outP += s.egress.packetsPerSecond;
+      }
       seen.add(s.ifindex);
       let ring = this.interfaces.get(s.ifindex);
       if (!ring || ring.name !== s.name) {

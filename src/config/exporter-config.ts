@@ -39,6 +39,12 @@ export interface ExporterConfig {
   collectInterval: number;
   /** Interface names or globs (`eth*`) to export; empty = all. */
   interfaceFilter: string[];
+  /**
+   * Interface names or globs of the node's uplinks, where the default routes
+   * name the wrong devices (a kind node, whose uplink is a veth); empty = the
+   * devices of the default routes. Node totals are what crosses the uplinks.
+   */
+  uplinks: string[];
   /** Export only interfaces active within `activeWindow`. */
   enableActiveOnly: boolean;
   /** An interface is active if it carried a packet within this window. */
@@ -81,6 +87,7 @@ export const DEFAULT_EXPORTER_CONFIG: Readonly<ExporterConfig> = Object.freeze({
   server: DEFAULT_SERVER_CONFIG,
   collectInterval: 5_000,
   interfaceFilter: [],
+  uplinks: [],
   enableActiveOnly: false,
   activeWindow: 5 * 60_000,
   logLevel: 'info',
@@ -97,6 +104,7 @@ export function withDefaults(input: ExporterConfigInput = {}): ExporterConfig {
     interfaceFilter: Array.isArray(input.interfaceFilter)
       ? [...input.interfaceFilter]
       : (input.interfaceFilter ?? [...DEFAULT_EXPORTER_CONFIG.interfaceFilter]),
+    uplinks: Array.isArray(input.uplinks) ? [...input.uplinks] : (input.uplinks ?? [...DEFAULT_EXPORTER_CONFIG.uplinks]),
     server: { ...DEFAULT_SERVER_CONFIG, ...stripUndefined(input.server ?? {}) },
     pods: { ...DEFAULT_PODS_CONFIG, ...stripUndefined(input.pods ?? {}) },
   };

@@ -99,6 +99,7 @@ export function toExporterConfig(settings: Settings): ExporterConfig {
     collectInterval: settings.collectInterval,
     activeWindow: settings.activeWindow,
     interfaceFilter: settings.interfaceFilter,
+    uplinks: settings.uplinks,
     enableActiveOnly: settings.enableActiveOnly,
     logLevel: settings.logLevel,
     pods: { enabled: settings.pods, logsDir: settings.podLogsDir, perInterface: settings.podsPerInterface },

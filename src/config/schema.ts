@@ -161,6 +161,14 @@ export const CONFIG_SCHEMA = {
     defaultText: 'all',
     help: 'Interfaces to export (names or globs); empty = all.',
   }),
+  uplinks: setting({
+    flag: 'collector.uplinks',
+    file: 'uplinks',
+    kind: interfacePatterns,
+    default: [...DEFAULT_EXPORTER_CONFIG.uplinks],
+    defaultText: "the default routes' devices",
+    help: "The node's uplinks (names or globs), where the default routes name the wrong devices (a kind node's uplink is a veth). Node totals are the traffic crossing the uplinks.",
+  }),
   enableActiveOnly: setting({
     flag: 'collector.active-only',
     file: 'enableActiveOnly',

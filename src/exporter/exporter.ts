@@ -33,6 +33,8 @@ import { PodResolver, UNRESOLVED_REASONS } from '../kubernetes/pod-resolver.js';
 import type { NamespaceTotals } from '../collector/interface-sample.js';
 import { readProcessMetrics } from '../exposition/process-metrics.js';
 import { decodeCarriedState, encodeCarriedState } from '../collector/carry-over-record.js';
+import { InterfaceRoleWatcher } from '../net/interface-role-watcher.js';
+import { currentRole, type InterfaceRole } from '../net/interface-role.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
 const INTERFACE_CHANGE_DEBOUNCE_MS = 100;
@@ -48,6 +50,12 @@ export interface ExporterOptions {
   tls?: ServerTlsOptions;
   /** Request check (false → 401); by default from `server.webConfigFile` when set. */
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  /**
+   * Where each interface's kind and role come from, read once per collection;
+   * by default netlink in this network namespace (links and default routes,
+   * with `config.uplinks`). Tests of fake sources pass their own.
+   */
+  roles?: () => ReadonlyMap<number, InterfaceRole>;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopped';
@@ -76,6 +84,10 @@ export class Exporter {
   /** With `pods.enabled`: labels pod veths (undefined until started, or when it could not start). */
   private pods: PodResolver | undefined;
   private namespaces: readonly NamespaceTotals[] = [];
+  /** Follows links and default routes for the interfaces' roles (undefined until started, or when it could not start). */
+  private roleWatcher: InterfaceRoleWatcher | undefined;
+  private roles: ReadonlyMap<number, InterfaceRole> = new Map();
+  private rolesFailed = false;
   private collections = 0;
   private collectionErrors = 0;
   private requests = 0;
@@ -158,6 +170,7 @@ export class Exporter {
   private async startUp(): Promise<void> {
     try {
       this.startPodResolver();
+      this.startRoleWatcher();
       this.restoreCarryOver();
       await this.collectAndPublish();
       if (this.stopRequested()) return;
@@ -185,6 +198,7 @@ export class Exporter {
       this.lifecycle = 'stopped';
       this.abortCleanup?.();
       this.pods?.close();
+      this.roleWatcher?.close();
       await this.server?.close();
       throw error;
     }
@@ -228,6 +242,7 @@ export class Exporter {
     await this.startup?.catch(() => undefined);
     await Promise.all([this.server?.close(), this.loop.stop()]);
     this.pods?.close();
+    this.roleWatcher?.close();
     this.logger.info('exporter stopped');
   }
 
@@ -245,6 +260,38 @@ export class Exporter {
         { err: error },
         `pod attribution is off: ${error instanceof Error ? error.message : String(error)}; interfaces are counted without pod labels`,
       );
+    }
+  }
+
+  /**
+   * Interface roles are extra too: without them every interface is still
+   * counted, but the node totals (the uplinks' sum) are zero, and the log says why.
+   */
+  private startRoleWatcher(): void {
+    if (this.opts.roles) return;
+    try {
+      this.roleWatcher = InterfaceRoleWatcher.start({
+        uplinks: this.config.uplinks.length > 0 ? compileInterfaceFilter(this.config.uplinks) : undefined,
+        onDefaultRouteChange: () => this.loop.trigger(),
+      });
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        `interface roles are unknown: ${error instanceof Error ? error.message : String(error)}; node totals (the uplinks' traffic) stay 0`,
+      );
+    }
+  }
+
+  /** This collection's roles; after a failed re-read, the last ones (logged once per failure streak). */
+  private readRoles(): ReadonlyMap<number, InterfaceRole> {
+    try {
+      const roles = this.opts.roles?.() ?? this.roleWatcher?.roles() ?? this.roles;
+      this.rolesFailed = false;
+      return roles;
+    } catch (error) {
+      if (!this.rolesFailed) this.logger.warn({ err: error }, 'cannot re-read the interface roles; keeping the last ones');
+      this.rolesFailed = true;
+      return this.roles;
     }
   }
 
@@ -324,6 +371,7 @@ export class Exporter {
 
   private async collectAndPublish(): Promise<void> {
     const outcome = this.collector.collect();
+    this.roles = this.readRoles();
     this.collections++;
     this.record(outcome);
     const lastSuccessMs = outcome.ok ? outcome.wallTimeMs : this.lastSuccessWall?.getTime();
@@ -340,6 +388,7 @@ export class Exporter {
       sourceStats: this.lastSourceStats,
       version: this.version,
       processFamilies: await readProcessMetrics(),
+      roles: this.roles,
       pods: this.config.pods.enabled
         ? {
             perInterface: this.config.pods.perInterface,
@@ -378,13 +427,15 @@ export class Exporter {
    * (currentOverview), so nobody watching costs nothing.
    */
   private publishOverview(outcome: CollectionOutcome): void {
-    if (outcome.ok && this.up) this.history.record(outcome.wallTimeMs, this.samples);
+    const roles = this.roles;
+    if (outcome.ok && this.up) this.history.record(outcome.wallTimeMs, this.samples, (s) => currentRole(roles, s)?.role === 'uplink');
     const stat = (key: string): number | null => {
       const v = this.lastSourceStats[key];
       return v === undefined ? null : Number(v);
     };
     this.overviewInput = {
       samples: this.samples,
+      roles,
       trust: {
         up: this.up,
         source: this.source.kind,

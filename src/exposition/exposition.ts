@@ -4,6 +4,7 @@
  */
 import type { AttachMode, SourceKind } from '../source/counter-source.js';
 import type { InterfaceSample, NamespaceTotals } from '../collector/interface-sample.js';
+import { currentRole, type InterfaceRole } from '../net/interface-role.js';
 import { ExpositionWriter, formatLabels, type RenderedFormats } from './exposition-writer.js';
 import { InterfaceLabelCache } from './interface-labels.js';
 import * as F from './metric-families.js';
@@ -29,6 +30,8 @@ export interface ExpositionInput {
   processFamilies: readonly ProcessFamily[];
   /** Present with pod attribution on (`--collector.pods`); absent = the 0.1 output. */
   pods?: PodExposition;
+  /** Every interface's kind and role by ifindex (`netprobe_interface_info`); absent or empty = no info series. */
+  roles?: ReadonlyMap<number, InterfaceRole>;
 }
 
 export interface PodExposition {
@@ -69,6 +72,21 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
   single(w, F.LAST_COLLECTION_TIMESTAMP, input.lastSuccessSeconds);
 
   perDirection(F.TC_SEGMENTS_TOTAL, (s, d) => s[d].segments);
+  w.family(F.INTERFACE_INFO.name, F.INTERFACE_INFO.type, F.INTERFACE_INFO.help);
+  for (const s of samples) {
+    const r = currentRole(input.roles, s);
+    if (r)
+      w.sample(
+        F.INTERFACE_INFO.name,
+        formatLabels([
+          ['ifindex', String(s.ifindex)],
+          ['interface', s.name],
+          ['kind', r.kind],
+          ['role', r.role],
+        ]),
+        1,
+      );
+  }
   w.family(F.SOURCE_INFO.name, F.SOURCE_INFO.type, F.SOURCE_INFO.help);
   w.sample(
     F.SOURCE_INFO.name,

@@ -45,6 +45,11 @@ export const TC_SEGMENTS_TOTAL = family(
   'counter',
   'Total number of wire packets processed by TC: a GSO/GRO packet counts once per segment',
 );
+export const INTERFACE_INFO = family(
+  'netprobe_interface_info',
+  'gauge',
+  "Each interface's kind (from netlink) and role (uplink, pod, bridge, tunnel, loopback, other); node totals are the uplinks' traffic; always 1",
+);
 export const SOURCE_INFO = family(
   'netprobe_source_info',
   'gauge',

@@ -19,6 +19,9 @@ export interface OverviewInterface {
   /** Present when the sample carries pod labels (empty string: no pod). */
   namespace?: string;
   pod?: string;
+  /** netlink's kind (veth, bridge, vxlan, `device` for NICs and lo) and the role (uplink, pod, bridge, tunnel, loopback, other); absent when unknown (a departed interface). */
+  kind?: string;
+  role?: string;
   /** Present (true) for an interface that is gone and kept for the departed-retention time with its final values. */
   departed?: boolean;
   ingress: OverviewDirection;
@@ -59,6 +62,7 @@ export interface OverviewHistory {
   capacity: number;
   /** Unix ms of each point, oldest first. */
   times: number[];
+  /** Node totals over time: the uplinks' sum, as `totals`. */
   totals: {
     ingressBytesPerSecond: number[];
     egressBytesPerSecond: number[];
@@ -74,7 +78,15 @@ export interface OverviewDocument {
   /** Unix ms when this document was built (one per collection). */
   generatedAt: number;
   trust: OverviewTrust;
+  /**
+   * Node totals: the sum over the uplinks (role `uplink`: the default routes'
+   * devices, or `--collector.uplinks`), i.e. what crosses the node's edge.
+   * Summing every interface would count a pod's packet on its veth, again on
+   * a bridge and again on the uplink. Zero when no uplink is known.
+   */
   totals: { ingress: OverviewDirection; egress: OverviewDirection };
+  /** The interfaces `totals` and `history.totals` sum (exported ones with role `uplink`). */
+  uplinks: Array<{ name: string; ifindex: number }>;
   /** Every exported interface, by ifindex. */
   interfaces: OverviewInterface[];
   history: OverviewHistory;

@@ -10,6 +10,7 @@ import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import type { InterfaceSample, DirectionSample } from '../collector/interface-sample.js';
 import { HISTORY_WINDOW_MS, type RateHistory } from '../collector/rate-history.js';
 import type { OverviewDirection, OverviewDocument, OverviewInterface, OverviewTrust } from './overview-document.js';
+import { currentRole, type InterfaceRole } from '../net/interface-role.js';
 
 /** Interfaces whose history the document carries. */
 export const OVERVIEW_TOP_INTERFACES = 5;
@@ -19,6 +20,8 @@ export interface OverviewInput {
   /** Everything in `trust` except uptime, which is derived from `nowMs`. */
   trust: Omit<OverviewTrust, 'uptimeSeconds'>;
   history: RateHistory;
+  /** Every interface's kind and role by ifindex; the uplinks' sum is the node totals. */
+  roles?: ReadonlyMap<number, InterfaceRole>;
   /** Wall-clock ms of this build. */
   nowMs: number;
 }
@@ -35,11 +38,18 @@ function direction(d: DirectionSample): OverviewDirection {
   return { bytesPerSecond: d.bytesPerSecond, packetsPerSecond: d.packetsPerSecond, bytes: Number(d.bytes), packets: Number(d.packets) };
 }
 
-/** Pod labels and the departed mark, only where the sample has them (pod attribution on). */
-function extras(s: InterfaceSample): { namespace?: string; pod?: string; departed?: boolean } {
-  const out: { namespace?: string; pod?: string; departed?: boolean } = {};
+type Extras = Pick<OverviewInterface, 'namespace' | 'pod' | 'kind' | 'role' | 'departed'>;
+
+/** Pod labels, kind and role, and the departed mark, only where known. */
+function extras(s: InterfaceSample, roles: OverviewInput['roles']): Extras {
+  const out: Extras = {};
   if (s.namespace !== undefined) out.namespace = s.namespace;
   if (s.pod !== undefined) out.pod = s.pod;
+  const r = currentRole(roles, s);
+  if (r) {
+    out.kind = r.kind;
+    out.role = r.role;
+  }
   if (s.departed) out.departed = true;
   return out;
 }
@@ -57,13 +67,14 @@ export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
     name: s.name,
     ifindex: s.ifindex,
     active: s.active,
-    ...extras(s),
+    ...extras(s, input.roles),
     ingress: direction(s.ingress),
     egress: direction(s.egress),
   }));
+  const uplinks = interfaces.filter((i) => i.role === 'uplink');
   const sum = (pick: (i: OverviewInterface) => OverviewDirection): OverviewDirection => {
     const t = { bytesPerSecond: 0, packetsPerSecond: 0, bytes: 0, packets: 0 };
-    for (const i of interfaces) {
+    for (const i of uplinks) {
       const d = pick(i);
       t.bytesPerSecond += d.bytesPerSecond;
       t.packetsPerSecond += d.packetsPerSecond;
@@ -85,6 +96,7 @@ export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
     generatedAt: input.nowMs,
     trust: { ...input.trust, uptimeSeconds: Math.max(0, Math.round((input.nowMs - input.trust.startedAt) / 1000)) },
     totals: { ingress: sum((i) => i.ingress), egress: sum((i) => i.egress) },
+    uplinks: uplinks.map((i) => ({ name: i.name, ifindex: i.ifindex })),
     interfaces,
     history: {
       windowMs: HISTORY_WINDOW_MS,

@@ -53,9 +53,10 @@ export function renderOverviewPage(status: ExporterStatus, metricsPath: string, 
 <main>
 <section aria-labelledby="trust-title"><h2 id="trust-title">Can these numbers be trusted?</h2><dl id="trust" class="trust"></dl></section>
 <section aria-labelledby="charts-title"><h2 id="charts-title">Traffic on this node</h2>
+<p id="totals-scope" class="meta">Node totals are the traffic crossing the node's uplinks.</p>
 <div class="charts">
-<figure><figcaption>Node total, bytes/s</figcaption><div id="chart-bytes" class="chart" role="img" aria-label="node bytes per second, in and out"></div></figure>
-<figure><figcaption>Node total, packets/s</figcaption><div id="chart-packets" class="chart" role="img" aria-label="node packets per second, in and out"></div></figure>
+<figure><figcaption>Node total (uplinks), bytes/s</figcaption><div id="chart-bytes" class="chart" role="img" aria-label="node bytes per second across the uplinks, in and out"></div></figure>
+<figure><figcaption>Node total (uplinks), packets/s</figcaption><div id="chart-packets" class="chart" role="img" aria-label="node packets per second across the uplinks, in and out"></div></figure>
 <figure class="wide"><figcaption>Busiest interfaces, bytes/s (in + out)</figcaption><div id="chart-top" class="chart" role="img" aria-label="busiest interfaces, bytes per second"></div></figure>
 </div></section>
 <section aria-labelledby="table-title"><h2 id="table-title">Interfaces</h2>

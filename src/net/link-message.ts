@@ -23,11 +23,18 @@ const IFINFOMSG_LEN = 16;
 /** ifi_family of the interface itself; bridges also send AF_BRIDGE messages about their ports. */
 const AF_UNSPEC = 0;
 const IFLA_IFNAME = 3;
+/** u32: ifindex of the device this one is enslaved to (a bond's or bridge's port). */
+const IFLA_MASTER = 10;
+/** Nested: IFLA_INFO_KIND (a string: veth, bridge, vxlan, ...), absent on physical NICs and lo. */
+const IFLA_LINKINFO = 18;
+const IFLA_INFO_KIND = 1;
 const IFLA_STATS64 = 23;
 /** s32: the namespace id (in this namespace's view) of the namespace holding the link's peer. */
 const IFLA_LINK_NETNSID = 37;
 const IFF_UP = 0x1;
-const WANTED_ATTRIBUTES: ReadonlySet<number> = new Set([IFLA_IFNAME, IFLA_STATS64, IFLA_LINK_NETNSID]);
+const IFF_LOOPBACK = 0x8;
+const WANTED_ATTRIBUTES: ReadonlySet<number> = new Set([IFLA_IFNAME, IFLA_STATS64, IFLA_LINK_NETNSID, IFLA_MASTER, IFLA_LINKINFO]);
+const KIND_ONLY: ReadonlySet<number> = new Set([IFLA_INFO_KIND]);
 /** struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes, tx_bytes (u64 each). */
 const STATS64_MIN_LEN = 32;
 
@@ -53,6 +60,12 @@ export interface LinkInfo {
    * peer is here or the link has none.
    */
   linkNetnsid?: number;
+  /** IFLA_INFO_KIND (veth, bridge, vxlan, bond, ...); absent for physical NICs and lo, which have none. */
+  linkKind?: string;
+  /** IFLA_MASTER: the ifindex of the bond or bridge this interface is a port of. */
+  master?: number;
+  /** IFF_LOOPBACK is set (lo). */
+  loopback?: true;
 }
 
 /** A link message: `new` (created or changed: renamed, up/down) or `del`. */
@@ -78,14 +91,19 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
   const attrs = parseAttributes(p, IFINFOMSG_LEN, WANTED_ATTRIBUTES);
   const nameAttr = attrs.get(IFLA_IFNAME);
   if (!nameAttr) throw new MalformedNetlinkError(`link message for ifindex ${ifindex} without IFLA_IFNAME`);
-  const nul = nameAttr.indexOf(0);
   const link: LinkMessage = {
     kind: msg.type === RTM_NEWLINK ? 'new' : 'del',
     family: p.readUInt8(0),
     ifindex,
-    name: nameAttr.toString('utf8', 0, nul < 0 ? nameAttr.length : nul),
+    name: cString(nameAttr),
     up: (flags & IFF_UP) !== 0,
   };
+  if ((flags & IFF_LOOPBACK) !== 0) link.loopback = true;
+  const master = attrs.get(IFLA_MASTER);
+  if (master && master.length >= 4 && master.readUInt32LE(0) > 0) link.master = master.readUInt32LE(0);
+  const linkinfo = attrs.get(IFLA_LINKINFO);
+  const kind = linkinfo ? parseAttributes(linkinfo, 0, KIND_ONLY).get(IFLA_INFO_KIND) : undefined;
+  if (kind) link.linkKind = cString(kind);
   const netnsid = attrs.get(IFLA_LINK_NETNSID);
   if (netnsid && netnsid.length >= 4 && netnsid.readInt32LE(0) >= 0) link.linkNetnsid = netnsid.readInt32LE(0);
   const stats = attrs.get(IFLA_STATS64);
@@ -98,6 +116,12 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
     };
   }
   return link;
+}
+
+/** A NUL-terminated string attribute. */
+function cString(attr: Buffer): string {
+  const nul = attr.indexOf(0);
+  return attr.toString('utf8', 0, nul < 0 ? attr.length : nul);
 }
 
 /**

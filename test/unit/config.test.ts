@@ -45,6 +45,7 @@ server:
 collectInterval: 3s
 activeWindow: 1m
 interfaceFilter: [eth0, "wlan*"]
+uplinks: [bond0, "eth*"]
 enableActiveOnly: true
 logLevel: debug
 logFormat: text
@@ -80,6 +81,7 @@ test('a config file sets every setting it names', () => {
     collectInterval: 3_000,
     activeWindow: 60_000,
     interfaceFilter: ['eth0', 'wlan*'],
+    uplinks: ['bond0', 'eth*'],
     enableActiveOnly: true,
     logLevel: 'debug',
     pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false },

@@ -19,6 +19,7 @@ import {
 } from '../../src/exposition/overview-snapshot.js';
 import type { OverviewDocument } from '../../src/exposition/overview-document.js';
 import { sample } from '../support/exposition-input.js';
+import type { InterfaceRole } from '../../src/net/interface-role.js';
 
 function withRate(ifindex: number, name: string, inBps: number, outBps = 0): InterfaceSample {
   const s = sample(ifindex, name);
@@ -106,11 +107,18 @@ test('the document: totals, every interface, top histories, trust with uptime; p
   const h = new RateHistory({ intervalMs: 5000 });
   const samples = [withRate(1, 'lo', 100, 100), withRate(2, 'eth0', 1000, 10), withRate(3, 'idle0', 0)];
   const withPod = { ...withRate(4, 'lxc1', 50), namespace: 'shop', pod: 'cart-0' } as InterfaceSample;
-  h.record(TRUST.lastCollection!, [...samples, withPod]);
+  const roles = new Map<number, InterfaceRole>([
+    [1, { ifindex: 1, name: 'lo', kind: 'device', role: 'loopback' }],
+    [2, { ifindex: 2, name: 'eth0', kind: 'device', role: 'uplink' }],
+    [3, { ifindex: 3, name: 'idle0', kind: 'bridge', role: 'bridge' }],
+    [4, { ifindex: 4, name: 'lxc1', kind: 'veth', role: 'pod' }],
+  ]);
+  h.record(TRUST.lastCollection!, [...samples, withPod], (s) => roles.get(s.ifindex)?.role === 'uplink');
   const doc: OverviewDocument = buildOverviewDocument({
     samples: [...samples, withPod],
     trust: TRUST,
     history: h,
+    roles,
     nowMs: TRUST.startedAt + 61_400,
   });
   assert.equal(doc.schema, 1);
@@ -121,6 +129,8 @@ test('the document: totals, every interface, top histories, trust with uptime; p
     name: 'eth0',
     ifindex: 2,
     active: true,
+    kind: 'device',
+    role: 'uplink',
     ingress: { bytesPerSecond: 1000, packetsPerSecond: 2, bytes: 1500, packets: 10 },
     egress: { bytesPerSecond: 10, packetsPerSecond: 0.5, bytes: 400, packets: 4 },
   });
@@ -128,11 +138,24 @@ test('the document: totals, every interface, top histories, trust with uptime; p
   assert.equal(doc.interfaces[3]!.namespace, 'shop');
   assert.equal('pod' in doc.interfaces[0]!, false);
   assert.equal('departed' in doc.interfaces[0]!, false);
-  const gone = buildOverviewDocument({ samples: [{ ...withRate(9, 'lxcold', 0), departed: true }], trust: TRUST, history: h, nowMs: 0 });
+  assert.equal(doc.interfaces[3]!.role, 'pod');
+  const gone = buildOverviewDocument({
+    samples: [{ ...withRate(4, 'lxc1', 0), departed: true }, withRate(2, 'eth1', 5)],
+    trust: TRUST,
+    history: h,
+    roles,
+    nowMs: 0,
+  });
   assert.equal(gone.interfaces[0]!.departed, true, 'a departed interface is marked');
-  assert.equal(doc.totals.ingress.bytesPerSecond, 1150);
-  assert.equal(doc.totals.egress.bytes, 1600);
-  assert.equal(doc.totals.ingress.packets, 40);
+  assert.equal('role' in gone.interfaces[0]!, false, 'a departed interface has no role (its ifindex may be reused)');
+  assert.equal('role' in gone.interfaces[1]!, false, 'an ifindex known under another name has no role');
+  assert.deepEqual(gone.uplinks, []);
+  assert.equal(gone.totals.ingress.bytesPerSecond, 0, 'no uplink: the totals are 0, not the sum of everything');
+  // Node totals are the uplinks' traffic only: eth0, not lo, the bridge or the pod's veth.
+  assert.deepEqual(doc.uplinks, [{ name: 'eth0', ifindex: 2 }]);
+  assert.equal(doc.totals.ingress.bytesPerSecond, 1000);
+  assert.equal(doc.totals.egress.bytes, 400);
+  assert.equal(doc.totals.ingress.packets, 10);
   assert.ok(OVERVIEW_TOP_INTERFACES >= 4);
   assert.deepEqual(
     doc.history.top.map((t) => [t.name, t.bytesPerSecond]),
@@ -145,7 +168,7 @@ test('the document: totals, every interface, top histories, trust with uptime; p
   );
   assert.equal(doc.history.top[2]!.pod, 'cart-0');
   assert.deepEqual(doc.history.times, [TRUST.lastCollection]);
-  assert.deepEqual(doc.history.totals.ingressBytesPerSecond, [1150]);
+  assert.deepEqual(doc.history.totals.ingressBytesPerSecond, [1000]);
   assert.equal(doc.history.capacity, 201);
   assert.equal(doc.history.windowMs, 15 * 60_000);
 });

@@ -20,7 +20,11 @@ function itf(ifindex: number, name: string, inBps: number, outBps: number, extra
   };
 }
 
-function doc(interfaces: OverviewInterface[], trust: Partial<OverviewDocument['trust']> = {}): OverviewDocument {
+function doc(
+  interfaces: OverviewInterface[],
+  trust: Partial<OverviewDocument['trust']> = {},
+  uplinks = interfaces.filter((i) => i.role === 'uplink').map((i) => ({ name: i.name, ifindex: i.ifindex })),
+): OverviewDocument {
   return {
     schema: 1,
     generatedAt: 0,
@@ -47,6 +51,7 @@ function doc(interfaces: OverviewInterface[], trust: Partial<OverviewDocument['t
       ingress: { bytesPerSecond: 1_234_567, packetsPerSecond: 1200, bytes: 0, packets: 0 },
       egress: { bytesPerSecond: 0, packetsPerSecond: 0, bytes: 0, packets: 0 },
     },
+    uplinks,
     interfaces,
     history: {
       windowMs: 0,
@@ -59,7 +64,12 @@ function doc(interfaces: OverviewInterface[], trust: Partial<OverviewDocument['t
 }
 
 const VIEW = { sort: 'bytes' as const, filter: '', url: 'http://127.0.0.1:8081' };
-const SAMPLE = doc([itf(1, 'lo', 10, 10), itf(2, 'eth0', 100, 5_000_000), itf(3, 'veth9', 2_000_000, 0), itf(4, 'idle', 0, 0)]);
+const SAMPLE = doc([
+  itf(1, 'lo', 10, 10, { kind: 'device', role: 'loopback' }),
+  itf(2, 'eth0', 100, 5_000_000, { kind: 'device', role: 'uplink' }),
+  itf(3, 'veth9', 2_000_000, 0, { kind: 'veth', role: 'pod' }),
+  itf(4, 'idle', 0, 0),
+]);
 
 test('si: three significant digits with SI prefixes; units attach to the prefix', () => {
   assert.deepEqual([0, 1, 9.999, 12.34, 999.4, 999.5, 1234, 56_789, 4_940_000, 7.2e12].map(si), [
@@ -94,14 +104,14 @@ test('the --once table: header, totals, status, aligned columns, busiest first',
     text,
     [
       'netprobe 0.2.0 at http://127.0.0.1:8081 · source ebpf/tcx · up 1h02m · last collection 1s ago',
-      'node: in 1.23 MB/s 1.20 k pkt/s · out 0 B/s 0 pkt/s · 4 interfaces · 12 collections, 0 errors',
+      'node (uplinks eth0): in 1.23 MB/s 1.20 k pkt/s · out 0 B/s 0 pkt/s · 4 interfaces · 12 collections, 0 errors',
       'status: ok',
       '',
-      'INTERFACE  IFINDEX  IN B/s  OUT B/s  IN pkt/s  OUT pkt/s  ACTIVE',
-      'eth0             2     100   5.00 M      1.00     5.00 k     yes',
-      'veth9            3  2.00 M        0    20.0 k          0     yes',
-      'lo               1    10.0     10.0      0.10       0.01     yes',
-      'idle             4       0        0         0          0      no',
+      'INTERFACE  ROLE      IFINDEX  IN B/s  OUT B/s  IN pkt/s  OUT pkt/s  ACTIVE',
+      'eth0       uplink          2     100   5.00 M      1.00     5.00 k     yes',
+      'veth9      pod             3  2.00 M        0    20.0 k          0     yes',
+      'lo         loopback        1    10.0     10.0      0.10       0.01     yes',
+      'idle                       4       0        0         0          0      no',
       '',
     ].join('\n'),
   );
@@ -115,10 +125,17 @@ test('filter matches name, namespace or pod; pods get a column when present; row
   ]);
   const lines = tableLines(d, { ...VIEW, filter: 'SHOP' });
   assert.deepEqual(lines, [
-    'INTERFACE  POD          IFINDEX  IN B/s  OUT B/s  IN pkt/s  OUT pkt/s  ACTIVE',
-    'lxcab12    shop/cart-0        7    50.0     50.0      0.50       0.05     yes',
+    'INTERFACE  POD          ROLE  IFINDEX  IN B/s  OUT B/s  IN pkt/s  OUT pkt/s  ACTIVE',
+    'lxcab12    shop/cart-0              7    50.0     50.0      0.50       0.05     yes',
   ]);
   assert.equal(tableLines(d, { ...VIEW, maxRows: 2 }).length, 3);
+});
+
+test('the node line names the uplinks it sums, or says none is known', () => {
+  const none = doc([itf(1, 'lo', 1, 1, { role: 'loopback' })]);
+  assert.match(headerLines(none, VIEW)[1]!, /^node \(no uplink known: --collector\.uplinks\): in 1\.23 MB\/s/);
+  const two = doc([itf(2, 'eth0', 1, 1, { role: 'uplink' }), itf(3, 'eth1', 1, 1, { role: 'uplink' })]);
+  assert.match(headerLines(two, VIEW)[1]!, /^node \(uplinks eth0, eth1\): /);
 });
 
 test('names cannot drive the terminal: control characters and ESC are shown as \\xNN', () => {

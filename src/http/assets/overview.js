@@ -289,6 +289,14 @@
     }
     return cols.concat([
       {
+        key: 'role',
+        label: 'Role',
+        text: true,
+        get: function (r) {
+          return r.role || '';
+        },
+      },
+      {
         key: 'ifindex',
         label: 'ifindex',
         get: function (r) {
@@ -508,7 +516,7 @@
       s.textContent =
         'Live · refreshed every ' +
         interval / 1000 +
-        ' s · totals: in ' +
+        ' s · node (uplinks): in ' +
         withUnit(doc.totals.ingress.bytesPerSecond, 'B/s') +
         ', out ' +
         withUnit(doc.totals.egress.bytesPerSecond, 'B/s');
@@ -523,11 +531,24 @@
     return Math.min(5000, Math.max(2000, d.trust.collectIntervalMs));
   }
 
+  // ---- what the node totals are ----
+  function renderTotalsScope(d) {
+    var names = (d.uplinks || []).map(function (u) {
+      return u.name;
+    });
+    el('totals-scope').textContent = names.length
+      ? 'Node totals are the traffic crossing the uplinks: ' +
+        names.join(', ') +
+        '. A pod\u2019s packet also crosses its veth (and a bridge), so the sum of all interfaces counts it two or three times.'
+      : 'No uplink known (no default route among the exported interfaces): node totals are 0. Name the uplinks with --collector.uplinks.';
+  }
+
   function render(rebuildCharts) {
     if (!doc) return;
     var started = performance.now();
     renderStatus();
     renderTrust(doc);
+    renderTotalsScope(doc);
     drawCharts(doc, rebuildCharts);
     renderTable(doc, false);
     // Visible in the browser's performance panel (and read by the page's test at 2,000 interfaces).
