@@ -48,6 +48,8 @@ before(async () => {
   right = await Netns.create('npor');
   await quietIpv6(left, right);
   busy = await vethBetween(left, right);
+  // The busy link carries the default route: it is the uplink, whose traffic the node totals are.
+  await left.ip(['route', 'add', 'default', 'via', busy.addrB, 'dev', busy.a]);
   light = await vethBetween(left, right);
   await left.ip(['link', 'add', HOSTILE[0]!, 'type', 'veth', 'peer', 'name', HOSTILE[1]!]);
   np = await startNetprobe(left, ['--source=ebpf', '--collector.interval=1s']);
