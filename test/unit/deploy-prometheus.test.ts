@@ -161,7 +161,8 @@ test("the dashboard has the seed's four panels and the seed's four queries", asy
     assert.ok(rows.includes(row), `row ${row}`);
   const exprs = panels.flatMap((p) => p.targets ?? []).map((t) => t.expr.replace(/\s+/g, ''));
   const has = (re: RegExp): boolean => exprs.some((e) => re.test(e));
-  assert.ok(has(/^sumby\(direction\)\(instance_interface_direction:netprobe_tc_bytes:rate5m/), 'traffic in/out');
+  // The seed summed every interface; node traffic is the uplinks' (the recording rule joins the role).
+  assert.ok(has(/^sumby\(direction\)\(instance_direction:netprobe_tc_bytes:rate5m/), 'traffic in/out across the uplinks');
   assert.ok(has(/^sum\(netprobe_interface_active\{/), 'active interface count');
   assert.ok(has(/rate\(netprobe_tc_bytes_total\{[^}]*\}\[\$__rate_interval\]\)/), 'byte rate per interface');
   assert.ok(has(/^topk\(5,sumby\(interface\)\(rate\(netprobe_tc_packets_total/), 'top 5 interfaces by packet rate');
