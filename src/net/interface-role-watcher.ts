@@ -13,6 +13,8 @@ import { readDefaultRoutes } from './route-dump.js';
 import { isDefaultRoute, routeEvents, RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_ROUTE } from './route-message.js';
 
 const DUMP_TIMEOUT_MS = 5_000;
+/** A dump datagram is at most 32 KiB; an event is one message. */
+const USER_BUFFER_BYTES = 64 * 1024;
 
 export interface InterfaceRoleWatcherOptions extends RoleRules {
   /** Called when a default route appears, changes or goes (roles may have moved). */
@@ -26,14 +28,18 @@ export class InterfaceRoleWatcher {
   private current: ReadonlyMap<number, InterfaceRole> = new Map();
 
   private constructor(private readonly opts: InterfaceRoleWatcherOptions) {
-    this.requests = NetlinkSocket.open({ receiveTimeoutMs: DUMP_TIMEOUT_MS });
+    this.requests = NetlinkSocket.open({ receiveTimeoutMs: DUMP_TIMEOUT_MS, userBufferBytes: USER_BUFFER_BYTES });
   }
 
   /** Subscribes, then reads the roles once. Throws NetlinkError when netlink cannot be used. */
   static start(opts: InterfaceRoleWatcherOptions = {}): InterfaceRoleWatcher {
     const watcher = new InterfaceRoleWatcher(opts);
     try {
-      watcher.events = NetlinkSocket.open({ groups: RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, nonBlocking: true });
+      watcher.events = NetlinkSocket.open({
+        groups: RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
+        nonBlocking: true,
+        userBufferBytes: USER_BUFFER_BYTES,
+      });
       watcher.events.onReadable(() => watcher.drain());
       watcher.roles();
       return watcher;

@@ -43,16 +43,22 @@ export interface NetlinkSocketOptions {
   kernelBufferBytes?: number;
   /** Blocking receive timeout, so a request can never hang the process. */
   receiveTimeoutMs?: number;
+  /**
+   * Bytes of the user-space receive buffer (default 256 KiB). A dump datagram is at most
+   * 32 KiB (the kernel caps it), an event far less; a smaller buffer is less resident memory.
+   */
+  userBufferBytes?: number;
 }
 
 export class NetlinkSocket {
   private fd: number;
-  private readonly buffer = Buffer.alloc(RECEIVE_BUFFER_BYTES);
+  private readonly buffer: Buffer;
   private poller: { close(): void; unref(): void } | undefined;
   private seq = Math.floor(Math.random() * 0x7fffffff);
 
-  private constructor(fd: number) {
+  private constructor(fd: number, bufferBytes: number) {
     this.fd = fd;
+    this.buffer = Buffer.alloc(bufferBytes);
   }
 
   static open(opts: NetlinkSocketOptions = {}): NetlinkSocket {
@@ -60,7 +66,7 @@ export class NetlinkSocket {
     const type = SOCK_RAW | SOCK_CLOEXEC | (opts.nonBlocking ? SOCK_NONBLOCK : 0);
     const fd = lib.socket(AF_NETLINK, type, NETLINK_ROUTE);
     if (fd < 0) throw new NetlinkError('open a NETLINK_ROUTE socket', lib.errno());
-    const sock = new NetlinkSocket(fd);
+    const sock = new NetlinkSocket(fd, opts.userBufferBytes ?? RECEIVE_BUFFER_BYTES);
     try {
       if (opts.kernelBufferBytes) sock.setReceiveBuffer(opts.kernelBufferBytes);
       if (opts.receiveTimeoutMs) {

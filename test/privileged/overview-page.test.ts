@@ -167,6 +167,11 @@ test('the page shows what /metrics says in the same collection; charts have poin
 
   // The charts: three, each with points, and the busy interface among the busiest.
   assert.equal(await page.locator('.uplot canvas').count(), 3);
+  assert.match(
+    await page.locator('#totals-scope').innerText(),
+    new RegExp(`crossing the uplinks: ${busy.a}\\.`),
+    'the page says what node totals are',
+  );
   const legend = await page.locator('#chart-top .u-legend .u-label').allTextContents();
   assert.ok(legend.includes(busy.a), `top chart legend ${JSON.stringify(legend)} names ${busy.a}`);
   const api = await page.evaluate(() =>

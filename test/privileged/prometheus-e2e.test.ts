@@ -172,6 +172,8 @@ test(
       await rm(dataDir, { recursive: true, force: true });
     });
 
+    // The link carries the default route: it is the node's uplink, whose traffic node totals are.
+    await left.ip(['route', 'add', 'default', 'via', link.addrB, 'dev', link.a]);
     const { args, capabilities } = await daemonSetContainer();
     assert.ok(args.includes('--source=ebpf') && args.includes(`--web.listen-address=:${NETPROBE.split(':')[1]}`), args.join(' '));
     const bounding = ['-all', ...capabilities.map((c) => `+${c.toLowerCase()}`)].join(',');
@@ -306,6 +308,16 @@ test(
     const kernelSum = (key: 'rxBytes' | 'txBytes'): number => [...exported].reduce((sum, name) => sum + kernelRate(name, key), 0);
     t.diagnostic(assertClose(sumOf('egress'), kernelSum('txBytes'), 'sum by (direction) egress'));
     t.diagnostic(assertClose(sumOf('ingress'), kernelSum('rxBytes'), 'sum by (direction) ingress'));
+
+    // 3b. Node totals: the same sum joined with the uplink role (the link, alone) — docs/metrics.md.
+    const uplinks = await instantQuery(
+      left,
+      `sum by (direction) (rate(netprobe_tc_bytes_total[${window}]) * on (ifindex, interface) group_left (role) netprobe_interface_info{role="uplink"})`,
+      at,
+    );
+    const uplinkOf = (direction: string): number => Number(uplinks.find((s) => s.metric.direction === direction)?.value[1]);
+    t.diagnostic(assertClose(uplinkOf('egress'), kernelRate(link.a, 'txBytes'), 'node totals (uplinks) egress'));
+    t.diagnostic(assertClose(uplinkOf('ingress'), kernelRate(link.a, 'rxBytes'), 'node totals (uplinks) ingress'));
 
     // 4. topk(5, sum(rate(netprobe_tc_packets_total[...])) by (interface)): the veth leads, with both directions' packets.
     const top = await instantQuery(left, `topk(5, sum(rate(netprobe_tc_packets_total[${window}])) by (interface))`, at);
