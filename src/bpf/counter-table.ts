@@ -191,8 +191,8 @@ export class CounterTable {
     const overflowAt = new Map<number, number>();
     let overflowBatch: MapBatch | undefined;
     if (this.overflowed.size > 0) {
-      // Every entry is read, however many the map holds: one call when only ours are there.
-      overflowBatch = this.overflow.lookupAll(this.overflowed.size * 2, this.overflowBuffers);
+      // Every entry is read, however many the map holds (the buffers grow when entries nobody tracks are there too).
+      overflowBatch = this.overflow.lookupAll(this.overflowed.size * 2 + 16, this.overflowBuffers);
       this.overflowBuffers = { keys: overflowBatch.keys, values: overflowBatch.values };
       for (let i = 0; i < overflowBatch.count; i++) {
         const key = decodeOverflowKey(overflowBatch.keys, i * this.overflow.keySize);
