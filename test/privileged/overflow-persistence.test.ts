@@ -255,10 +255,11 @@ test(
       const k1 = await kernelTotals(here);
       const c1 = (await scrape(here, np.port)).collections;
       let s = await scrape(here, np.port);
-      while (s.collections < c1 + 2) {
+      for (let i = 0; s.collections < c1 + 2 && i < 100; i++) {
         await sleep(100);
         s = await scrape(here, np.port);
       }
+      if (s.collections < c1 + 2) return [`collections stuck at ${s.collections}`];
       const k2 = await kernelTotals(here);
       const moved = [...live].filter((k) => FIELDS.some((f) => k1.get(nameOf(k))![f] !== k2.get(nameOf(k))![f]));
       if (moved.length === 0 && s.totals.size === live.size) {
