@@ -8,7 +8,7 @@ import { callError } from './errors.js';
 import { BPF_ANY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PERCPU_HASH, libbpf } from '../sys/libbpf.js';
 import { constants as os } from 'node:os';
 
-const { ENOENT } = os.errno;
+const { ENOENT, ENOSPC } = os.errno;
 
 /** What a batch read returns: `count` keys and values packed in the two buffers. */
 export interface MapBatch {
@@ -68,20 +68,38 @@ export class BpfMap {
   }
 
   /**
-   * Reads every element with as few `bpf_map_lookup_batch` calls as the
-   * buffers allow (one, when `capacity` ≥ the number of elements).
+   * Reads every element: `bpf_map_lookup_batch` until the kernel reports the
+   * end (-ENOENT), however many elements the map holds. `sizeHint` (elements)
+   * sizes the first buffers, or `reuse`'s are taken when at least that large;
+   * when they fill up they grow (doubling, up to `max_entries`) and the read
+   * goes on where it stopped, so one call is enough when the hint fits. The
+   * returned buffers may be new: pass them as `reuse` next time.
    */
-  lookupAll(capacity: number = this.maxEntries, reuse?: { keys: Buffer; values: Buffer }): MapBatch {
+  lookupAll(sizeHint: number = this.maxEntries, reuse?: { keys: Buffer; values: Buffer }): MapBatch {
     const lib = libbpf();
+    const wanted = Math.min(Math.max(1, Math.ceil(sizeHint)), this.maxEntries);
     // Reusing buffers across collections keeps a large per-CPU read from churning the GC.
-    const fits = reuse && reuse.keys.length >= this.keySize * capacity && reuse.values.length >= this.valueBufferSize * capacity;
-    const keys = fits ? reuse.keys : Buffer.alloc(this.keySize * capacity);
-    const values = fits ? reuse.values : Buffer.alloc(this.valueBufferSize * capacity);
+    const reusable = reuse
+      ? Math.min(Math.floor(reuse.keys.length / this.keySize), Math.floor(reuse.values.length / this.valueBufferSize))
+      : 0;
+    let room = reusable >= wanted ? reusable : wanted;
+    let keys = reusable >= wanted && reuse ? reuse.keys : Buffer.alloc(this.keySize * room);
+    let values = reusable >= wanted && reuse ? reuse.values : Buffer.alloc(this.valueBufferSize * room);
+    const grow = (): void => {
+      room = Math.min(room * 2, this.maxEntries);
+      keys = Buffer.concat([keys], this.keySize * room);
+      values = Buffer.concat([values], this.valueBufferSize * room);
+    };
     // Batch tokens are opaque; 8 bytes covers every map type's key/bucket id.
     const token = Buffer.alloc(Math.max(8, this.keySize));
     let count = 0;
     let inBatch: Buffer | null = null;
-    while (count < capacity) {
+    for (;;) {
+      if (count >= room) {
+        // A map never holds more than max_entries: full buffers of that size hold it all (an array ends without -ENOENT).
+        if (room >= this.maxEntries) break;
+        grow();
+      }
       const outBatch = Buffer.alloc(token.length);
       const { ret, count: got } = lib.mapLookupBatch(
         this.fd,
@@ -89,8 +107,13 @@ export class BpfMap {
         outBatch,
         keys.subarray(count * this.keySize),
         values.subarray(count * this.valueBufferSize),
-        capacity - count,
+        room - count,
       );
+      if (ret === -ENOSPC && got === 0 && room < this.maxEntries) {
+        // A hash bucket holds more elements than there is room left for: grow, then read that bucket again.
+        grow();
+        continue;
+      }
       if (ret < 0 && ret !== -ENOENT) throw callError(`read map ${this.name} (batch)`, -ret);
       count += got;
       if (ret === -ENOENT) break;

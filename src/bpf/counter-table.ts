@@ -86,7 +86,9 @@ export class CounterTable {
 
   /**
    * Takes the entries already in the kernel maps as ours (adopting pinned
-   * maps after a restart): slot owners, overflow keys and stored offsets.
+   * maps after a restart): slot owners, every overflow key and every stored
+   * offset. Nothing may be left unread: an interface whose entries were not
+   * taken would be claimed afresh (its counts zeroed), one gone meanwhile would never be released.
    */
   adoptKernelEntries(): void {
     for (const ifindex of this.slotEntries()) this.slotOwners.set(ifindex & (NP_SLOTS - 1), ifindex);
@@ -172,8 +174,8 @@ export class CounterTable {
   }
 
   /**
-   * Both directions of every given interface, per-CPU values summed: one
-   * batch read of np_slots, plus one of np_overflow when it is in use.
+   * Both directions of every given interface, per-CPU values summed: a batch
+   * read of all of np_slots, plus one of all of np_overflow when it is in use.
    */
   read(interfaces: Iterable<{ ifindex: number; name: string }>): CounterRow[] {
     const slotBatch = this.slots.lookupAll(this.slots.maxEntries, this.slotBuffers);
@@ -189,8 +191,8 @@ export class CounterTable {
     const overflowAt = new Map<number, number>();
     let overflowBatch: MapBatch | undefined;
     if (this.overflowed.size > 0) {
-      const capacity = this.overflowed.size * 2 + 16;
-      overflowBatch = this.overflow.lookupAll(capacity, this.overflowBuffers);
+      // Every entry is read, however many the map holds (the buffers grow when entries nobody tracks are there too).
+      overflowBatch = this.overflow.lookupAll(this.overflowed.size * 2 + 16, this.overflowBuffers);
       this.overflowBuffers = { keys: overflowBatch.keys, values: overflowBatch.values };
       for (let i = 0; i < overflowBatch.count; i++) {
         const key = decodeOverflowKey(overflowBatch.keys, i * this.overflow.keySize);
@@ -257,9 +259,12 @@ export class CounterTable {
     if (packets > 0n) this.addOffset(0, NP_INGRESS, { packets, bytes: 0n, segments: 0n });
   }
 
-  /** Every ifindex with an entry in np_overflow, as the kernel has it (for tests and diagnostics). */
+  /**
+   * Every key in np_overflow, as the kernel has it: all of them, also those
+   * no interface of ours claims (adoption takes them all, and releases those of interfaces gone).
+   */
   overflowEntries(): Array<{ ifindex: number; direction: DirectionIndex }> {
-    const batch = this.overflow.lookupAll(Math.max(16, this.overflowed.size * 2 + 16));
+    const batch = this.overflow.lookupAll(this.overflowed.size * 2 + 16);
     return Array.from({ length: batch.count }, (_, i) => decodeOverflowKey(batch.keys, i * this.overflow.keySize));
   }
 
