@@ -13,9 +13,10 @@
  * small write. A torn last line (SIGKILL mid-write) is ignored; the journal
  * is compacted when read and whenever it grows well past its entries.
  */
-import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
+import { makeDirectories } from './make-directories.js';
 
 export const DEFAULT_STATE_DIR = '/run/netprobe';
 
@@ -110,7 +111,7 @@ export class ClsactOwnership {
         this.journalLines = 0;
         return;
       }
-      mkdirSync(join(this.file, '..'), { recursive: true, mode: 0o700 });
+      makeDirectories(join(this.file, '..'), 0o700);
       const tmp = `${this.file}.${process.pid}.tmp`;
       let text = '';
       for (const [ifindex, name] of this.entries) text += `+${ifindex} ${name}\n`;

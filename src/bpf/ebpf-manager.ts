@@ -27,6 +27,7 @@ import type { BpfMap } from './bpf-map.js';
 import { removeFilterOf } from './clsact-attach.js';
 import { removePinnedState } from './pin-cleanup.js';
 import { ensurePinPath, objectHash, pinDirFor, PinStore } from './pin-store.js';
+import { DEFAULT_PIN_LOCK_TIMEOUT_MS, lockPinPath, type PinLock } from './pin-lock.js';
 import { CarryOverMap, MAP_CARRY } from './carry-over-map.js';
 import { createOffsetMap, findOlderPins, manifestFor, MAP_OFFSETS, openPins, type OlderPins } from './pinned-counters.js';
 import { libbpf } from '../sys/libbpf.js';
@@ -62,6 +63,14 @@ export interface EbpfManagerOptions {
    * none; `close()` detaches everything. `EbpfManager.removePinned()` undoes it.
    */
   pinPath?: string;
+  /**
+   * With a pin path: how long to wait for another netprobe holding it (its
+   * exclusive lock, src/bpf/pin-lock.ts) before failing with NP_ERR_PIN_LOCKED.
+   * Default 30 s.
+   */
+  pinLockTimeoutMs?: number;
+  /** Ends a wait for the pin path's lock early (a stop signal). */
+  signal?: AbortSignal;
   /**
    * How many interfaces the overflow hash holds (those whose slot, ifindex
    * mod 1024, another interface already owns). Default 8192.
@@ -129,6 +138,10 @@ export class EbpfManager implements CounterSource {
   private readonly stateDir: string;
   private readonly overflowCapacity: number | undefined;
   private readonly pinPath: string | undefined;
+  private readonly pinLockTimeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
+  /** Held from before the pins are opened until close(): one netprobe per pin path. */
+  private pinLock: PinLock | undefined;
   /** During the first pass over the interfaces: pinned attachments are adopted instead of attached. */
   private firstPass = false;
   /** Interfaces whose attachments were taken over from an older object (their old counts carry over). */
@@ -166,6 +179,8 @@ export class EbpfManager implements CounterSource {
     }
     this.overflowCapacity = opts.overflowCapacity;
     this.pinPath = opts.pinPath === '' ? undefined : opts.pinPath;
+    this.pinLockTimeoutMs = opts.pinLockTimeoutMs ?? DEFAULT_PIN_LOCK_TIMEOUT_MS;
+    this.signal = opts.signal;
   }
 
   /**
@@ -174,8 +189,20 @@ export class EbpfManager implements CounterSource {
    * qdiscs it created once empty. What is not netprobe's is left alone and
    * listed in `left`.
    */
-  static async removePinned(opts: { pinPath: string; stateDir?: string; logger?: Logger }): Promise<{ removed: string[]; left: string[] }> {
-    return removePinnedState({ ...opts, stateDir: opts.stateDir ?? DEFAULT_STATE_DIR, logger: opts.logger ?? silentLogger() });
+  static async removePinned(opts: {
+    pinPath: string;
+    stateDir?: string;
+    logger?: Logger;
+    pinLockTimeoutMs?: number;
+  }): Promise<{ removed: string[]; left: string[] }> {
+    const logger = opts.logger ?? silentLogger();
+    // Never under a running netprobe: wait for it like a start does.
+    const lock = await lockPinPath(opts.pinPath, { timeoutMs: opts.pinLockTimeoutMs ?? DEFAULT_PIN_LOCK_TIMEOUT_MS, logger });
+    try {
+      return await removePinnedState({ pinPath: opts.pinPath, stateDir: opts.stateDir ?? DEFAULT_STATE_DIR, logger });
+    } finally {
+      lock?.release();
+    }
   }
 
   /** How the programs are attached: 'tcx' or 'tc' once loaded, undefined before. */
@@ -218,6 +245,15 @@ export class EbpfManager implements CounterSource {
     let counters: Counters | undefined;
     let tcSocket: NetlinkSocket | undefined;
     try {
+      if (this.pinPath) {
+        const pinPath = this.pinPath;
+        this.pinLock = await lockPinPath(pinPath, {
+          timeoutMs: this.pinLockTimeoutMs,
+          logger: this.logger,
+          prepare: () => ensurePinPath(pinPath),
+          ...(this.signal ? { signal: this.signal } : {}),
+        });
+      }
       tcSocket = NetlinkSocket.open({ receiveTimeoutMs: 5_000 });
       const cookie = tcSocket.netnsCookie();
       counters = this.pinPath ? this.openWithPins(this.pinPath, cookie === undefined ? null : String(cookie)) : this.openFresh();
@@ -321,7 +357,10 @@ export class EbpfManager implements CounterSource {
     const loaded = this.loaded;
     this.pendingEvents.length = 0;
     this.listeners.clear();
-    if (!loaded) return;
+    if (!loaded) {
+      this.releasePinLock();
+      return;
+    }
     loaded.watcher?.close();
     if (loaded.store) {
       // Pinned: the programs stay attached and counting for the next start to adopt.
@@ -336,6 +375,13 @@ export class EbpfManager implements CounterSource {
     loaded.attacher.close();
     loaded.close();
     this.loaded = undefined;
+    this.releasePinLock();
+  }
+
+  /** After the pinned state is left as the next netprobe should find it. */
+  private releasePinLock(): void {
+    this.pinLock?.release();
+    this.pinLock = undefined;
   }
 
   /** Opens and loads the object and checks its maps against src/bpf/abi.ts. */

@@ -9,6 +9,7 @@ export { progTestRun, skbContext, SK_BUFF_SIZE, type ProgTestRunOptions, type Pr
 export { CounterTable, MapFullError, type Placement } from './counter-table.js';
 export { probeTcx, type TcxSupport } from './feature-probe.js';
 export { tcxProgramIds } from './tcx-attach.js';
+export { PinLockedError, DEFAULT_PIN_LOCK_TIMEOUT_MS } from './pin-lock.js';
 export { NETPROBE_TC_HANDLE, NETPROBE_TC_PRIORITY, ForeignFilterError } from './clsact-attach.js';
 export {
   AbiMismatchError,

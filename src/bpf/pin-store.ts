@@ -31,18 +31,19 @@ import {
   symlinkSync,
   unlinkSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { constants as os } from 'node:os';
 import type { AttachMode, Direction } from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import { libbpf } from '../sys/libbpf.js';
 import { callError } from './errors.js';
+import { BPF_FS_MAGIC, filesystemName } from './filesystem-names.js';
+import { makeDirectories, nearestExisting } from './make-directories.js';
 
 export const PIN_DIR_PREFIX = 'netprobe-bpf-';
 /** bpffs refuses names with a dot: none of ours has one. */
 const TEMP_PREFIX = 'tmp-netprobe-bpf-';
 const MANIFEST = 'manifest';
-const BPF_FS_MAGIC = 0xcafe4a11;
 const { EEXIST } = os.errno;
 
 /** What a netprobe pin directory says about itself. */
@@ -70,19 +71,33 @@ export function objectHash(objectPath: string): string {
   return createHash('sha256').update(readFileSync(objectPath)).digest('hex').slice(0, 16);
 }
 
-/** Throws NP_ERR_PIN_PATH unless `pinPath` is (or can be made) a directory on bpffs. */
+/**
+ * Throws NP_ERR_PIN_PATH unless `pinPath` is (or can be made) a directory on
+ * bpffs. The filesystem is checked on the nearest existing ancestor BEFORE
+ * anything is made, so a wrong path creates nothing (and a plain sysfs
+ * /sys/fs/bpf, where a recursive mkdir would spin, is refused at once).
+ */
 export function ensurePinPath(pinPath: string): void {
+  const fail = (what: string, cause?: unknown): never => {
+    throw new NetprobeError('NP_ERR_PIN_PATH', `--ebpf.pin-path ${pinPath}: ${what}`, cause === undefined ? undefined : { cause });
+  };
+  let existing = '';
   try {
-    mkdirSync(pinPath, { recursive: true, mode: 0o700 });
+    existing = nearestExisting(pinPath);
   } catch (e) {
-    throw new NetprobeError('NP_ERR_PIN_PATH', `--ebpf.pin-path ${pinPath}: cannot create it: ${(e as Error).message}`, { cause: e });
+    fail(`cannot look it up: ${(e as Error).message}`, e);
   }
-  const type = statfsSync(pinPath).type;
-  if (type !== BPF_FS_MAGIC)
-    throw new NetprobeError(
-      'NP_ERR_PIN_PATH',
-      `--ebpf.pin-path ${pinPath}: not on a bpffs mount (filesystem magic 0x${type.toString(16)})`,
-    );
+  const type = statfsSync(existing).type >>> 0;
+  if (type !== BPF_FS_MAGIC) {
+    const where = existing === resolve(pinPath) ? 'it is' : `its nearest existing parent ${existing} is`;
+    // The catalogue's hint says how to fix it (mount a bpffs, or the DaemonSet's hostPath volume).
+    fail(`${where} on ${filesystemName(type)}, not on a bpffs mount; nothing was created`);
+  }
+  try {
+    makeDirectories(pinPath, 0o700);
+  } catch (e) {
+    fail(`cannot create it: ${(e as Error).message}`, e);
+  }
 }
 
 /** The entries of a pin path: netprobe directories (any version), temporary ones, and the rest. */
@@ -153,7 +168,9 @@ export class PinStore {
     const dir = pinDirFor(pinPath, manifest.object);
     const temp = join(pinPath, `${TEMP_PREFIX}${manifest.object}-${process.pid}`);
     const lib = libbpf();
-    mkdirSync(join(temp, 'maps'), { recursive: true, mode: 0o700 });
+    // Level by level (never a recursive mkdir: see make-directories.ts).
+    mkdirSync(temp, { mode: 0o700 });
+    mkdirSync(join(temp, 'maps'), { mode: 0o700 });
     mkdirSync(join(temp, 'progs'), { mode: 0o700 });
     mkdirSync(join(temp, 'links'), { mode: 0o700 });
     const pin = (fd: number, path: string): void => {

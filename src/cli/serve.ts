@@ -26,8 +26,11 @@ export interface ServeOptions {
 /** Serves until a stop signal; resolves to the exit status. */
 export async function serve(opts: ServeOptions): Promise<number> {
   const { settings, logger } = opts;
-  if (settings.cleanup) return cleanUpPinned(settings.pinPath, logger);
+  if (settings.cleanup) return cleanUpPinned(settings.pinPath, settings.pinLockTimeout, logger);
   const stopRequested = waitForStopSignal(logger);
+  // A stop signal also ends a wait for the pin path's lock (held by another netprobe).
+  const stopping = new AbortController();
+  void stopRequested.then(() => stopping.abort());
   let source: CounterSource | undefined;
   let exporter: Exporter | undefined;
   // Fatal errors outside any await below (a throwing timer, a rejected
@@ -45,6 +48,8 @@ export async function serve(opts: ServeOptions): Promise<number> {
       include: settings.include,
       exclude: settings.exclude,
       pinPath: settings.pinPath,
+      pinLockTimeoutMs: settings.pinLockTimeout,
+      signal: stopping.signal,
       objectFile: settings.objectFile,
       logger,
     });
@@ -67,9 +72,9 @@ export async function serve(opts: ServeOptions): Promise<number> {
 }
 
 /** `--ebpf.cleanup`: removes netprobe's pinned state; 0 when nothing of netprobe's is left. */
-async function cleanUpPinned(pinPath: string, logger: Logger): Promise<number> {
+async function cleanUpPinned(pinPath: string, pinLockTimeoutMs: number, logger: Logger): Promise<number> {
   try {
-    const left = await removePinnedCounters(pinPath, logger);
+    const left = await removePinnedCounters(pinPath, logger, pinLockTimeoutMs);
     return left.length === 0 ? 0 : 1;
   } catch (error) {
     logFailure(logger, 'cleanup', error);

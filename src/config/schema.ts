@@ -253,6 +253,13 @@ export const CONFIG_SCHEMA = {
     default: false,
     help: 'With --ebpf.pin-path: detach and unpin everything netprobe left there, then exit (the uninstall step).',
   }),
+  pinLockTimeout: setting({
+    flag: 'ebpf.pin-lock-timeout',
+    file: 'ebpf.pinLockTimeout',
+    kind: durationKind({ min: 0, max: HOUR }),
+    default: 30_000,
+    help: 'With --ebpf.pin-path: how long to wait while another netprobe holds the pin path (its lock) before failing; covers a rollout whose new pod starts before the old one has exited. --ebpf.cleanup waits too.',
+  }),
   objectFile: setting({
     flag: 'ebpf.object',
     file: 'ebpf.object',

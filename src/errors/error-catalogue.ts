@@ -62,8 +62,13 @@ export const ERROR_CATALOGUE = {
     hint: 'missed events (ENOBUFS) are handled by re-reading the interface list; otherwise see the operation and errno named above',
   },
   NP_ERR_PIN_PATH: {
-    summary: '--ebpf.pin-path is not usable: not on a bpffs mount, or not writable',
-    hint: 'mount a bpffs there (`mount -t bpf bpf /sys/fs/bpf`; Kubernetes: a hostPath volume of /sys/fs/bpf) or leave --ebpf.pin-path empty',
+    summary: '--ebpf.pin-path is not usable: not on a bpffs mount (the message names the filesystem found), or not writable',
+    hint: "mount a bpffs there (`mount -t bpf bpf /sys/fs/bpf`; Kubernetes: the DaemonSet's hostPath volume of /sys/fs/bpf; under `ip netns exec`, which remounts /sys, use `nsenter --net=` instead) or leave --ebpf.pin-path empty",
+  },
+  NP_ERR_PIN_LOCKED: {
+    summary:
+      'another netprobe holds --ebpf.pin-path (an exclusive lock on the directory) and did not let go within --ebpf.pin-lock-timeout; the message names its PID where this PID namespace can see it',
+    hint: 'stop the other netprobe (a second DaemonSet, an old pod, a manual run) or give this one another --ebpf.pin-path; if a rollout overlaps the old pod for longer, raise --ebpf.pin-lock-timeout',
   },
   NP_ERR_PIN_CORRUPT: {
     summary: "pinned state named as this version's is incomplete or not what netprobe pins; it was not trusted and not deleted",

@@ -21,6 +21,10 @@ export interface OpenCounterSourceOptions {
   exclude: string[];
   /** bpffs directory for pinned state (counting survives restarts); '' or undefined = none. */
   pinPath?: string;
+  /** With a pin path: how long to wait for another netprobe holding it (ms). */
+  pinLockTimeoutMs?: number;
+  /** Ends a wait for the pin path's lock early (a stop signal). */
+  signal?: AbortSignal;
   /** The BPF object to load; '' or undefined = the shipped one. */
   objectFile?: string;
   logger: Logger;
@@ -42,6 +46,8 @@ export async function openCounterSource(opts: OpenCounterSourceOptions): Promise
     exclude: opts.exclude,
     logger,
     ...(opts.pinPath ? { pinPath: opts.pinPath } : {}),
+    ...(opts.pinLockTimeoutMs !== undefined ? { pinLockTimeoutMs: opts.pinLockTimeoutMs } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.objectFile ? { objectPath: opts.objectFile } : {}),
   });
   try {
@@ -50,7 +56,8 @@ export async function openCounterSource(opts: OpenCounterSourceOptions): Promise
   } catch (e) {
     // Whatever was attached before the failure goes with it.
     await ebpf.close().catch((closeError: unknown) => logger.warn({ err: closeError }, 'closing the eBPF loader after a failed load'));
-    if (opts.source === 'ebpf') throw e;
+    // Another netprobe on the pin path is not a reason to count differently: fail, as asked.
+    if (opts.source === 'ebpf' || (e instanceof NetprobeError && e.code === 'NP_ERR_PIN_LOCKED')) throw e;
     logger.warn(
       { code: e instanceof NetprobeError ? e.code : undefined, reason: e instanceof Error ? e.message : String(e) },
       "eBPF counters unavailable, falling back to the kernel's interface statistics (source=netdev). " +
@@ -62,8 +69,8 @@ export async function openCounterSource(opts: OpenCounterSourceOptions): Promise
 }
 
 /** `--ebpf.cleanup`: removes what netprobe pinned under `pinPath`; resolves to what it had to leave. */
-export async function removePinnedCounters(pinPath: string, logger: Logger): Promise<string[]> {
-  const { left } = await EbpfManager.removePinned({ pinPath, logger });
+export async function removePinnedCounters(pinPath: string, logger: Logger, pinLockTimeoutMs?: number): Promise<string[]> {
+  const { left } = await EbpfManager.removePinned({ pinPath, logger, ...(pinLockTimeoutMs !== undefined ? { pinLockTimeoutMs } : {}) });
   return left;
 }
 

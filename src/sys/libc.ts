@@ -1,6 +1,6 @@
 /**
  * The libc calls netprobe makes, through koffi: netlink sockets, the
- * allocator policy and the capability calls. Bound apart from libbpf so that
+ * allocator policy, the capability calls and flock. Bound apart from libbpf so that
  * everything that needs only libc (the netdev fallback, dropping
  * capabilities) works where libbpf.so.1 is missing.
  */
@@ -43,6 +43,10 @@ export interface Libc {
   capset(effective: bigint, permitted: bigint, inheritable: bigint): number;
   /** prctl(2) with integer arguments: its result, or -errno. */
   prctl(option: number, arg2: number, arg3: number): number;
+
+  // for the pin path's lock (src/bpf/pin-lock.ts); Node has no flock
+  /** flock(2): 0 or -errno (EWOULDBLOCK with LOCK_NB while another open file holds it). */
+  flock(fd: number, operation: number): number;
 }
 
 let libcBinding: Libc | undefined;
@@ -69,6 +73,7 @@ function bindLibc(): Libc {
     madvise: c.func('int madvise(uintptr_t addr, size_t length, int advice)'),
     capset: c.func('int capset(void *hdr, void *data)'),
     prctl: c.func('int prctl(int option, ...)'),
+    flock: c.func('int flock(int fd, int operation)'),
   };
   const u32 = (n: number): [number] => [n >>> 0];
   return {
@@ -117,5 +122,6 @@ function bindLibc(): Libc {
       const r = f.prctl(option, 'unsigned long', arg2, 'unsigned long', arg3, 'unsigned long', 0, 'unsigned long', 0) as number;
       return r < 0 ? -koffi.errno() : r;
     },
+    flock: (fd, operation) => ((f.flock(fd, operation) as number) === 0 ? 0 : -koffi.errno()),
   };
 }

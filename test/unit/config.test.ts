@@ -139,7 +139,7 @@ Server:
     'c.yaml: port: unknown key (did you mean server.port?)',
     'c.yaml: enableActiveOnly="maybe": must be true or false',
     'c.yaml: interfaceFilter: interface pattern "a b": interface names never contain white space; use exact interface names or globs such as eth*, veth?*, {eth,ens}*',
-    'c.yaml: ebpf="tcx": must be a mapping of ebpf settings (ebpf.attachMode, ebpf.include, ebpf.exclude, ebpf.pinPath, ebpf.cleanup, ebpf.object)',
+    'c.yaml: ebpf="tcx": must be a mapping of ebpf settings (ebpf.attachMode, ebpf.include, ebpf.exclude, ebpf.pinPath, ebpf.cleanup, ebpf.pinLockTimeout, ebpf.object)',
     'c.yaml: Server: unknown key (did you mean server?)',
   ]);
 });
