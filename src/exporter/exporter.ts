@@ -268,7 +268,7 @@ export class Exporter {
     } catch (error) {
       this.logger.warn(
         { err: error },
-        `the carried-over pod state cannot be used (${error instanceof Error ? error.message : String(error)}): namespace totals start again from the live interfaces`,
+        `the carried-over pod state cannot be used (${error instanceof Error ? error.message : String(error)}): it is ignored and replaced by the next collection's record; namespace totals start again from the live interfaces`,
       );
     }
   }
@@ -284,9 +284,9 @@ export class Exporter {
     if (!this.config.pods.enabled || !store) return;
     const carried = this.collector.carried();
     if (!carried) return;
-    const bytes = encodeCarriedState(carried);
-    if (this.carriedBytes && Buffer.compare(bytes, this.carriedBytes) === 0) return;
     try {
+      const bytes = encodeCarriedState(carried);
+      if (this.carriedBytes && Buffer.compare(bytes, this.carriedBytes) === 0) return;
       if (bytes.length > store.capacity)
         throw new Error(`${carried.interfaces.length} pod interfaces need ${bytes.length} bytes; the record holds ${store.capacity}`);
       store.write(bytes);
