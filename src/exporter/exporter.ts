@@ -239,7 +239,12 @@ export class Exporter {
     const pods = this.config.pods;
     if (!pods.enabled) return;
     try {
-      this.pods = PodResolver.start({ logsDir: pods.logsDir, logger: this.logger, onChange: () => this.loop.trigger() });
+      this.pods = PodResolver.start({
+        logsDir: pods.logsDir,
+        cgroupRoot: pods.cgroupRoot,
+        logger: this.logger,
+        onChange: () => this.loop.trigger(),
+      });
     } catch (error) {
       this.logger.warn(
         { err: error },

@@ -34,6 +34,7 @@ test('a renamed pod veth is relabelled and its namespace total stays equal to th
   const np = await startNetprobe(node.ns, [
     '--collector.pods',
     `--kubernetes.pod-logs-dir=${node.logsDir}`,
+    `--kubernetes.cgroup-root=${node.cgroupRoot}`,
     '--collector.interval=500ms',
     '--collector.departed-retention=0s',
   ]);
