@@ -30,7 +30,11 @@ export const podLabelPart: BenchPart = {
     const toSeries: number[] = [];
     const toLabel: number[] = [];
     try {
-      const np = await startNetprobe(node.ns, ['--collector.pods', `--kubernetes.pod-logs-dir=${node.logsDir}`]);
+      const np = await startNetprobe(node.ns, [
+        '--collector.pods',
+        `--kubernetes.pod-logs-dir=${node.logsDir}`,
+        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
+      ]);
       let monitorText = '';
       const monitor: ChildProcess = node.ns.spawn('ip', ['-ts', 'monitor', 'link']);
       monitor.stdout?.on('data', (c: Buffer) => (monitorText += c.toString()));

@@ -3,9 +3,15 @@
  * kept from the previous collection. Pure: no I/O, no clock (the caller
  * passes monotonic milliseconds), so every rule below is unit-tested.
  *
- * State is keyed by ifindex AND name: a renamed interface or a re-used
- * ifindex starts a fresh entry, so no stale name and no rate computed across
- * two different interfaces can ever be exported.
+ * State is keyed by ifindex, the kernel's identity of an interface; the name
+ * is a label. When the name under an ifindex changes, the state decides
+ * between two causes (sameInterface):
+ * - a rename: the same interface, its counters continue. It is relabelled:
+ *   the series under the old name stop, the new name continues with the same
+ *   counts, rates and pod, and the namespace total does not move.
+ * - a deleted interface whose ifindex a new one took: the old one departs
+ *   (its finals stay in its namespace's total) and the new one starts fresh.
+ * Either way no stale name and no rate across two interfaces is exported.
  */
 import type { CounterRow } from '../source/counter-source.js';
 import type { DirectionSample, InterfaceSample, NamespaceTotals, PodLabels } from './interface-sample.js';
@@ -66,7 +72,9 @@ export interface NamespaceBase {
 export interface CollectionState {
   /** Monotonic ms of the collection that produced this state. */
   readonly at: number;
-  readonly interfaces: ReadonlyMap<string, TrackedInterface>;
+  /** Live interfaces by ifindex. */
+  readonly interfaces: ReadonlyMap<number, TrackedInterface>;
+  /** Departed interfaces by ifindex and name (a departed one and a live one may share an ifindex). */
   readonly departed: ReadonlyMap<string, DepartedInterface>;
   readonly namespaceBase: ReadonlyMap<string, NamespaceBase>;
   /** Restored from a carried state: the next collection computes no rate across the restart. */
@@ -114,41 +122,66 @@ export function advanceCollection(
   podOf?: PodLookup,
 ): CollectionStep {
   const elapsedSeconds = previous && !previous.restored ? (nowMs - previous.at) / 1000 : 0;
-  const current = new Map<string, TrackedInterface>();
+  const read = new Map<string, TrackedInterface>();
   for (const row of rows) {
     const key = stateKey(row.ifindex, row.name);
-    let entry = current.get(key);
+    let entry = read.get(key);
     if (!entry) {
       if (!rules.includeInterface(row.name)) continue;
       entry = { ifindex: row.ifindex, name: row.name, ingress: ZERO, egress: ZERO, lastActiveAt: undefined, pod: undefined };
-      current.set(key, entry);
+      read.set(key, entry);
     }
     entry[row.direction] = { packets: row.packets, bytes: row.bytes, segments: row.segments };
   }
 
+  // One interface per ifindex. Two names under one ifindex in one read: a deleted interface's
+  // finals (under its old name, which the previous collection knew) beside the new one.
+  const current = new Map<number, TrackedInterface>();
+  const finals = new Map<number, TrackedInterface>();
+  for (const entry of read.values()) {
+    const taken = current.get(entry.ifindex);
+    if (!taken) current.set(entry.ifindex, entry);
+    else if (taken.name === previous?.interfaces.get(entry.ifindex)?.name) {
+      finals.set(entry.ifindex, taken);
+      current.set(entry.ifindex, entry);
+    } else finals.set(entry.ifindex, entry);
+  }
+
   const base = new Map<string, NamespaceBase>();
   for (const [namespace, b] of previous?.namespaceBase ?? []) base.set(namespace, { ingress: { ...b.ingress }, egress: { ...b.egress } });
-  const departed = new Map<string, DepartedInterface>();
   const retentionMs = rules.departedRetentionMs ?? 0;
+  // The previous entry each live interface continues (same ifindex, same interface); absent = new.
+  const continues = new Map<number, TrackedInterface>();
+  const gone: TrackedInterface[] = [];
+  for (const [ifindex, before] of previous?.interfaces ?? []) {
+    const now = current.get(ifindex);
+    const last = finals.get(ifindex);
+    if (last && last.name === before.name) {
+      if (!continuing(before, last)) addTo(base, before, 1n); // counting restarted before the finals were read
+      gone.push({ ...before, ingress: last.ingress, egress: last.egress });
+    } else if (now && (now.name === before.name || sameInterface(before, now, podOf?.(ifindex, now.name)))) continues.set(ifindex, before);
+    else gone.push(before);
+  }
+
+  const departed = new Map<string, DepartedInterface>();
   for (const [key, d] of previous?.departed ?? []) {
-    if (current.has(key)) {
+    const now = current.get(d.entry.ifindex);
+    if (now && now.name === d.entry.name && !continues.has(now.ifindex)) {
       // Back under the same identity. If its counts continued, its finals must not be counted twice.
-      const now = current.get(key)!;
-      if (now.ingress.packets >= d.entry.ingress.packets && now.egress.packets >= d.entry.egress.packets) {
+      if (continuing(d.entry, now)) {
         addTo(base, d.entry, -1n);
         now.pod ??= d.entry.pod;
       }
     } else if (nowMs - d.departedAt < retentionMs) departed.set(key, d);
   }
-  for (const [key, gone] of previous?.interfaces ?? []) {
-    if (current.has(key)) continue;
-    addTo(base, gone, 1n); // its final counts stay in its namespace's total
-    if (retentionMs > 0) departed.set(key, { entry: gone, departedAt: nowMs });
+  for (const entry of gone) {
+    addTo(base, entry, 1n); // its final counts stay in its namespace's total
+    if (retentionMs > 0) departed.set(stateKey(entry.ifindex, entry.name), { entry, departedAt: nowMs });
   }
 
   const samples: InterfaceSample[] = [];
-  for (const [key, entry] of current) {
-    const before = previous?.interfaces.get(key);
+  for (const [ifindex, entry] of current) {
+    const before = continues.get(ifindex);
     entry.lastActiveAt = before?.lastActiveAt;
     entry.pod = stickyPod(entry.pod ?? before?.pod, podOf?.(entry.ifindex, entry.name));
     if (before && (entry.ingress.packets < before.ingress.packets || entry.egress.packets < before.egress.packets)) addTo(base, before, 1n); // counting restarted: what was counted before stays in the total
@@ -193,11 +226,34 @@ export function carriedState(state: CollectionState): CarriedState {
  * and every namespace total continues instead of starting again.
  */
 export function restoredState(carried: CarriedState, nowMs: number): CollectionState {
-  const interfaces = new Map<string, TrackedInterface>();
-  for (const c of carried.interfaces) interfaces.set(stateKey(c.ifindex, c.name), { ...c, pod: { ...c.pod }, lastActiveAt: undefined });
+  const interfaces = new Map<number, TrackedInterface>();
+  for (const c of carried.interfaces) interfaces.set(c.ifindex, { ...c, pod: { ...c.pod }, lastActiveAt: undefined });
   const namespaceBase = new Map<string, NamespaceBase>();
   for (const n of carried.namespaces) namespaceBase.set(n.namespace, { ingress: { ...n.ingress }, egress: { ...n.egress } });
   return { at: nowMs, interfaces, departed: new Map(), namespaceBase, restored: true };
+}
+
+/**
+ * Whether `now`, read under a new name at `before`'s ifindex, is `before`
+ * renamed rather than a new interface that took a freed ifindex. A rename
+ * keeps the kernel's counters (and netprobe's map entry), so nothing goes
+ * backwards; a new interface starts from zero, and a pod lookup that already
+ * names another pod settles it. Not decidable from counts alone: a new
+ * interface that counted more than the old one in every counter before the
+ * first read that sees it passes for a rename. The kernel hands out ifindexes
+ * cyclically, so a freed one comes back only after 2^31 others (or when asked
+ * for explicitly).
+ */
+function sameInterface(before: TrackedInterface, now: TrackedInterface, podNow: PodLabels | undefined): boolean {
+  if (podNow && before.pod && podNow.uid !== before.pod.uid) return false;
+  return continuing(before, now);
+}
+
+/** No counter of `now` is below `before`'s: the same counting went on. */
+function continuing(before: TrackedInterface, now: TrackedInterface): boolean {
+  return (['ingress', 'egress'] as const).every(
+    (d) => now[d].packets >= before[d].packets && now[d].bytes >= before[d].bytes && now[d].segments >= before[d].segments,
+  );
 }
 
 /** A known name is never replaced (nor lost); a UID alone may still gain its names. */

@@ -30,6 +30,12 @@ export interface PodsConfig {
   logsDir: string;
   /** Export per-interface series of pod interfaces too (false: only the namespace totals for them). */
   perInterface: boolean;
+  /**
+   * The kubelet's --cgroup-root: a process counts as a pod's only if its
+   * kubepods cgroup is at the root of the hierarchy, below this root, or in a
+   * systemd slice chain (docs/deployment.md).
+   */
+  cgroupRoot: string;
 }
 
 /** The seed's ExporterConfig. Durations in milliseconds. */
@@ -69,6 +75,7 @@ export const DEFAULT_PODS_CONFIG: Readonly<PodsConfig> = Object.freeze({
   enabled: false,
   logsDir: '/var/log/pods',
   perInterface: true,
+  cgroupRoot: '/',
 });
 
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({

@@ -102,7 +102,12 @@ export function toExporterConfig(settings: Settings): ExporterConfig {
     uplinks: settings.uplinks,
     enableActiveOnly: settings.enableActiveOnly,
     logLevel: settings.logLevel,
-    pods: { enabled: settings.pods, logsDir: settings.podLogsDir, perInterface: settings.podsPerInterface },
+    pods: {
+      enabled: settings.pods,
+      logsDir: settings.podLogsDir,
+      perInterface: settings.podsPerInterface,
+      cgroupRoot: settings.kubeletCgroupRoot,
+    },
     departedRetention: settings.departedRetention,
   });
 }

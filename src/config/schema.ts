@@ -194,6 +194,20 @@ export const CONFIG_SCHEMA = {
     default: DEFAULT_EXPORTER_CONFIG.pods.logsDir,
     help: "Where the kubelet's pod log directories (<namespace>_<name>_<uid>) are mounted (read-only); they give pods their names.",
   }),
+  kubeletCgroupRoot: setting({
+    flag: 'kubernetes.cgroup-root',
+    file: 'pods.cgroupRoot',
+    kind: stringKind({
+      placeholder: 'path',
+      allowed: "the kubelet's --cgroup-root, an absolute cgroup path",
+      check: (path) =>
+        !path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '.')
+          ? "must be an absolute cgroup path like the kubelet's --cgroup-root (/ by default)"
+          : undefined,
+    }),
+    default: DEFAULT_EXPORTER_CONFIG.pods.cgroupRoot,
+    help: "With --collector.pods: the kubelet's --cgroup-root. A process counts as a pod's only if its kubepods cgroup is at the root of the hierarchy, right below this path, or in a systemd slice chain (kubelet.slice/kubelet-kubepods.slice), never inside a user's delegated subtree.",
+  }),
   podsPerInterface: setting({
     flag: 'collector.pods.per-interface',
     file: 'pods.perInterface',

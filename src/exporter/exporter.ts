@@ -254,7 +254,12 @@ export class Exporter {
     const pods = this.config.pods;
     if (!pods.enabled) return;
     try {
-      this.pods = PodResolver.start({ logsDir: pods.logsDir, logger: this.logger, onChange: () => this.loop.trigger() });
+      this.pods = PodResolver.start({
+        logsDir: pods.logsDir,
+        cgroupRoot: pods.cgroupRoot,
+        logger: this.logger,
+        onChange: () => this.loop.trigger(),
+      });
     } catch (error) {
       this.logger.warn(
         { err: error },
@@ -315,7 +320,7 @@ export class Exporter {
     } catch (error) {
       this.logger.warn(
         { err: error },
-        `the carried-over pod state cannot be used (${error instanceof Error ? error.message : String(error)}): namespace totals start again from the live interfaces`,
+        `the carried-over pod state cannot be used (${error instanceof Error ? error.message : String(error)}): it is ignored and replaced by the next collection's record; namespace totals start again from the live interfaces`,
       );
     }
   }
@@ -331,9 +336,9 @@ export class Exporter {
     if (!this.config.pods.enabled || !store) return;
     const carried = this.collector.carried();
     if (!carried) return;
-    const bytes = encodeCarriedState(carried);
-    if (this.carriedBytes && Buffer.compare(bytes, this.carriedBytes) === 0) return;
     try {
+      const bytes = encodeCarriedState(carried);
+      if (this.carriedBytes && Buffer.compare(bytes, this.carriedBytes) === 0) return;
       if (bytes.length > store.capacity)
         throw new Error(`${carried.interfaces.length} pod interfaces need ${bytes.length} bytes; the record holds ${store.capacity}`);
       store.write(bytes);

@@ -21,9 +21,11 @@ import { readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { LinkWatcher } from '../net/link-events.js';
 import type { LinkInfo } from '../net/link-message.js';
-import { NetnsIdLookup, NSID_NOT_ASSIGNED } from '../net/netns-id.js';
+import { NetnsIdLookup } from '../net/netns-id.js';
 import { indexPodLogDirs, type PodIdentity } from './pod-log-dir.js';
-import { inHostPidNamespace, podUidOfProcess, readPodProcesses } from './proc-pods.js';
+import type { PodCgroupAnchors } from './pod-cgroup.js';
+import { podsByNamespaceId } from './pod-namespace-ids.js';
+import { cgroupText, inHostPidNamespace, podUidOfProcess, readPodProcesses } from './proc-pods.js';
 
 export type { PodIdentity } from './pod-log-dir.js';
 
@@ -34,6 +36,8 @@ export const UNRESOLVED_REASONS: readonly UnresolvedReason[] = ['no_pod_process'
 export interface PodResolverOptions {
   /** The kubelet's pod log directory (`--kubernetes.pod-logs-dir`). */
   logsDir: string;
+  /** The kubelet's --cgroup-root (`--kubernetes.cgroup-root`, default `/`): pods' cgroups count only there. */
+  cgroupRoot?: string;
   logger: Logger;
   /** Called when an interface's pod labels changed (a collection should follow). */
   onChange: () => void;
@@ -69,12 +73,15 @@ export class PodResolver {
   private podsInvisible = false;
   /** netprobe's own pod (undefined outside Kubernetes): read once, it never changes. */
   private readonly ownPod: string | undefined;
+  /** Where pod cgroups may be: the kubelet's cgroup root and netprobe's own cgroups (read once). */
+  private readonly anchors: PodCgroupAnchors;
   /** Set when pods cannot be found at all (no host PID namespace). */
   readonly missing: string | undefined;
 
   private constructor(private readonly opts: PodResolverOptions) {
     this.nsids = new NetnsIdLookup();
-    this.ownPod = podUidOfProcess(process.pid, opts.procDir);
+    this.anchors = { cgroupRoot: opts.cgroupRoot, own: cgroupText(process.pid, opts.procDir) };
+    this.ownPod = podUidOfProcess(process.pid, opts.procDir, this.anchors);
     if (!inHostPidNamespace(opts.procDir)) {
       this.missing = 'hostPID';
       opts.logger.warn(
@@ -225,20 +232,13 @@ export class PodResolver {
 
   /** Pod UID by the namespace id of its network namespace; hostNetwork pods (no id here) claim nothing. */
   private podsByNetnsid(): Map<number, string> {
-    const byNsid = new Map<number, string>();
-    const pods = readPodProcesses(this.opts.procDir);
+    const pods = readPodProcesses(this.opts.procDir, this.anchors);
     this.checkPodsVisible(pods);
-    for (const [uid, pids] of pods) {
-      for (const pid of pids) {
-        const nsid = this.nsids.ofPid(pid);
-        if (nsid === undefined) continue; // exited: try another
-        // The pid may have been reused between the two reads: trust it only if it is still in the pod.
-        if (podUidOfProcess(pid, this.opts.procDir) !== uid) continue;
-        if (nsid !== NSID_NOT_ASSIGNED) byNsid.set(nsid, uid);
-        break;
-      }
-    }
-    return byNsid;
+    return podsByNamespaceId(
+      pods,
+      (pid) => this.nsids.ofPid(pid),
+      (pid) => podUidOfProcess(pid, this.opts.procDir, this.anchors),
+    );
   }
 
   /**

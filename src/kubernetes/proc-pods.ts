@@ -4,14 +4,15 @@
  * the parsing is pod-cgroup.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { podUidFromCgroup } from './pod-cgroup.js';
+import { podUidFromCgroup, type PodCgroupAnchors } from './pod-cgroup.js';
 
 /** Pod UID → some of its processes (a few are enough: any one tells the pod's network namespace). */
 export type PodProcesses = Map<string, number[]>;
 
-const PIDS_KEPT_PER_POD = 3;
+/** Enough to get past a few processes in no pod network namespace of their own (see PodResolver.podsByNetnsid). */
+const PIDS_KEPT_PER_POD = 8;
 
-export function readPodProcesses(procDir = '/proc'): PodProcesses {
+export function readPodProcesses(procDir = '/proc', anchors: PodCgroupAnchors = {}): PodProcesses {
   const pods: PodProcesses = new Map();
   for (const entry of readdirSync(procDir)) {
     const c = entry.charCodeAt(0);
@@ -22,7 +23,7 @@ export function readPodProcesses(procDir = '/proc'): PodProcesses {
     } catch {
       continue; // exited meanwhile
     }
-    const uid = podUidFromCgroup(text);
+    const uid = podUidFromCgroup(text, anchors);
     if (!uid) continue;
     const pids = pods.get(uid);
     if (!pids) pods.set(uid, [Number(entry)]);
@@ -32,11 +33,20 @@ export function readPodProcesses(procDir = '/proc'): PodProcesses {
 }
 
 /** The pod UID of one process now (undefined: gone or not in a pod). */
-export function podUidOfProcess(pid: number, procDir = '/proc'): string | undefined {
+export function podUidOfProcess(pid: number, procDir = '/proc', anchors: PodCgroupAnchors = {}): string | undefined {
   try {
-    return podUidFromCgroup(readFileSync(`${procDir}/${pid}/cgroup`, 'utf8'));
+    return podUidFromCgroup(readFileSync(`${procDir}/${pid}/cgroup`, 'utf8'), anchors);
   } catch {
     return undefined;
+  }
+}
+
+/** The text of /proc/<pid>/cgroup ('' when unreadable): the reader's own cgroups, to anchor nested kubepods on. */
+export function cgroupText(pid: number, procDir = '/proc'): string {
+  try {
+    return readFileSync(`${procDir}/${pid}/cgroup`, 'utf8');
+  } catch {
+    return '';
   }
 }
 

@@ -68,6 +68,7 @@ test(`churn: ${WAVES * PODS_PER_WAVE} pods in ${WAVES} waves under continuous sc
   const np = await startNetprobe(node.ns, [
     '--collector.pods',
     `--kubernetes.pod-logs-dir=${node.logsDir}`,
+    `--kubernetes.cgroup-root=${node.cgroupRoot}`,
     '--collector.interval=500ms',
     `--collector.departed-retention=${RETENTION_MS}ms`,
   ]);

@@ -30,7 +30,13 @@ async function setUp(
   const pod = await node.addPod({ namespace: 'shop', name: 'cart-5c6d7-abcde', shape: 'bridge' });
   const np = await startNetprobe(
     node.ns,
-    ['--collector.pods', `--kubernetes.pod-logs-dir=${node.logsDir}`, '--collector.interval=500ms', '--source=ebpf'],
+    [
+      '--collector.pods',
+      `--kubernetes.pod-logs-dir=${node.logsDir}`,
+      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
+      '--collector.interval=500ms',
+      '--source=ebpf',
+    ],
     {
       wrap: opts.wrap,
       env: { PATH: process.env['PATH'], HOME: '/tmp' },

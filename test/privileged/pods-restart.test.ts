@@ -51,6 +51,7 @@ test(
     const args = [
       '--collector.pods',
       `--kubernetes.pod-logs-dir=${node.logsDir}`,
+      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
       '--collector.interval=500ms',
       `--ebpf.pin-path=${pinPath}`,
     ];

@@ -76,6 +76,7 @@ test(
     const np = await startNetprobe(node.ns, [
       '--collector.pods',
       `--kubernetes.pod-logs-dir=${node.logsDir}`,
+      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
       '--collector.interval=500ms',
       '--log.level=debug',
     ]);

@@ -93,6 +93,8 @@ const macs = new WeakMap<Pod, { pod: string; node: string }>();
 
 export class PodNode {
   readonly logsDir: string;
+  /** The node's kubelet --cgroup-root: pass it as `--kubernetes.cgroup-root` (pods' cgroups are below it). */
+  readonly cgroupRoot: string;
   private readonly dataDir: string;
   private readonly cgroupPrefix: string;
   private readonly memoryBase: string;
@@ -113,6 +115,7 @@ export class PodNode {
     mkdirSync(this.logsDir);
     mkdirSync(this.dataDir);
     this.cgroupPrefix = `np-${process.pid}-${this.tag}`;
+    this.cgroupRoot = `/${this.cgroupPrefix}`;
     // Below this process's own v1 memory cgroup, so its accounting stays where it was.
     const own = /^\d+:memory:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
     this.memoryBase = join(MEMORY, own);

@@ -6,15 +6,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import {
   advanceCollection,
   carriedState,
   restoredState,
+  type CarriedState,
   type CollectionRules,
   type PodLookup,
 } from '../../src/collector/collection-state.js';
-import { decodeCarriedState, encodeCarriedState } from '../../src/collector/carry-over-record.js';
+import { decodeCarriedState, encodeCarriedState, MAX_ENTRIES, MAX_INFLATED_BYTES } from '../../src/collector/carry-over-record.js';
+import { CARRY_VALUE_SIZE } from '../../src/bpf/carry-over-map.js';
 import type { NamespaceTotals, PodLabels } from '../../src/collector/interface-sample.js';
 import type { CounterRow } from '../../src/source/counter-source.js';
 
@@ -127,4 +130,83 @@ test('bytes that are not a record of this version are refused with a reason', ()
     () => decodeCarriedState(deflateRawSync(JSON.stringify({ v: 1, interfaces: [], namespaces: [['a', ['x', '1'], ['1', '1']]] }))),
     /expected a count/,
   );
+});
+
+/** A record of this version with `interfaces`/`namespaces` as given, deflated as the exporter writes it. */
+function record(interfaces: unknown[], namespaces: unknown[] = []): Buffer {
+  return deflateRawSync(JSON.stringify({ v: 1, interfaces, namespaces }));
+}
+const IFACE = (over: Partial<Record<number, unknown>> = {}): unknown[] =>
+  Object.assign([7, 'veth7', 'uid-web-1', 'team-a', 'web-1', ['1', '2', '3'], ['4', '5', '6']], over);
+
+test('a deflate bomb is refused without inflating it to the end', () => {
+  // A valid record once fully inflated (JSON allows the whitespace): 64 MiB from about 64 KiB.
+  const bomb = deflateRawSync(
+    Buffer.concat([Buffer.from('{"v":1,"interfaces":[],'), Buffer.alloc(64 * 1024 * 1024, ' '), Buffer.from('"namespaces":[]}')]),
+    {
+      level: 9,
+    },
+  );
+  assert.ok(bomb.length < 70 * 1024, `${bomb.length} bytes`);
+  assert.throws(() => decodeCarriedState(bomb), new RegExp(`inflates to more than ${MAX_INFLATED_BYTES} bytes`));
+});
+
+test('counters must be u64 decimals: negative, fractional and oversized values are refused', () => {
+  for (const bad of ['-5', '1.5', '1e3', '', ' 1', '18446744073709551616', '123456789012345678901'])
+    assert.throws(() => decodeCarriedState(record([IFACE({ 5: [bad, '1', '1'] })])), /expected a count/, bad);
+  for (const bad of ['-1', '18446744073709551616'])
+    assert.throws(() => decodeCarriedState(record([], [['team-a', ['1', bad], ['1', '1']]])), /expected a count/, bad);
+  assert.equal(
+    decodeCarriedState(record([IFACE({ 5: ['18446744073709551615', '0', '0'] })])).interfaces[0]!.ingress.packets,
+    (1n << 64n) - 1n,
+  );
+});
+
+test('ifindexes, names and counts out of range are refused with a reason', () => {
+  const cases: Array<[Buffer, RegExp]> = [
+    [record([IFACE({ 0: 2 ** 31 })]), /bad ifindex 2147483648/],
+    [record([IFACE({ 0: 1.5 })]), /bad ifindex 1.5/],
+    [record([IFACE({ 0: '7' })]), /bad ifindex "7"/],
+    [record([IFACE(), IFACE()]), /ifindex 7 twice/],
+    [record([IFACE({ 1: 'a-very-long-interface-name' })]), /bad interface name/],
+    [record([IFACE({ 1: '' })]), /bad interface name/],
+    [record([IFACE({ 1: 'eth\n0' })]), /bad interface name/],
+    [record([IFACE({ 2: 'x'.repeat(65) })]), /bad pod UID/],
+    [record([IFACE({ 3: 'Team A' })]), /bad namespace/],
+    [record([IFACE({ 4: 'p'.repeat(254) })]), /bad pod name/],
+    [
+      record(
+        [],
+        [
+          ['team-a', ['1', '1'], ['1', '1']],
+          ['team-a', ['1', '1'], ['1', '1']],
+        ],
+      ),
+      /namespace "team-a" empty or twice/,
+    ],
+    [record([], [['', ['1', '1'], ['1', '1']]]), /namespace "" empty or twice/],
+    [record(Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => IFACE({ 0: i + 1, 2: 'u' }))), /4097 interfaces; at most 4096/],
+    [deflateRawSync('[1,2]'), /version undefined/],
+  ];
+  for (const [bytes, reason] of cases) assert.throws(() => decodeCarriedState(bytes), reason);
+});
+
+test('a full record (700 pod interfaces with real UIDs and large counters) round-trips and fits the pinned map', () => {
+  const carried: CarriedState = {
+    interfaces: Array.from({ length: 700 }, (_, i) => ({
+      ifindex: 100_000 + i,
+      name: `cali${randomBytes(6).toString('hex').slice(0, 11)}`,
+      pod: { uid: randomUUID(), namespace: `team-${i % 40}`, name: `web-5d78c9869d-${randomBytes(3).toString('hex')}` },
+      ingress: { packets: BigInt(i) * 123_456_789n, bytes: (1n << 63n) + BigInt(i), segments: BigInt(i) * 987_654_321n },
+      egress: { packets: 1n, bytes: 2n, segments: 3n },
+    })),
+    namespaces: Array.from({ length: 40 }, (_, i) => ({
+      namespace: `team-${i}`,
+      ingress: { packets: BigInt(i), bytes: 10n ** 18n },
+      egress: { packets: 0n, bytes: 0n },
+    })),
+  };
+  const bytes = encodeCarriedState(carried);
+  assert.ok(bytes.length <= CARRY_VALUE_SIZE - 4, `${bytes.length} bytes`);
+  assert.deepEqual(decodeCarriedState(bytes), carried);
 });

@@ -23,15 +23,18 @@ test('a vanished interface loses its series at the next collection', () => {
   assert.equal(b.state.interfaces.size, 1);
 });
 
-test('a renamed interface shows only its new name, with a fresh rate baseline', () => {
+test('a renamed interface shows only its new name; its counters, rates and activity continue', () => {
   const a = advanceCollection(undefined, rows(4, 'eth1', 100n), 0, ALL);
-  const b = advanceCollection(a.state, rows(4, 'wan0', 150n), 1000, ALL);
+  const b = advanceCollection(a.state, rows(4, 'eth1', 120n), 1000, ALL);
+  const c = advanceCollection(b.state, rows(4, 'wan0', 150n), 2000, ALL);
   assert.deepEqual(
-    b.samples.map((s) => [s.ifindex, s.name]),
+    c.samples.map((s) => [s.ifindex, s.name]),
     [[4, 'wan0']],
   );
-  assert.equal(b.samples[0]!.ingress.packetsPerSecond, 0, 'no rate computed across two identities');
-  assert.equal(b.samples[0]!.active, false);
+  assert.equal(c.samples[0]!.ingress.packets, 150n);
+  assert.equal(c.samples[0]!.ingress.packetsPerSecond, 30, 'the same counters: the rate goes on');
+  assert.equal(c.samples[0]!.active, true);
+  assert.equal(c.state.interfaces.size, 1);
 });
 
 test('a re-used ifindex with another name never shows the old name and never a negative rate', () => {

@@ -54,6 +54,7 @@ pods:
   enabled: true
   logsDir: /host/var/log/pods
   perInterface: false
+  cgroupRoot: /kubelet
 departedRetention: 30s
 ebpf:
   attachMode: tc
@@ -84,7 +85,7 @@ test('a config file sets every setting it names', () => {
     uplinks: ['bond0', 'eth*'],
     enableActiveOnly: true,
     logLevel: 'debug',
-    pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false },
+    pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false, cgroupRoot: '/kubelet' },
     departedRetention: 30_000,
   });
   assert.deepEqual(

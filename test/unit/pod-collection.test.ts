@@ -5,7 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advanceCollection, type CollectionRules, type CollectionState, type PodLookup } from '../../src/collector/collection-state.js';
+import {
+  advanceCollection,
+  carriedState,
+  restoredState,
+  type CollectionRules,
+  type CollectionState,
+  type PodLookup,
+} from '../../src/collector/collection-state.js';
 import type { NamespaceTotals, PodLabels } from '../../src/collector/interface-sample.js';
 import type { CounterRow } from '../../src/source/counter-source.js';
 
@@ -122,4 +129,81 @@ test('an interface that comes back under the same identity with continuing count
   s = advanceCollection(s.state, rows(7, 'veth7', 12n), 2000, RULES, podOf);
   assert.equal(total(s.namespaces, 'team-a'), 24n);
   assert.equal(s.samples.length, 1);
+});
+
+test('a renamed pod veth is relabelled: the old name stops, the new continues, the namespace total does not double', () => {
+  // The resolver forgets a renamed link until its next scan: right after the rename it knows no pod.
+  let map: Record<string, PodLabels> = { '7/veth7': web(1), '8/veth8': web(2) };
+  const podOf: PodLookup = (i, n) => map[`${i}/${n}`];
+  let s = advanceCollection(undefined, [...rows(7, 'veth7', 10n), ...rows(8, 'veth8', 5n)], 0, RULES, podOf);
+  assert.equal(total(s.namespaces, 'team-a'), 30n);
+  map = { '8/veth8': web(2) };
+  s = advanceCollection(s.state, [...rows(7, 'web1-eth', 12n), ...rows(8, 'veth8', 5n)], 1000, RULES, podOf);
+  assert.deepEqual(
+    s.samples.map((x) => [x.name, x.pod, x.departed ?? false]),
+    [
+      ['web1-eth', 'web-1', false],
+      ['veth8', 'web-2', false],
+    ],
+    'no series under the old name, not even as departed',
+  );
+  assert.equal(total(s.namespaces, 'team-a'), 24n + 10n, 'the live counters, once');
+  assert.equal(s.samples[0]!.ingress.packetsPerSecond, 2);
+  map = { '7/web1-eth': web(1), '8/veth8': web(2) };
+  s = advanceCollection(s.state, [...rows(7, 'web1-eth', 15n), ...rows(8, 'veth8', 5n)], 2000, RULES, podOf);
+  assert.equal(total(s.namespaces, 'team-a'), 30n + 10n);
+  // Gone later: its finals, once.
+  s = advanceCollection(s.state, rows(8, 'veth8', 5n), 3000, RULES, podOf);
+  assert.equal(total(s.namespaces, 'team-a'), 40n);
+  s = advanceCollection(s.state, rows(8, 'veth8', 5n), 9000, RULES, podOf);
+  assert.equal(total(s.namespaces, 'team-a'), 40n);
+});
+
+test('a new interface on a freed ifindex is not a rename: counters that restart, or another pod, make it new', () => {
+  const podOf = pods({ '7/veth7': web(1), '7/vethnew': web(2) });
+  let s = advanceCollection(undefined, rows(7, 'veth7', 10n), 0, RULES, podOf);
+  // Counters continued (the new one was busy) but the lookup already names another pod.
+  s = advanceCollection(s.state, rows(7, 'vethnew', 11n), 1000, RULES, podOf);
+  assert.deepEqual(
+    s.samples.map((x) => [x.name, x.pod, x.departed ?? false, x.ingress.packetsPerSecond]),
+    [
+      ['veth7', 'web-1', true, 0],
+      ['vethnew', 'web-2', false, 0],
+    ],
+  );
+  assert.equal(total(s.namespaces, 'team-a'), 20n + 22n);
+  // No pod known yet, one direction restarted: new as well (rename never lowers a counter).
+  const plain = pods({});
+  let t = advanceCollection(undefined, rows(9, 'a', 10n, 10n), 0, RULES, plain);
+  t = advanceCollection(t.state, rows(9, 'b', 30n, 3n), 1000, RULES, plain);
+  assert.deepEqual(
+    t.samples.map((x) => [x.name, x.departed ?? false, x.ingress.packetsPerSecond]),
+    [
+      ['a', true, 0],
+      ['b', false, 0],
+    ],
+  );
+});
+
+test("a deleted interface's finals and its ifindex's new interface in one read: the finals go to the total once", () => {
+  const podOf = pods({ '7/veth7': web(1), '7/vethnew': web(2) });
+  let s = advanceCollection(undefined, rows(7, 'veth7', 10n), 0, RULES, podOf);
+  s = advanceCollection(s.state, [...rows(7, 'vethnew', 1n), ...rows(7, 'veth7', 13n)], 1000, RULES, podOf);
+  assert.equal(total(s.namespaces, 'team-a'), 26n + 2n);
+  const old = s.samples.find((x) => x.name === 'veth7')!;
+  assert.deepEqual([old.departed, old.ingress.packets], [true, 13n]);
+  s = advanceCollection(s.state, rows(7, 'vethnew', 4n), 2000, RULES, podOf);
+  assert.equal(total(s.namespaces, 'team-a'), 26n + 8n);
+});
+
+test('a pod veth renamed while the exporter was down continues from the carried state under its new name', () => {
+  const podOf = pods({ '7/veth7': web(1) });
+  const s = advanceCollection(undefined, rows(7, 'veth7', 10n), 0, RULES, podOf);
+  const restored = restoredState(carriedState(s.state), 5000);
+  const after = advanceCollection(restored, rows(7, 'renamed7', 14n), 5010, RULES, () => undefined);
+  assert.deepEqual(
+    after.samples.map((x) => [x.name, x.pod, x.departed ?? false]),
+    [['renamed7', 'web-1', false]],
+  );
+  assert.equal(total(after.namespaces, 'team-a'), 28n);
 });
