@@ -135,6 +135,7 @@ test('interface roles, node totals over the uplinks, the uplinks override, a mov
     '--collector.interval=1s',
     '--collector.pods',
     `--kubernetes.pod-logs-dir=${node.logsDir}`,
+    `--kubernetes.cgroup-root=${node.cgroupRoot}`,
   ]);
   t.after(() => np.stop('SIGKILL'));
   const nd = await startNetprobe(node.ns, ['--source=netdev', '--collector.interval=1s', `--collector.uplinks=${spare.a}`]);
