@@ -33,7 +33,13 @@ export function ensureBuilt(ctx: BenchContext): Promise<void> {
   return built;
 }
 
-export async function startNetprobe(ctx: BenchContext, ns: Netns, extraArgs: string[] = []): Promise<NsProcess> {
+/** `onSpawn` runs as soon as the PID is known, before the process is waited for (e.g. to move it into a cgroup). */
+export async function startNetprobe(
+  ctx: BenchContext,
+  ns: Netns,
+  extraArgs: string[] = [],
+  onSpawn?: (pid: number) => void,
+): Promise<NsProcess> {
   await ensureBuilt(ctx);
   const p = startInNs(
     ns,
@@ -48,19 +54,27 @@ export async function startNetprobe(ctx: BenchContext, ns: Netns, extraArgs: str
     // Each attach and detach waits on the kernel: thousands take seconds on a quiet machine, a minute under heavy load.
     { label: `netprobe in ${ns.name}`, stopGraceMs: 180_000 },
   );
+  onSpawn?.(p.pid);
   await waitForListen(p, NETPROBE_PORT, 300_000);
   return p;
 }
 
-export async function startNodeExporter(ns: Netns): Promise<NsProcess> {
+export async function startNodeExporter(ns: Netns, onSpawn?: (pid: number) => void): Promise<NsProcess> {
   const p = startInNs(
     ns,
     'prometheus-node-exporter',
     [`--web.listen-address=127.0.0.1:${NODE_EXPORTER_PORT}`, '--collector.disable-defaults', '--collector.netdev', '--log.level=warn'],
-    { label: `node_exporter in ${ns.name}` },
+    // Pinned: the Go runtime's memory knobs from the bench's environment do not reach it (defaults: GOGC=100, no limit).
+    { label: `node_exporter in ${ns.name}`, env: withoutGoRuntimeSettings(process.env) },
   );
+  onSpawn?.(p.pid);
   await waitForListen(p, NODE_EXPORTER_PORT, 30_000);
   return p;
+}
+
+function withoutGoRuntimeSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { GOGC: _gogc, GOMEMLIMIT: _limit, GOMAXPROCS: _procs, GODEBUG: _debug, ...rest } = env;
+  return rest;
 }
 
 export function metricsUrl(name: ExporterName): string {

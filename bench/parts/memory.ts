@@ -3,11 +3,14 @@
  * the runtime flags it gives itself) collecting every second, scraped every
  * second both plain and with gzip, next to node_exporter (netdev collector
  * only) scraped the same way. Every size runs at once, each in its own
- * veth-farm namespace. RSS (VmRSS, with its file-backed share) is read after
- * a warm-up and then every 15 s for the soak (10 minutes in the full run;
- * `--minutes` changes it). Targets (issue 11): at 2,000 interfaces at most
- * 1.5× node_exporter's RSS in the same run; at 10 interfaces at most 55 MiB;
- * no growth.
+ * veth-farm namespace and its own memory cgroup. RSS (VmRSS, with its
+ * file-backed share) is read after a warm-up and then every 15 s for the soak
+ * (10 minutes in the full run; `--minutes` changes it); the peak is VmHWM at
+ * the end (start-up included) and the cgroup's `memory.max_usage_in_bytes`
+ * (what a container limit sees). The whole round runs ROUNDS times with fresh
+ * processes; figures are medians over the rounds. Targets (issue 18): at
+ * 2,000 interfaces steady RSS at most 1.25× and peak at most 1.5×
+ * node_exporter's in the same run; at 10 interfaces at most 55 MiB; no growth.
  */
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -15,10 +18,12 @@ import type { BenchPart } from '../lib/context.js';
 import { startNetprobe, startNodeExporter, NETPROBE_PORT, NODE_EXPORTER_PORT, type ExporterName } from '../lib/exporters.js';
 import type { NsProcess } from '../../test/support/ns-process.js';
 import { cpuSeconds, rssBytes } from '../lib/proc-stats.js';
+import { createMemoryCgroup, type MemoryCgroup } from '../lib/memory-cgroup.js';
 import { fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { createVethFarm, type VethFarm } from '../../test/support/veth-farm.js';
 
-export const MEMORY_TARGET_RATIO = 1.5;
+export const MEMORY_TARGET_STEADY_RATIO = 1.25;
+export const MEMORY_TARGET_PEAK_RATIO = 1.5;
 export const MEMORY_TARGET_SMALL_BYTES = 55 * 1024 * 1024;
 const SMALL_SIZE = 10;
 const LARGE_SIZE = 2000;
@@ -27,6 +32,8 @@ const GROWTH_TOLERANCE = 0.1;
 const SCRAPE_INTERVAL_MS = 1000;
 const COLLECT_INTERVAL = '1s';
 const EXPORTERS: ExporterName[] = ['netprobe', 'node_exporter'];
+/** Fresh processes per measurement: a peak happens once per process life, so one run is one sample. */
+const ROUNDS = 3;
 
 /**
  * Runs inside a namespace with plain node (no loader: ~40 MiB less beside the
@@ -63,12 +70,31 @@ interface Subject {
   name: ExporterName;
   proc: NsProcess;
   farm: VethFarm;
+  cgroup: MemoryCgroup | undefined;
   rss: number[];
 }
 
-/** Resident bytes backed by files (the node binary, libraries): VmRSS = RssAnon + RssFile + RssShmem. */
-function rssFileBytes(pid: number): number {
-  const m = /^RssFile:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** One process's figures from one round. */
+interface RoundFigures {
+  warm: number;
+  end: number;
+  median: number;
+  max: number;
+  /** VmHWM at the end of the round: the resident peak of the process's life, start-up included. */
+  peak: number;
+  /** memory.max_usage_in_bytes of its own cgroup; NaN without a v1 memory controller. */
+  cgroupPeak: number;
+  file: number;
+  cpuShare: number;
+  growth: number;
+  samples: number[];
+  scrapes: number;
+  failedScrapes: number;
+}
+
+/** A `kB` field of /proc/<pid>/status, in bytes: VmRSS = RssAnon + RssFile + RssShmem; VmHWM its peak. */
+function statusBytes(pid: number, field: 'RssFile' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
 
@@ -88,146 +114,236 @@ function scrapeLoop(s: Subject, seconds: number): Promise<{ scrapes: number; err
     .then((out) => JSON.parse(out.trim().split('\n').pop() ?? '') as { scrapes: number; errors: number });
 }
 
+/** One round: fresh exporters for every size (in their own cgroups), warm-up, soak; figures per `size|name`. */
+async function runRound(
+  ctx: Parameters<BenchPart['run']>[0],
+  farms: VethFarm[],
+  round: number,
+): Promise<{ figures: Map<string, RoundFigures>; netprobeCommand: string[] }> {
+  const warmupSeconds = ctx.smoke ? 3 : 60;
+  const soakSeconds = Math.round(ctx.soakMinutes * 60);
+  const sampleEveryMs = ctx.smoke ? 1000 : 15_000;
+  const subjects: Subject[] = [];
+  try {
+    for (const farm of farms) {
+      const size = farm.names.length;
+      for (const name of EXPORTERS) {
+        // Made before the process starts; the process moves in as soon as it has a PID.
+        const cgroup = createMemoryCgroup(`${name}-${size}-r${round}`);
+        const adopt = (pid: number): void => cgroup?.adopt(pid);
+        const proc =
+          name === 'netprobe'
+            ? await startNetprobe(ctx, farm.ns, [`--collector.interval=${COLLECT_INTERVAL}`], adopt)
+            : await startNodeExporter(farm.ns, adopt);
+        subjects.push({ size, name, proc, farm, cgroup, rss: [] });
+      }
+    }
+    const netprobeCommand = readFileSync(`/proc/${subjects[0]!.proc.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const scrapeAll = (seconds: number): Promise<Array<{ scrapes: number; errors: number }>> =>
+      Promise.all(subjects.map((s) => scrapeLoop(s, seconds)));
+
+    ctx.log(`memory: round ${round + 1}: warm-up ${warmupSeconds} s, ${subjects.length} exporters`);
+    await scrapeAll(warmupSeconds);
+    const warm = subjects.map((s) => rssBytes(s.proc.pid));
+    const cpuAtWarm = subjects.map((s) => cpuSeconds(s.proc.pid));
+    const soakStarted = performance.now();
+    ctx.log(`memory: round ${round + 1}: soak ${soakSeconds} s`);
+    const soak = scrapeAll(soakSeconds);
+    let soaking = true;
+    const done = (): void => void (soaking = false);
+    soak.then(done, done);
+    while (soaking) {
+      for (const s of subjects) s.rss.push(rssBytes(s.proc.pid));
+      await Promise.race([sleep(sampleEveryMs), soak.catch(() => undefined)]);
+    }
+    const counts = await soak;
+    const soakElapsed = (performance.now() - soakStarted) / 1000;
+    const figures = new Map<string, RoundFigures>();
+    subjects.forEach((s, i) => {
+      s.rss.push(rssBytes(s.proc.pid));
+      const end = s.rss[s.rss.length - 1]!;
+      figures.set(`${s.size}|${s.name}`, {
+        warm: warm[i]!,
+        end,
+        median: median(s.rss),
+        max: Math.max(...s.rss),
+        peak: statusBytes(s.proc.pid, 'VmHWM'),
+        cgroupPeak: s.cgroup ? s.cgroup.peakBytes() : NaN,
+        file: statusBytes(s.proc.pid, 'RssFile'),
+        cpuShare: (cpuSeconds(s.proc.pid) - cpuAtWarm[i]!) / soakElapsed,
+        growth: (end - warm[i]!) / warm[i]!,
+        samples: s.rss,
+        scrapes: counts[i]!.scrapes,
+        failedScrapes: counts[i]!.errors,
+      });
+    });
+    return { figures, netprobeCommand };
+  } finally {
+    for (const s of subjects) {
+      await s.proc.stop();
+      await s.cgroup?.remove();
+    }
+  }
+}
+
+/** Median over rounds of one figure. */
+function across(rounds: RoundFigures[], pick: (r: RoundFigures) => number): number {
+  return median(rounds.map(pick));
+}
+
 export const memoryPart: BenchPart = {
   name: 'memory',
-  title: 'Part 5 — memory (RSS) under continuous scraping',
+  title: 'Part 5 — memory (RSS, peak, memory cgroup) under continuous scraping',
   needs: ['src/cli/main.ts', 'src/bpf/index.ts'],
   async run(ctx): Promise<PartResult> {
     const warmupSeconds = ctx.smoke ? 3 : 60;
     const loadBefore = loadavg()[0]!;
     const soakSeconds = Math.round(ctx.soakMinutes * 60);
     const sampleEveryMs = ctx.smoke ? 1000 : 15_000;
-    const subjects: Subject[] = [];
+    const rounds = ctx.smoke ? 1 : ROUNDS;
     const farms: VethFarm[] = [];
     try {
-      for (const size of ctx.sizes) {
-        const farm = await createVethFarm(size);
-        farms.push(farm);
-        for (const name of EXPORTERS) {
-          const proc =
-            name === 'netprobe'
-              ? await startNetprobe(ctx, farm.ns, [`--collector.interval=${COLLECT_INTERVAL}`])
-              : await startNodeExporter(farm.ns);
-          subjects.push({ size, name, proc, farm, rss: [] });
-        }
+      for (const size of ctx.sizes) farms.push(await createVethFarm(size));
+      const results: Array<Map<string, RoundFigures>> = [];
+      let netprobeCommand: string[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const round = await runRound(ctx, farms, r);
+        results.push(round.figures);
+        netprobeCommand = round.netprobeCommand;
       }
-      const netprobeCommand = readFileSync(`/proc/${subjects[0]!.proc.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      const scrapeAll = (seconds: number): Promise<Array<{ scrapes: number; errors: number }>> =>
-        Promise.all(subjects.map((s) => scrapeLoop(s, seconds)));
-
-      ctx.log(`memory: warm-up ${warmupSeconds} s, ${subjects.length} exporters`);
-      await scrapeAll(warmupSeconds);
-      const warm = subjects.map((s) => rssBytes(s.proc.pid));
-      const cpuAtWarm = subjects.map((s) => cpuSeconds(s.proc.pid));
-      const soakStarted = performance.now();
-      ctx.log(`memory: soak ${soakSeconds} s`);
-      const soak = scrapeAll(soakSeconds);
-      let soaking = true;
-      const done = (): void => void (soaking = false);
-      soak.then(done, done);
-      while (soaking) {
-        for (const s of subjects) s.rss.push(rssBytes(s.proc.pid));
-        await Promise.race([sleep(sampleEveryMs), soak.catch(() => undefined)]);
-      }
-      const counts = await soak;
-      for (const s of subjects) s.rss.push(rssBytes(s.proc.pid));
-      const fileShare = subjects.map((s) => rssFileBytes(s.proc.pid));
-      const soakElapsed = (performance.now() - soakStarted) / 1000;
-      const cpuShare = subjects.map((s, i) => (cpuSeconds(s.proc.pid) - cpuAtWarm[i]!) / soakElapsed);
-      // Failed scrapes (a 10 s timeout under load) are reported, not fatal: the RSS is still measured.
-      const failed = counts.filter((c) => c.errors > 0);
+      const of = (size: number, name: ExporterName): RoundFigures[] => results.map((m) => m.get(`${size}|${name}`)!);
 
       const table: Table = {
         caption:
-          `netprobe as the CLI runs it (collection every ${COLLECT_INTERVAL}) and node_exporter (netdev collector only), each scraped every ${SCRAPE_INTERVAL_MS / 1000} s ` +
+          `netprobe as the CLI runs it (collection every ${COLLECT_INTERVAL}) and node_exporter (netdev collector only, its defaults), each scraped every ${SCRAPE_INTERVAL_MS / 1000} s ` +
           `plain and gzip; RSS after ${warmupSeconds} s of warm-up, then sampled every ${sampleEveryMs / 1000} s for ${(soakSeconds / 60).toFixed(1)} min. ` +
-          'All sizes ran at the same time, each in its own namespace. Ratio = netprobe / node_exporter, on the soak medians; "files" is the file-backed part of RSS at the end (binary, libraries); CPU is the share of one core over the soak (collection and scrapes).',
-        headers: ['interfaces', 'exporter', 'scrapes', 'RSS warm', 'RSS median', 'RSS max', 'files', 'growth', 'ratio', 'CPU'],
+          `Each process in a memory cgroup of its own. ${rounds} round(s) with fresh processes; every figure is the median over the rounds. All sizes ran at the same time, each in its own namespace. ` +
+          '"steady" is the median of the soak samples; "peak" is VmHWM at the end (the resident peak of the whole life, start-up included); "cgroup peak" is the cgroup\'s memory.max_usage_in_bytes, what a container memory limit sees (anonymous and kernel memory such as BPF maps, plus page cache the process brought in itself). ' +
+          'Ratios = netprobe / node_exporter; "files" is the file-backed part of RSS at the end (binary, libraries); CPU is the share of one core over the soak.',
+        headers: [
+          'interfaces',
+          'exporter',
+          'scrapes',
+          'RSS warm',
+          'steady',
+          'RSS max',
+          'peak',
+          'cgroup peak',
+          'files',
+          'growth',
+          'steady ratio',
+          'peak ratio',
+          'cgroup ratio',
+          'CPU',
+        ],
         rows: [],
       };
       const data: Record<string, unknown> = {
         warmupSeconds,
         soakSeconds,
+        rounds,
         scrapeIntervalMs: SCRAPE_INTERVAL_MS,
         collectInterval: COLLECT_INTERVAL,
         netprobeCommand,
       };
       const notes: string[] = [];
       const verdicts: Verdict[] = [];
-      subjects.forEach((s, i) => {
-        const end = s.rss[s.rss.length - 1]!;
-        const mid = median(s.rss);
-        const max = Math.max(...s.rss);
-        const growth = (end - warm[i]!) / warm[i]!;
-        const peer = subjects.find((o) => o.size === s.size && o.name === 'node_exporter')!;
-        const ratio = mid / median(peer.rss);
-        table.rows.push([
-          fmt.count(s.size),
-          s.name,
-          counts[i]!.errors > 0
-            ? `${fmt.count(counts[i]!.scrapes)} (${fmt.count(counts[i]!.errors)} failed)`
-            : fmt.count(counts[i]!.scrapes),
-          fmt.bytes(warm[i]!),
-          fmt.bytes(mid),
-          fmt.bytes(max),
-          fmt.bytes(fileShare[i]!),
-          `${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%`,
-          s.name === 'netprobe' ? fmt.ratio(ratio) : '',
-          `${(100 * cpuShare[i]!).toFixed(1)}%`,
-        ]);
-        data[`${s.size}|${s.name}`] = {
-          warm: warm[i],
-          end,
-          median: mid,
-          max,
-          file: fileShare[i],
-          cpuShare: cpuShare[i],
-          growth,
-          samples: s.rss,
-          scrapes: counts[i]!.scrapes,
-          failedScrapes: counts[i]!.errors,
-        };
-        if (s.name !== 'netprobe') return;
-        if (s.size === LARGE_SIZE)
-          verdicts.push({
-            target: `RSS at 2,000 interfaces ≤ ${MEMORY_TARGET_RATIO}× node_exporter's`,
-            result: `${fmt.ratio(ratio)} (${fmt.bytes(mid)} vs ${fmt.bytes(median(peer.rss))}; max ${fmt.bytes(max)})`,
-            met: ratio <= MEMORY_TARGET_RATIO,
-          });
-        if (s.size === SMALL_SIZE)
-          verdicts.push({
-            target: `RSS at 10 interfaces ≤ ${fmt.bytes(MEMORY_TARGET_SMALL_BYTES)}`,
-            result: `${fmt.bytes(max)} at most (median ${fmt.bytes(mid)}; node_exporter ${fmt.bytes(median(peer.rss))})`,
-            met: max <= MEMORY_TARGET_SMALL_BYTES,
-          });
-        if (growth > GROWTH_TOLERANCE)
-          notes.push(
-            `netprobe at ${fmt.count(s.size)} interfaces grew ${(100 * growth).toFixed(1)}% over the soak (tolerance ${100 * GROWTH_TOLERANCE}%).`,
-          );
-      });
-      const worstGrowth = Math.max(
-        ...subjects
-          .filter((s) => s.name === 'netprobe')
-          .map((s) => (s.rss[s.rss.length - 1]! - warm[subjects.indexOf(s)]!) / warm[subjects.indexOf(s)]!),
-      );
+      let worstGrowth = -Infinity;
+      for (const size of ctx.sizes) {
+        const peer = of(size, 'node_exporter');
+        for (const name of EXPORTERS) {
+          const rs = of(size, name);
+          const fig = (pick: (r: RoundFigures) => number): number => across(rs, pick);
+          const steady = fig((r) => r.median);
+          const peak = fig((r) => r.peak);
+          const cgroupPeak = fig((r) => r.cgroupPeak);
+          const growth = fig((r) => r.growth);
+          const steadyRatio = steady / across(peer, (r) => r.median);
+          const peakRatio = peak / across(peer, (r) => r.peak);
+          const cgroupRatio = cgroupPeak / across(peer, (r) => r.cgroupPeak);
+          const failed = rs.reduce((n, r) => n + r.failedScrapes, 0);
+          const scrapes = fig((r) => r.scrapes);
+          table.rows.push([
+            fmt.count(size),
+            name,
+            failed > 0 ? `${fmt.count(scrapes)} (${fmt.count(failed)} failed)` : fmt.count(scrapes),
+            fmt.bytes(fig((r) => r.warm)),
+            fmt.bytes(steady),
+            fmt.bytes(fig((r) => r.max)),
+            fmt.bytes(peak),
+            Number.isNaN(cgroupPeak) ? '–' : fmt.bytes(cgroupPeak),
+            fmt.bytes(fig((r) => r.file)),
+            `${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%`,
+            name === 'netprobe' ? fmt.ratio(steadyRatio) : '',
+            name === 'netprobe' ? fmt.ratio(peakRatio) : '',
+            name === 'netprobe' && !Number.isNaN(cgroupRatio) ? fmt.ratio(cgroupRatio) : '',
+            `${(100 * fig((r) => r.cpuShare)).toFixed(1)}%`,
+          ]);
+          data[`${size}|${name}`] = {
+            warm: fig((r) => r.warm),
+            end: fig((r) => r.end),
+            median: steady,
+            max: fig((r) => r.max),
+            peak,
+            cgroupPeak,
+            file: fig((r) => r.file),
+            cpuShare: fig((r) => r.cpuShare),
+            growth,
+            scrapes,
+            failedScrapes: failed,
+            rounds: rs,
+          };
+          if (failed > 0)
+            notes.push(
+              `${name} at ${fmt.count(size)} interfaces: ${fmt.count(failed)} scrape(s) failed (10 s timeout): the machine was overloaded.`,
+            );
+          if (name !== 'netprobe') continue;
+          worstGrowth = Math.max(worstGrowth, ...rs.map((r) => r.growth));
+          const peerSteady = across(peer, (r) => r.median);
+          const peerPeak = across(peer, (r) => r.peak);
+          if (size === LARGE_SIZE) {
+            verdicts.push({
+              target: `steady RSS at 2,000 interfaces ≤ ${MEMORY_TARGET_STEADY_RATIO}× node_exporter's`,
+              result: `${fmt.ratio(steadyRatio)} (${fmt.bytes(steady)} vs ${fmt.bytes(peerSteady)})`,
+              met: steadyRatio <= MEMORY_TARGET_STEADY_RATIO,
+            });
+            verdicts.push({
+              target: `peak RSS (VmHWM) at 2,000 interfaces ≤ ${MEMORY_TARGET_PEAK_RATIO}× node_exporter's`,
+              result:
+                `${fmt.ratio(peakRatio)} (${fmt.bytes(peak)} vs ${fmt.bytes(peerPeak)})` +
+                (Number.isNaN(cgroupPeak)
+                  ? ''
+                  : `; memory cgroup peak ${fmt.bytes(cgroupPeak)} vs ${fmt.bytes(across(peer, (r) => r.cgroupPeak))} (${fmt.ratio(cgroupRatio)})`),
+              met: peakRatio <= MEMORY_TARGET_PEAK_RATIO,
+            });
+          }
+          if (size === SMALL_SIZE)
+            verdicts.push({
+              target: `RSS at 10 interfaces ≤ ${fmt.bytes(MEMORY_TARGET_SMALL_BYTES)}`,
+              result: `${fmt.bytes(fig((r) => r.max))} at most (median ${fmt.bytes(steady)}; node_exporter ${fmt.bytes(peerSteady)})`,
+              met: fig((r) => r.max) <= MEMORY_TARGET_SMALL_BYTES,
+            });
+          if (growth > GROWTH_TOLERANCE)
+            notes.push(
+              `netprobe at ${fmt.count(size)} interfaces grew ${(100 * growth).toFixed(1)}% over the soak (tolerance ${100 * GROWTH_TOLERANCE}%).`,
+            );
+        }
+      }
       verdicts.push({
         target: `no growth over ${(soakSeconds / 60).toFixed(1)} min of scraping`,
         result: `largest change ${worstGrowth >= 0 ? '+' : ''}${(100 * worstGrowth).toFixed(1)}% of warm RSS`,
         met: worstGrowth <= GROWTH_TOLERANCE,
       });
-      if (failed.length > 0)
-        notes.push(`${failed.length} exporter(s) had scrapes that failed (10 s timeout) during the soak: the machine was overloaded.`);
       notes.push(
         `netprobe ran as \`${netprobeCommand.slice(0, 3).join(' ')} …\`: the CLI restarts node with its runtime flags itself (src/cli/runtime-flags.ts).`,
       );
       if (!ctx.smoke && !notes.some((n) => n.includes(' grew ')))
         notes.push(`No growth: every netprobe instance ended within ${100 * GROWTH_TOLERANCE}% of its warm RSS.`);
       notes.push(
-        `Load average (1 min) on the machine's ${cpus().length} cores: ${loadBefore.toFixed(1)} when the part started, ${loadavg()[0]!.toFixed(1)} at the end (the bench's own earlier parts count in it).`,
+        `Load average (1 min) on the machine's ${cpus().length} cores: ${loadBefore.toFixed(1)} when the part started, ${loadavg()[0]!.toFixed(1)} at the end (the bench's own earlier parts and anything else running count in it).`,
       );
       return { part: 'memory', title: this.title, tables: [table], notes, verdicts, data, seconds: 0 };
     } finally {
-      for (const s of subjects) await s.proc.stop();
       for (const f of farms) await f.remove();
     }
   },

@@ -21,6 +21,8 @@ export interface ServeOptions {
   exporterConfig: ExporterConfig;
   logger: Logger;
   version: string;
+  /** Called once the exporter is started (interfaces attached, first collection published, listening). */
+  onStarted?: () => void;
 }
 
 /** Serves until a stop signal; resolves to the exit status. */
@@ -57,6 +59,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     // start() logs where it listens, the source and the attach mode.
     await exporter.start();
     applyCapabilitiesKeep(settings.capabilitiesKeep, logger, { attachMode: source.attachMode });
+    opts.onStarted?.();
   } catch (error) {
     logFailure(logger, 'cannot start', error);
     await shutDown(exporter, source, logger);

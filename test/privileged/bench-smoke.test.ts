@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,11 +155,24 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
   const hotplug = part('hotplug').data as { latenciesMs: number[] };
   assert.ok(hotplug.latenciesMs.length === 2 && hotplug.latenciesMs.every(positive), `hotplug: ${JSON.stringify(hotplug)}`);
 
-  const memory = part('memory').data as Record<string, { warm: number; end: number; median: number; scrapes: number }>;
+  const memory = part('memory').data as Record<
+    string,
+    { warm: number; end: number; median: number; peak: number; cgroupPeak: number; scrapes: number }
+  >;
+  const cgroupV1 = existsSync('/sys/fs/cgroup/memory/cgroup.procs');
   for (const name of ['netprobe', 'node_exporter']) {
     const m = memory[`10|${name}`]!;
     assert.ok(positive(m.warm) && positive(m.end) && positive(m.median) && positive(m.scrapes), `memory ${name}: ${JSON.stringify(m)}`);
+    // The peak (VmHWM) covers every sample; each process had a memory cgroup of its own where there is a v1 controller.
+    assert.ok(positive(m.peak) && m.peak >= m.median, `memory ${name} peak: ${JSON.stringify(m)}`);
+    if (cgroupV1) assert.ok(positive(m.cgroupPeak), `memory ${name} cgroup peak: ${JSON.stringify(m)}`);
   }
+  if (cgroupV1)
+    assert.deepEqual(
+      readdirSync('/sys/fs/cgroup/memory').filter((d) => d.startsWith(`netprobe-bench-${child.pid!}-`)),
+      [],
+      'the bench left memory cgroups behind',
+    );
 
   // Part 7: both attach modes started (every interface attached, then exported), stopped with status 0, left nothing.
   const lifecycle = part('lifecycle').data as {
