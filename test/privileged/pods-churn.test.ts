@@ -62,7 +62,7 @@ async function sendToAll(node: PodNode, addrs: string[], count: number): Promise
 
 cleanupOnSignals();
 
-test(`churn: ${WAVES * PODS_PER_WAVE} pods in ${WAVES} waves under continuous scraping`, { timeout: 300_000 }, async (t) => {
+test(`churn: ${WAVES * PODS_PER_WAVE} pods in ${WAVES} waves under continuous scraping`, { timeout: 1_200_000 }, async (t) => {
   const node = await PodNode.create();
   t.after(() => node.cleanup());
   const np = await startNetprobe(node.ns, [
