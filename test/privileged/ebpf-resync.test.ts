@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns } from '../support/netns.js';
 import { Agent, row, type AgentInterface } from '../support/ebpf-agent-driver.js';
+import { waitFor } from '../support/wait-for.js';
 
 const PAIRS = 2000;
 
 test(
   'tcx: ENOBUFS triggers a full resync: a burst of interfaces attached, a re-created ifindex starts afresh',
-  { timeout: 100_000 },
+  { timeout: 240_000 },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'np-resync-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,14 +34,19 @@ test(
     const ready = await agent.ready();
     assert.ok((ready.interfaces as AgentInterface[]).some((i) => i.ifindex === 9000 && i.name === 'old0'));
 
-    // Stall the agent, then: many new interfaces, and (last, so its events are among the lost ones) ifindex 9000 deleted and re-created under another name.
-    agent.child.stdin!.write('block 6000\n');
+    // Stall the agent until the burst is done (however long it takes on a busy machine), then: many
+    // new interfaces, and (last, so its events are among the lost ones) ifindex 9000 deleted and
+    // re-created under another name.
+    const burstDone = join(dir, 'burst-done');
+    agent.child.stdin!.write(`block-until ${burstDone}\n`);
+    await agent.next(['blocking'], 30_000);
     const batch = join(dir, 'burst.batch');
     const lines: string[] = [];
     for (let i = 0; i < PAIRS; i++) lines.push(`link add y${i} type veth peer name z${i}`);
     lines.push('link del old0', 'link add new0 index 9000 type veth peer name new1');
     writeFileSync(batch, lines.join('\n') + '\n');
-    await ns.ip(['-batch', batch], 60_000);
+    await ns.ip(['-batch', batch], 120_000);
+    writeFileSync(burstDone, '');
     await agent.next(['unblocked'], 30_000);
 
     const expected = watched.length - 1; // old0 is gone
@@ -51,8 +57,14 @@ test(
       if (ifaces.length === expected && ifaces.some((i) => i.ifindex === 9000 && i.name === 'new0')) break;
       await new Promise((r) => setTimeout(r, 250));
     }
+    // The log line travels on stderr, apart from the replies on stdout: wait for it too.
+    const log = await waitFor(
+      () => agent.log,
+      (l) => /interface events were missed/.test(l),
+      { timeoutMs: 15_000 },
+    );
     assert.match(
-      agent.log,
+      log,
       /interface events were missed \(netlink ENOBUFS\): resynchronised/,
       'the queue overflowed and the loader resynchronised',
     );

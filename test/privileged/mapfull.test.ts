@@ -13,6 +13,7 @@ import { fetchIn } from '../support/netns-http.js';
 import { FAULTY_EXPORTER, procStats, startNetprobe } from '../support/netprobe-process.js';
 import { labelSets, promtoolCheck, sampleValue } from '../support/exposition-parse.js';
 import { quietIpv6, sendUdp, staticNeighbours } from '../support/traffic.js';
+import { waitFor } from '../support/wait-for.js';
 
 const NP_SLOTS = 1024;
 const OVERFLOW_CAPACITY = 2;
@@ -70,12 +71,7 @@ test(
     await staticNeighbours(left, right, { a: names[0]!, b: `${names[0]}p`, addrA: '10.214.7.1', addrB: '10.214.7.2' });
 
     const uncounted = COLLIDERS - OVERFLOW_CAPACITY;
-    let body = '';
-    const deadline = Date.now() + 15_000;
-    while (uncountedMetric(body) !== uncounted && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      body = await metrics();
-    }
+    let body = await waitFor(metrics, (b) => uncountedMetric(b) === uncounted);
     assert.equal(
       uncountedMetric(body),
       uncounted,
@@ -97,41 +93,49 @@ test(
     // Counting goes on, exactly, for the veth pair and for the collider in the overflow hash.
     await sendUdp(right, link.addrA, 500);
     await sendUdp(right, '10.214.7.1', 300);
-    await new Promise((r) => setTimeout(r, 1500));
-    body = await metrics();
-    for (const ifname of [link.a, names[0]!]) {
-      const k = await left.linkStats(ifname);
-      const base = ifname === link.a ? pairAtStart : { rx: { packets: 0, bytes: 0 }, tx: { packets: 0, bytes: 0 } };
-      assert.equal(
-        sampleValue(body, 'netprobe_tc_packets_total', { interface: ifname, direction: 'ingress' }),
-        k.rx.packets - base.rx.packets,
-        `${ifname} ingress`,
-      );
-      assert.equal(
-        sampleValue(body, 'netprobe_tc_bytes_total', { interface: ifname, direction: 'egress' }),
-        k.tx.bytes - base.tx.bytes,
-        `${ifname} egress bytes`,
-      );
-    }
+    // The exporter shows the traffic at its next collection: wait until it shows what the kernel counted.
+    const exactIfs = [link.a, names[0]!];
+    const readCounts = async (): Promise<{ body: string; seen: Array<number | undefined>; want: number[] }> => {
+      const want: number[] = [];
+      for (const ifname of exactIfs) {
+        const k = await left.linkStats(ifname);
+        const base = ifname === link.a ? pairAtStart : { rx: { packets: 0, bytes: 0 }, tx: { packets: 0, bytes: 0 } };
+        want.push(k.rx.packets - base.rx.packets, k.tx.bytes - base.tx.bytes);
+      }
+      const b = await metrics();
+      const seen = exactIfs.flatMap((ifname) => [
+        sampleValue(b, 'netprobe_tc_packets_total', { interface: ifname, direction: 'ingress' }),
+        sampleValue(b, 'netprobe_tc_bytes_total', { interface: ifname, direction: 'egress' }),
+      ]);
+      return { body: b, seen, want };
+    };
+    const counts = await waitFor(readCounts, (c) => c.seen.every((v, i) => v === c.want[i]));
+    assert.deepEqual(counts.seen, counts.want, `[ingress packets, egress bytes] of ${exactIfs.join(', ')} equal the kernel's`);
+    body = counts.body;
 
     // Room frees: a waiting interface is counted at once.
     const freed = counted.find((n) => n !== names[0])!;
     await left.ip(['link', 'del', freed]);
-    const deadline2 = Date.now() + 10_000;
-    while (uncountedMetric(body) !== uncounted - 1 && Date.now() < deadline2) {
-      await new Promise((r) => setTimeout(r, 250));
-      body = await metrics();
-    }
+    // The departed interface may be exported once more with its final counts
+    // (the CounterSource contract), beside its successor: wait until it is gone.
+    const waiting = names.filter((n) => !exported.has(n));
+    const successors = (b: string): string[] => waiting.filter((n) => exportedNames(b).has(n));
+    body = await waitFor(
+      metrics,
+      (b) => uncountedMetric(b) === uncounted - 1 && !exportedNames(b).has(freed) && successors(b).length === 1,
+    );
     assert.equal(uncountedMetric(body), uncounted - 1, 'one waiting interface took the freed room');
-    assert.equal(exportedNames(body).size, exported.size, 'one series set gone, one new');
+    assert.equal(exportedNames(body).has(freed), false, `${freed} is no longer exported`);
+    assert.equal(successors(body).length, 1, `exactly one waiting interface is exported now: ${successors(body).join(', ')}`);
+    assert.deepEqual(
+      [...exportedNames(body)].sort(),
+      [...[...exported].filter((n) => n !== freed), successors(body)[0]!].sort(),
+      'one series set gone, one new',
+    );
 
     // All colliders gone: nothing uncounted, no series, fds back.
     for (const n of names.filter((x) => x !== freed)) await left.ip(['link', 'del', n]);
-    const deadline3 = Date.now() + 10_000;
-    while ((uncountedMetric(body) !== 0 || names.some((n) => exportedNames(body).has(n))) && Date.now() < deadline3) {
-      await new Promise((r) => setTimeout(r, 250));
-      body = await metrics();
-    }
+    body = await waitFor(metrics, (b) => uncountedMetric(b) === 0 && !names.some((n) => exportedNames(b).has(n)));
     assert.equal(uncountedMetric(body), 0);
     assert.deepEqual(
       names.filter((n) => exportedNames(body).has(n)),

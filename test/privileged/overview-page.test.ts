@@ -20,6 +20,7 @@ import { fixturePath } from '../support/repo-paths.js';
 import { quietIpv6 } from '../support/traffic.js';
 import { sampleValue } from '../support/exposition-parse.js';
 import { haveChromium, launchBrowserIn, type NetnsBrowser } from '../support/browser.js';
+import { waitFor } from '../support/wait-for.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 /** Valid interface names (no '/', ':', '%', whitespace) that are markup if ever parsed as HTML. */
@@ -35,12 +36,15 @@ const traffic: ChildProcess[] = [];
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Bounded iperf3 traffic: a server in `right`, a client in `left` for `seconds`. */
-function startTraffic(pair: VethPair, port: number, args: string[], seconds: number): void {
+/** Bounded iperf3 traffic: a server in `right`, a client in `left` for `seconds`, started once the server listens. */
+async function startTraffic(pair: VethPair, port: number, args: string[], seconds: number): Promise<void> {
   traffic.push(right.spawn('iperf3', ['-s', '-B', pair.addrB, '-p', String(port), '-1']));
-  setTimeout(() => {
-    traffic.push(left.spawn('iperf3', ['-c', pair.addrB, '-p', String(port), '-t', String(seconds), '--connect-timeout', '3000', ...args]));
-  }, 500);
+  const listening = await waitFor(
+    () => right.exec('ss', ['-Hltn', `sport = :${port}`]),
+    (out) => out.trim() !== '',
+  );
+  assert.notEqual(listening.trim(), '', `iperf3 server listens on ${pair.addrB}:${port}`);
+  traffic.push(left.spawn('iperf3', ['-c', pair.addrB, '-p', String(port), '-t', String(seconds), '--connect-timeout', '3000', ...args]));
 }
 
 before(async () => {
@@ -55,8 +59,8 @@ before(async () => {
   np = await startNetprobe(left, ['--source=ebpf', '--collector.interval=1s']);
   nb = await launchBrowserIn(left);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  startTraffic(busy, port, ['-b', '40M'], 100);
-  startTraffic(light, port + 1, ['-u', '-b', '4M', '-l', '600'], 100);
+  await startTraffic(busy, port, ['-b', '40M'], 100);
+  await startTraffic(light, port + 1, ['-u', '-b', '4M', '-l', '600'], 100);
 });
 
 after(async () => {
@@ -129,13 +133,17 @@ test('the page shows what /metrics says in the same collection; charts have poin
   await waitForPoints(page, 12);
   const origin = `http://127.0.0.1:${np.port}/`;
 
-  // Same collection: the page's "Collections" equals netprobe_collection_total; then every number must match exactly.
+  // Same collection: the page names the collection it shows ("Collections"); /metrics
+  // shows the latest one. The page refreshes every 2 s, so it catches up with the
+  // latest collection from time to time: retry until both were read from the same
+  // one (never assume how soon), then every number must match exactly.
   let matched = false;
-  for (let attempt = 0; attempt < 20 && !matched; attempt++) {
+  const deadline = Date.now() + 90_000;
+  while (!matched && Date.now() < deadline) {
     const state = await readPage(page);
     const metrics = await page.evaluate(() => fetch('/metrics', { cache: 'no-store' }).then((r) => r.text()));
     if (sampleValue(metrics, 'netprobe_collection_total') !== state.collections) {
-      await sleep(150);
+      await sleep(100);
       continue;
     }
     matched = true;

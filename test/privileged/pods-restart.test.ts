@@ -68,26 +68,35 @@ test(
     const web = await node.addPod({ namespace: 'team-a', name: 'web-1', shape: 'bridge' });
     const job = await node.addPod({ namespace: 'team-a', name: 'job-1', shape: 'ptp', driver: 'cgroupfs' });
     for (const pod of [web, job]) {
-      await scraper.until((s) => valueIn(s.lines, 'netprobe_pod_interface_info', { interface: pod.hostVeth, pod: pod.spec.name }), 15_000);
+      await scraper.until(
+        (s) => valueIn(s.lines, 'netprobe_pod_interface_info', { interface: pod.hostVeth, pod: pod.spec.name }),
+        45_000,
+        `${pod.spec.name} labelled`,
+      );
       await node.quietNeighbours(pod);
+    }
+    const quiet = await settledReading(scraper, node, [web, job]);
+    for (const pod of [web, job]) {
       await sendUdp(node.ns, pod.ip, 200); // host veth egress
       await sendUdp(pod, pod.gateway, 150, 600); // host veth ingress
     }
-
-    // A reading while nothing moves: the kernel's statistics the same before and after the scrape.
-    let settled: { lines: readonly string[]; webKernel: Four } | undefined;
-    for (let attempt = 0; attempt < 20 && !settled; attempt++) {
-      const k1 = await kernel(node, web);
-      const s = await scraper.fresh();
-      const k2 = await kernel(node, web);
-      const again = await scraper.fresh();
-      if (JSON.stringify(k1) === JSON.stringify(k2) && JSON.stringify(veth(s.lines, web)) === JSON.stringify(veth(again.lines, web)))
-        settled = { lines: again.lines, webKernel: k2 };
+    const settled = await settledReading(scraper, node, [web, job]);
+    // What crossed each host veth by the kernel's own count, then what netprobe counted of it: exactly that.
+    for (const [i, pod] of [web, job].entries()) {
+      const crossed = minus(settled.kernel[i]!, quiet.kernel[i]!);
+      assert.ok(
+        crossed[0] >= 150 && crossed[2] >= 200,
+        `${pod.spec.name}'s datagrams crossed its host veth (kernel rx/tx deltas ${JSON.stringify(crossed)}); pod eth0: ${await pod.exec('ip', ['-s', 'link', 'show', 'eth0'])}`,
+      );
+      assert.deepEqual(
+        minus(veth(settled.lines, pod), veth(quiet.lines, pod)),
+        crossed,
+        `${pod.spec.name}: netprobe counted what the kernel saw`,
+      );
     }
-    assert.ok(settled, 'the traffic settled');
     const before = namespaceTotal(settled.lines, 'team-a');
     const jobFinals = veth(settled.lines, job);
-    assert.ok(jobFinals[0] >= 150 && jobFinals[2] >= 200, `job-1 counted: ${JSON.stringify(jobFinals)}`);
+    const webKernelSettled = settled.kernel[0]!;
     assert.deepEqual(before, plus(veth(settled.lines, web), jobFinals), 'one namespace, two pods: the total is their sum');
 
     await scraper.stop();
@@ -103,7 +112,7 @@ test(
     const { body } = await fetchIn(node.ns, second.port, '/metrics');
     const lines = body.split('\n');
     const after = namespaceTotal(lines, 'team-a');
-    const downtime = minus(webKernelNow, settled.webKernel);
+    const downtime = minus(webKernelNow, webKernelSettled);
     assert.ok(downtime[0] >= 80 && downtime[2] >= 120, `web-1 traffic while down: ${JSON.stringify(downtime)}`);
     assert.deepEqual(minus(veth(lines, web), veth(settled.lines, web)), downtime, "web-1's veth counted the downtime exactly");
     assert.deepEqual(after, plus(before, downtime), "team-a's total continues: job-1's finals kept, web-1's downtime added");
@@ -141,4 +150,29 @@ test(
 async function kernel(node: PodNode, pod: Pod): Promise<Four> {
   const k = await node.ns.linkStats(pod.hostVeth);
   return [k.rx.packets, k.rx.bytes, k.tx.packets, k.tx.bytes];
+}
+
+/** The sample of `netprobe_collection_total` (a counter without labels) among scraped lines. */
+function collections(lines: readonly string[]): number {
+  const line = lines.find((l) => l.startsWith('netprobe_collection_total '));
+  return line === undefined ? NaN : Number(line.split(' ')[1]);
+}
+
+/**
+ * The kernel's counters of the pods' host veths, and a scrape of a collection
+ * that began after they were read, with the counters unchanged meanwhile: both
+ * describe the same moment. (Two equal scrapes in a row do not: they may come
+ * from one collection that predates the last packets.)
+ */
+async function settledReading(scraper: ScrapeLoop, node: PodNode, pods: Pod[]): Promise<{ lines: readonly string[]; kernel: Four[] }> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const k1 = await Promise.all(pods.map((p) => kernel(node, p)));
+    // The collection after the one in progress (if any) began after k1 was read.
+    const seen = collections((await scraper.fresh()).lines);
+    const s = await scraper.until((x) => (collections(x.lines) >= seen + 2 ? x : undefined), 45_000, `collection ${seen + 2}`);
+    const k2 = await Promise.all(pods.map((p) => kernel(node, p)));
+    if (JSON.stringify(k1) === JSON.stringify(k2)) return { lines: s.lines, kernel: k2 };
+    assert.ok(Date.now() < deadline, `the host veths went quiet: ${JSON.stringify(k1)} then ${JSON.stringify(k2)}`);
+  }
 }

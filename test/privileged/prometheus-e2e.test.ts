@@ -156,7 +156,7 @@ function collectOutput(child: ChildProcess): () => string {
 
 test(
   "a real Prometheus scraping netprobe answers the seed's queries with the kernel's numbers",
-  { skip: process.getuid?.() !== 0 ? 'needs root (BPF, network namespaces)' : false, timeout: 110_000 },
+  { skip: process.getuid?.() !== 0 ? 'needs root (BPF, network namespaces)' : false, timeout: 400_000 },
   async (t) => {
     const hosts = await twoHosts('npe2e');
     const { left, right, link } = hosts;
@@ -193,7 +193,7 @@ test(
       '--log.level=warn',
     ]);
     const netprobeOutput = collectOutput(netprobe);
-    await waitFor('netprobe /health', 30_000, async () => (await fetchIn(left, `http://${NETPROBE}/health`)).status === 200).catch(
+    await waitFor('netprobe /health', 90_000, async () => (await fetchIn(left, `http://${NETPROBE}/health`)).status === 200).catch(
       (e: unknown) => {
         throw new Error(`${String(e)}\nnetprobe output:\n${netprobeOutput()}`);
       },
@@ -220,14 +220,14 @@ test(
       '--log.level=warn',
     ]);
     const prometheusOutput = collectOutput(prometheus);
-    await waitFor('Prometheus ready', 30_000, async () => (await fetchIn(left, `http://${PROMETHEUS}/-/ready`)).status === 200).catch(
+    await waitFor('Prometheus ready', 90_000, async () => (await fetchIn(left, `http://${PROMETHEUS}/-/ready`)).status === 200).catch(
       (e: unknown) => {
         throw new Error(`${String(e)}\nprometheus output:\n${prometheusOutput()}`);
       },
     );
 
     // The target is up, with no scrape error.
-    await waitFor('the netprobe target to be up', 20_000, async () => {
+    await waitFor('the netprobe target to be up', 60_000, async () => {
       const { activeTargets } = await promApi<{
         activeTargets: Array<{ health: string; lastError: string; labels: Record<string, string> }>;
       }>(left, 'targets');
@@ -250,7 +250,7 @@ test(
 
     // Bounded, paced traffic from left to right: steady rates to compare against.
     iperfServer = right.spawn('iperf3', ['-s', '-1', '-B', link.addrB]);
-    await waitFor('iperf3 server', 10_000, async () => (await right.exec('ss', ['-Htln', `src ${link.addrB}:5201`])).includes('5201'));
+    await waitFor('iperf3 server', 60_000, async () => (await right.exec('ss', ['-Htln', `src ${link.addrB}:5201`])).includes('5201'));
     const started = Date.now() / 1000;
     const client = left.exec(
       'iperf3',
@@ -266,9 +266,13 @@ test(
     const elapsed = after.at - before.at;
     const kernelRate = (ifname: string, key: 'rxBytes' | 'txBytes' | 'rxPackets' | 'txPackets'): number =>
       ((after.links.get(ifname)?.[key] ?? 0) - (before.links.get(ifname)?.[key] ?? 0)) / elapsed;
-    // Samples up to `after.at` must be ingested before asking about that instant.
-    await sleep(2_000);
+    // Samples up to `after.at` must be ingested before asking about that instant: wait until
+    // Prometheus holds a later scrape of netprobe (a state, not a time).
     const at = after.at;
+    await waitFor('a scrape after the window', 60_000, async () => {
+      const latest = await instantQuery(left, 'timestamp(netprobe_up)', Date.now() / 1000);
+      return Number(latest[0]?.value[1]) > at + 1;
+    });
     const window = `${Math.round(elapsed)}s`;
     assert.equal(window, WINDOW);
 

@@ -158,7 +158,8 @@ async function runCase(ns: Netns, c: Case, fileDir: string, n: number): Promise<
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | string>((r) => proc.once('exit', (code, sig) => r(code ?? sig ?? -1)));
   let started = false;
-  const deadline = Date.now() + 30_000;
+  // A bound, not a speed target: a CLI start under tsx on a loaded CI machine can take a minute.
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && proc.exitCode === null && proc.signalCode === null) {
     // Listening, whatever the log level: a LISTEN socket in the worker's own namespace.
     if (listening(proc.pid!, ns)) {
@@ -168,7 +169,7 @@ async function runCase(ns: Netns, c: Case, fileDir: string, n: number): Promise<
     await new Promise((r) => setTimeout(r, 50));
   }
   if (proc.exitCode === null && proc.signalCode === null) proc.kill(started ? 'SIGTERM' : 'SIGKILL');
-  const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  const kill = setTimeout(() => proc.kill('SIGKILL'), 60_000);
   const code = await exited;
   clearTimeout(kill);
   return { code, stderr, started };

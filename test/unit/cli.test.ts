@@ -25,7 +25,7 @@ function netprobe(args: string[], env: Record<string, string> = {}): Promise<Run
     execFile(
       process.execPath,
       ['--import', 'tsx', MAIN, ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 180_000 }, // generous: a busy CI machine starts tsx slowly
       (error, stdout, stderr) => {
         resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
       },

@@ -83,7 +83,8 @@
         t.source === 'ebpf' ? 'eBPF counters at the TC hook' : 'fallback: the kernel interface counters, not eBPF',
       ],
       ['Version', t.version, 'ok', ''],
-      ['Uptime', duration(t.uptimeSeconds + (Date.now() - fetchedAt) / 1000), 'ok', 'since the exporter started'],
+      // uptimeSeconds is as of generatedAt: a document served from memory (or embedded in the page) may be older than its fetch.
+      ['Uptime', duration(t.uptimeSeconds + (Date.now() + clockOffsetMs - d.generatedAt) / 1000), 'ok', 'since the exporter started'],
       ['Interfaces counted', count(t.interfacesCounted), 'ok', 'interfaces the source counts'],
       [
         'Interfaces uncounted',
@@ -145,8 +146,20 @@
       height: 190,
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
+      hooks: {
+        setScale: [
+          function (u, key) {
+            // The time range drawn, for a glance in the inspector (and the browser test).
+            if (key !== 'x') return;
+            u.root.parentNode.dataset.xMin = String(u.scales.x.min);
+            u.root.parentNode.dataset.xMax = String(u.scales.x.max);
+          },
+        ],
+      },
       scales: {
-        x: { time: true },
+        // Always the history window ending now: with fewer than two points
+        // uPlot's own range would be years away from today.
+        x: { time: true, range: timeWindow },
         y: {
           range: function (u, min, max) {
             return [0, max > 0 ? max * 1.1 : 1];
@@ -183,6 +196,28 @@
         }),
       ),
     };
+  }
+
+  /** [now - history window, now] in Unix seconds, by the server's clock; never before the newest point. */
+  function timeWindow() {
+    var h = doc.history;
+    var newest = h.times.length ? h.times[h.times.length - 1] : -Infinity;
+    var end = Math.max(Date.now() + clockOffsetMs, newest) / 1000;
+    return [end - h.windowMs / 1000, end];
+  }
+
+  /** Until two points exist a chart has no line to draw: say so over it. */
+  function showCollecting(id, points) {
+    var chart = el(id);
+    var note = chart.parentNode.querySelector('.collecting');
+    if (!note) {
+      note = make('p', 'collecting');
+      chart.parentNode.appendChild(note);
+    }
+    note.hidden = points >= 2;
+    // A point per collection, at most one a second (the history's step).
+    var step = Math.max(1000, doc.trust.collectIntervalMs) / 1000;
+    note.textContent = points >= 2 ? '' : 'Collecting… one point every ' + step + ' s; the chart draws from the second.';
   }
 
   function alpha(color, a) {
@@ -232,6 +267,7 @@
     );
     // How many points each chart holds, for a glance in the inspector (and the browser test).
     el('chart-bytes').dataset.points = el('chart-packets').dataset.points = el('chart-top').dataset.points = String(xs.length);
+    for (var id of ['chart-bytes', 'chart-packets', 'chart-top']) showCollecting(id, xs.length);
     if (!charts.top || charts.topKey !== topKey) {
       if (charts.top) charts.top.destroy();
       var palette = [cssVar('--c1'), cssVar('--c2'), cssVar('--c3'), cssVar('--c4'), cssVar('--c5')];
