@@ -194,20 +194,9 @@ test('interface roles, node totals over the uplinks, the uplinks override, a mov
       'pod labels are there (and did not break the join)',
     );
     // The naive sum over every interface counts the pods' packets again (veth, bridge).
+    const packetLines = metrics.split('\n').filter((x) => x.startsWith('netprobe_tc_packets_total{'));
     const naive = labelSets(metrics, 'netprobe_tc_packets_total')
-      .map(
-        (l, i) =>
-          [
-            l,
-            Number(
-              metrics
-                .split('\n')
-                .filter((x) => x.startsWith('netprobe_tc_packets_total{'))
-                [i]!.split(' ')
-                .pop(),
-            ),
-          ] as const,
-      )
+      .map((l, i) => [l, Number(packetLines[i]!.split(' ').pop())] as const)
       .filter(([l]) => l.direction === 'egress')
       .reduce((n, [, v]) => n + v, 0);
     const pods = (await kernelTotals(node.ns, web.hostVeth)).ingress.packets + (await kernelTotals(node.ns, db.hostVeth)).ingress.packets;
