@@ -30,6 +30,8 @@ export interface PodsConfig {
   logsDir: string;
   /** Export per-interface series of pod interfaces too (false: only the namespace totals for them). */
   perInterface: boolean;
+  /** Split the pod socket families by container (`--collector.pods.containers`). */
+  containers: boolean;
 }
 
 /** The seed's ExporterConfig. Durations in milliseconds. */
@@ -63,6 +65,7 @@ export const DEFAULT_PODS_CONFIG: Readonly<PodsConfig> = Object.freeze({
   enabled: false,
   logsDir: '/var/log/pods',
   perInterface: true,
+  containers: false,
 });
 
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({

@@ -101,7 +101,12 @@ export function toExporterConfig(settings: Settings): ExporterConfig {
     interfaceFilter: settings.interfaceFilter,
     enableActiveOnly: settings.enableActiveOnly,
     logLevel: settings.logLevel,
-    pods: { enabled: settings.pods, logsDir: settings.podLogsDir, perInterface: settings.podsPerInterface },
+    pods: {
+      enabled: settings.pods,
+      logsDir: settings.podLogsDir,
+      perInterface: settings.podsPerInterface,
+      containers: settings.podsContainers,
+    },
     departedRetention: settings.departedRetention,
   });
 }

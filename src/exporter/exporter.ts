@@ -33,6 +33,8 @@ import { PodResolver, UNRESOLVED_REASONS } from '../kubernetes/pod-resolver.js';
 import type { NamespaceTotals } from '../collector/interface-sample.js';
 import { readProcessMetrics } from '../exposition/process-metrics.js';
 import { decodeCarriedState, encodeCarriedState } from '../collector/carry-over-record.js';
+import type { SocketCounterSource } from '../source/socket-counter-source.js';
+import { SocketView } from './socket-view.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
 const INTERFACE_CHANGE_DEBOUNCE_MS = 100;
@@ -48,6 +50,10 @@ export interface ExporterOptions {
   tls?: ServerTlsOptions;
   /** Request check (false → 401); by default from `server.webConfigFile` when set. */
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  /** With `pods.enabled`: the socket meter (the pod-side view); the caller opens and closes it. */
+  socketMeter?: SocketCounterSource;
+  /** With `pods.enabled` and no socket meter: why (shown on `/`). */
+  socketMeterProblem?: string;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopped';
@@ -87,6 +93,8 @@ export class Exporter {
   /** The carry-over record last written (skips writing the same bytes again). */
   private carriedBytes: Uint8Array | undefined;
   private carryOverFailed = false;
+  /** The pod-side view (`--collector.pods` with the socket meter open). */
+  private readonly socketView: SocketView | undefined;
 
   /**
    * @param source where the counters come from (`EbpfManager`, `NetdevSource`); the caller closes it.
@@ -115,6 +123,13 @@ export class Exporter {
       undefined,
       effective.pods.enabled ? (ifindex, name) => this.pods?.podOf(ifindex, name) : undefined,
     );
+    if (effective.pods.enabled && opts.socketMeter)
+      this.socketView = new SocketView(opts.socketMeter, {
+        containers: effective.pods.containers,
+        departedRetentionMs: effective.departedRetention,
+        logsDir: effective.pods.logsDir,
+        logger: this.logger,
+      });
     this.history = new RateHistory({ intervalMs: effective.collectInterval });
     this.loop = new CollectionLoop({
       intervalMs: effective.collectInterval,
@@ -159,6 +174,7 @@ export class Exporter {
     try {
       this.startPodResolver();
       this.restoreCarryOver();
+      this.socketView?.restore();
       await this.collectAndPublish();
       if (this.stopRequested()) return;
       const web = await this.webServerOptions();
@@ -323,7 +339,10 @@ export class Exporter {
   }
 
   private async collectAndPublish(): Promise<void> {
+    // The sockets first: a packet a socket received was then already past its veth (blind-spots.ts).
+    this.socketView?.collect();
     const outcome = this.collector.collect();
+    const sockets = this.config.pods.enabled ? this.socketView?.exposition(outcome.ok ? outcome.samples : undefined) : undefined;
     this.collections++;
     this.record(outcome);
     const lastSuccessMs = outcome.ok ? outcome.wallTimeMs : this.lastSuccessWall?.getTime();
@@ -346,6 +365,9 @@ export class Exporter {
             namespaces: this.namespaces,
             unresolved: this.pods?.unresolved() ?? Object.fromEntries(UNRESOLVED_REASONS.map((r) => [r, 0])),
           }
+        : undefined,
+      sockets: this.config.pods.enabled
+        ? (sockets ?? { open: false, containers: false, pods: [], namespaces: [], unattributed: [], blind: [] })
         : undefined,
     };
     try {
@@ -370,6 +392,7 @@ export class Exporter {
     }
     this.publishOverview(outcome);
     if (outcome.ok) this.saveCarryOver();
+    this.socketView?.save();
   }
 
   /**
@@ -401,6 +424,17 @@ export class Exporter {
         lastError: this.lastError ?? null,
         lastCollection: this.lastSuccessWall?.getTime() ?? null,
         series: this.snapshot?.series ?? 0,
+        ...(this.config.pods.enabled
+          ? {
+              podSockets: this.socketView
+                ? this.socketView.trust()
+                : {
+                    open: false,
+                    problem: this.opts.socketMeterProblem ?? 'the socket meter needs the ebpf source',
+                    blindPods: [],
+                  },
+            }
+          : {}),
       },
     };
     this.overview = undefined;

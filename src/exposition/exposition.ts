@@ -8,6 +8,7 @@ import { ExpositionWriter, formatLabels, type RenderedFormats } from './expositi
 import { InterfaceLabelCache } from './interface-labels.js';
 import * as F from './metric-families.js';
 import { writeProcessMetrics, type ProcessFamily } from './process-metrics.js';
+import { writePacketsAndBytes, writeSocketFamilies, type SocketExposition } from './socket-families.js';
 
 export interface ExpositionInput {
   /** Exported interfaces; empty after a failed collection (no stale data served as fresh). */
@@ -29,6 +30,8 @@ export interface ExpositionInput {
   processFamilies: readonly ProcessFamily[];
   /** Present with pod attribution on (`--collector.pods`); absent = the 0.1 output. */
   pods?: PodExposition;
+  /** Present with --collector.pods on the ebpf source: the pod-side (socket) view. */
+  sockets?: SocketExposition;
 }
 
 export interface PodExposition {
@@ -87,6 +90,7 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
     single(w, def, input.sourceStats[key]!);
   }
   if (pods) writePodFamilies(w, samples, pods);
+  if (input.sockets) writeSocketFamilies(w, input.sockets);
   w.family(F.BUILD_INFO.name, F.BUILD_INFO.type, F.BUILD_INFO.help);
   w.sample(
     F.BUILD_INFO.name,
@@ -118,22 +122,7 @@ function writePodFamilies(w: ExpositionWriter, samples: readonly InterfaceSample
       1,
     );
   }
-  for (const [def, pick] of [
-    [F.NAMESPACE_PACKETS_TOTAL, (t: { packets: bigint }) => t.packets],
-    [F.NAMESPACE_BYTES_TOTAL, (t: { bytes: bigint }) => t.bytes],
-  ] as const) {
-    w.family(def.name, def.type, def.help);
-    for (const n of pods.namespaces)
-      for (const d of ['ingress', 'egress'] as const)
-        w.sample(
-          def.name,
-          formatLabels([
-            ['direction', d],
-            ['namespace', n.namespace],
-          ]),
-          pick(n[d]),
-        );
-  }
+  writePacketsAndBytes(w, F.NAMESPACE_PACKETS_TOTAL, F.NAMESPACE_BYTES_TOTAL, pods.namespaces, (n) => [['namespace', n.namespace]]);
   w.family(F.POD_INTERFACES_UNRESOLVED.name, F.POD_INTERFACES_UNRESOLVED.type, F.POD_INTERFACES_UNRESOLVED.help);
   for (const reason of Object.keys(pods.unresolved).sort())
     w.sample(F.POD_INTERFACES_UNRESOLVED.name, formatLabels([['reason', reason]]), pods.unresolved[reason]!);

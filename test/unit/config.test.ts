@@ -53,6 +53,7 @@ pods:
   enabled: true
   logsDir: /host/var/log/pods
   perInterface: false
+  containers: true
 departedRetention: 30s
 ebpf:
   attachMode: tc
@@ -82,7 +83,7 @@ test('a config file sets every setting it names', () => {
     interfaceFilter: ['eth0', 'wlan*'],
     enableActiveOnly: true,
     logLevel: 'debug',
-    pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false },
+    pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false, containers: true },
     departedRetention: 30_000,
   });
   assert.deepEqual(
