@@ -1,18 +1,21 @@
 /**
  * Where the host-veth view is blind: per pod, the packets its sockets
- * received that its host-side veth(s) never carried towards it, summed over
- * collections as max(0, Δ socket ingress − Δ veth TC egress segments). Pure.
+ * received that its host-side veth(s) never carried towards it, summed per
+ * collection as max(0, Δ socket ingress − Δ veth TC egress segments). Pure.
  *
  * The exporter reads the socket meter BEFORE the TC counters, so a packet a
- * socket received was already past the veth when the veth was read: on a
- * routed or bridged pod Δ socket ≤ Δ veth in every collection (the veth also
- * carries ARP, ICMP and packets the kernel answers itself), and the counter
- * stays 0. Under a redirect past the veth (Cilium's bpf_redirect_peer,
- * netkit) the difference is what the veth view missed.
+ * socket had received was past its veth when the veth was read. One case
+ * remains: a packet past the veth but not yet at the socket when a
+ * collection reads (in flight) is in that collection's veth delta and the
+ * next one's socket delta. So a collection's negative difference is carried
+ * into the next one (one collection only: an old surplus of ARP or
+ * kernel-answered packets on the veth must not hide later blindness). On a
+ * routed or bridged pod the counter then stays 0. Under a redirect past the
+ * veth (Cilium's bpf_redirect_peer, netkit) it grows by what the veth missed.
  *
  * A pod is compared only across two collections that saw the same set of
- * labelled veths for it (a veth re-created, not yet labelled, or a
- * hostNetwork pod without one is no evidence).
+ * labelled veths for it (a veth re-created or not labelled yet is no
+ * evidence), and a hostNetwork pod without a veth has no series.
  */
 import type { InterfaceSample } from './interface-sample.js';
 import type { PodSocketSample } from './socket-state.js';
@@ -20,12 +23,13 @@ import type { PodSocketSample } from './socket-state.js';
 interface PodBaseline {
   namespace: string;
   pod: string;
-  /** Sum of the pod's sockets' received packets at the last comparison. */
-  socketIngress: bigint;
-  /** Sum of its veths' TC egress segments then; undefined: no baseline. */
-  vethEgress: bigint | undefined;
-  /** Which veths (ifindex:name, sorted) the baseline was read from. */
+  /** Socket received packets and veth TC egress segments at the last collection; undefined: no comparison running. */
+  socketAt: bigint | undefined;
+  vethAt: bigint;
+  /** Which veths (ifindex:name, sorted) were read. */
   veths: string;
+  /** The last collection's (Δ socket − Δ veth) where negative, else 0. */
+  carry: bigint;
   blind: bigint;
   /** It had a labelled veth at some point (a hostNetwork pod never does). */
   hasVeth: boolean;
@@ -66,25 +70,34 @@ export function advanceBlindSpots(
   const state = new Map<string, PodBaseline>();
   const samples: BlindSpotSample[] = [];
   for (const [uid, s] of socket) {
-    const before = previous?.get(uid);
     const v = veths.get(uid);
-    const entry: PodBaseline = before
-      ? { ...before }
-      : { namespace: s.namespace, pod: s.pod, socketIngress: 0n, vethEgress: undefined, veths: '', blind: 0n, hasVeth: false };
+    const entry: PodBaseline = {
+      ...(previous?.get(uid) ?? {
+        namespace: s.namespace,
+        pod: s.pod,
+        socketAt: undefined,
+        vethAt: 0n,
+        veths: '',
+        carry: 0n,
+        blind: 0n,
+        hasVeth: false,
+      }),
+    };
     const key = v ? v.keys.sort().join(',') : '';
     if (
       v &&
       !s.departed &&
-      entry.vethEgress !== undefined &&
+      entry.socketAt !== undefined &&
       entry.veths === key &&
-      v.egress >= entry.vethEgress &&
-      s.ingress >= entry.socketIngress
+      v.egress >= entry.vethAt &&
+      s.ingress >= entry.socketAt
     ) {
-      const missed = s.ingress - entry.socketIngress - (v.egress - entry.vethEgress);
-      if (missed > 0n) entry.blind += missed;
-    }
-    entry.socketIngress = s.ingress;
-    entry.vethEgress = v && !s.departed ? v.egress : undefined;
+      const d = s.ingress - entry.socketAt - (v.egress - entry.vethAt);
+      if (d + entry.carry > 0n) entry.blind += d + entry.carry;
+      entry.carry = d < 0n ? d : 0n;
+    } else entry.carry = 0n; // no comparison across a veth change, a reset or a pod without a veth
+    entry.socketAt = v && !s.departed ? s.ingress : undefined;
+    entry.vethAt = v ? v.egress : 0n;
     entry.veths = key;
     entry.hasVeth ||= v !== undefined;
     state.set(uid, entry);
@@ -93,4 +106,23 @@ export function advanceBlindSpots(
   }
   samples.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
   return { state, samples };
+}
+
+/** The blind totals a restarted exporter continues from. */
+export function carriedBlindSpots(
+  state: BlindSpotState | undefined,
+): Array<{ uid: string; namespace: string; pod: string; packets: bigint }> {
+  return [...(state ?? new Map<string, PodBaseline>())].map(([uid, b]) => ({ uid, namespace: b.namespace, pod: b.pod, packets: b.blind }));
+}
+
+/** The state a restart starts from: the totals kept, every comparison begins anew. */
+export function restoredBlindSpots(
+  carried: ReadonlyArray<{ uid: string; namespace: string; pod: string; packets: bigint }>,
+): BlindSpotState {
+  return new Map(
+    carried.map((b) => [
+      b.uid,
+      { namespace: b.namespace, pod: b.pod, socketAt: undefined, vethAt: 0n, veths: '', carry: 0n, blind: b.packets, hasVeth: true },
+    ]),
+  );
 }

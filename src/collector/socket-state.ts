@@ -20,7 +20,7 @@
 import type { Direction } from '../source/counter-source.js';
 import type { SocketCounterRow } from '../source/socket-counter-source.js';
 import type { PacketsBytes } from './collection-state.js';
-import type { BlindSpotState } from './blind-spots.js';
+import { carriedBlindSpots, restoredBlindSpots, type BlindSpotState } from './blind-spots.js';
 
 /** What a cgroup directory is (as socket-cgroups.ts in src/kubernetes answers). */
 export type CgroupPlace = { kind: 'pod'; uid: string; namespace: string; pod: string; container: string } | { kind: 'node' };
@@ -308,12 +308,7 @@ export function carriedSocketState(state: SocketState, blind: BlindSpotState | u
   const cgroups = [...state.cgroups.values()].map((c) => ({ id: c.id, path: c.path ?? '', bucket: c.bucket, counts: c.counts }));
   const buckets = [...state.buckets.values()].map((b) => ({ key: b.key, pod: b.pod, reason: b.reason, podPath: b.podPath, base: b.base }));
   const namespaces = [...state.namespaceBase].map(([namespace, c]) => ({ namespace, ...copy(c) }));
-  const blindOut = [...(blind ?? new Map<string, { namespace: string; pod: string; blind: bigint }>())].map(([uid, b]) => ({
-    uid,
-    namespace: b.namespace,
-    pod: b.pod,
-    packets: b.blind,
-  }));
+  const blindOut = carriedBlindSpots(blind);
   return { cgroups, buckets, namespaces, blind: blindOut };
 }
 
@@ -349,12 +344,7 @@ export function restoredSocketState(
   }
   const namespaceBase = new Map<string, Counts>();
   for (const n of carried.namespaces) namespaceBase.set(n.namespace, copy(n));
-  const blind = new Map(
-    carried.blind.map((b) => [
-      b.uid,
-      { namespace: b.namespace, pod: b.pod, socketIngress: 0n, vethEgress: undefined, veths: '', blind: b.packets, hasVeth: true },
-    ]),
-  );
+  const blind = restoredBlindSpots(carried.blind);
   return { state: { at: nowMs, cgroups, buckets, namespaceBase, gone: new Map() }, blind };
 }
 

@@ -16,6 +16,15 @@ import type { SocketExposition } from '../exposition/socket-families.js';
 import { SocketCgroups } from '../kubernetes/socket-cgroups.js';
 import type { SocketCounterSource } from '../source/socket-counter-source.js';
 
+/**
+ * A pod is named on `/` (and alerted on, deploy/prometheus) when its blind
+ * counter grew by more than this within BLIND_WINDOW_MS: the floor absorbs
+ * the measured read-timing noise of routed and bridged pods (packets between
+ * the veth and the socket across a collection; docs/metrics.md).
+ */
+export const BLIND_FLOOR_PACKETS = 100n;
+export const BLIND_WINDOW_MS = 10 * 60_000;
+
 /** How long a pod cgroup waits for its names (the kubelet writes the log directory and link as the container starts). */
 const NAMES_GRACE_MS = 30_000;
 
@@ -30,6 +39,8 @@ export class SocketView {
   private readonly collector: SocketCollector;
   private last: SocketOutcome | undefined;
   private blind: BlindSpotSample[] = [];
+  /** Per pod UID: (wall ms, blind packets) of recent collections, oldest first, for the trust panel's window. */
+  private readonly blindHistory = new Map<string, Array<[number, bigint]>>();
   private lastError: string | undefined;
   private savedBytes: Uint8Array | undefined;
   private saveFailed = false;
@@ -82,7 +93,10 @@ export class SocketView {
   exposition(interfaces: readonly InterfaceSample[] | undefined): SocketExposition {
     const last = this.last;
     if (!last?.ok) return { open: true, containers: this.opts.containers, pods: [], namespaces: [], unattributed: [], blind: [] };
-    if (interfaces) this.blind = this.collector.compare(interfaces);
+    if (interfaces) {
+      this.blind = this.collector.compare(interfaces);
+      this.recordBlind(Date.now());
+    }
     return {
       open: true,
       containers: this.opts.containers,
@@ -97,8 +111,25 @@ export class SocketView {
     return {
       open: true,
       ...(this.lastError ? { problem: `reading the socket counters failed: ${this.lastError}` } : {}),
-      blindPods: this.blind.filter((b) => b.packets > 0n).map((b) => `${b.namespace}/${b.pod}`),
+      blindPods: this.blind
+        .filter((b) => {
+          const oldest = this.blindHistory.get(b.uid)?.[0];
+          return oldest !== undefined && b.packets - oldest[1] > BLIND_FLOOR_PACKETS;
+        })
+        .map((b) => `${b.namespace}/${b.pod}`),
     };
+  }
+
+  private recordBlind(nowMs: number): void {
+    const live = new Set<string>();
+    for (const b of this.blind) {
+      live.add(b.uid);
+      let h = this.blindHistory.get(b.uid);
+      if (!h) this.blindHistory.set(b.uid, (h = []));
+      h.push([nowMs, b.packets]);
+      while (h.length > 1 && nowMs - h[1]![0] >= BLIND_WINDOW_MS) h.shift();
+    }
+    for (const uid of [...this.blindHistory.keys()]) if (!live.has(uid)) this.blindHistory.delete(uid);
   }
 
   /** Writes what the next run continues from (with pins); a failure is logged once. */

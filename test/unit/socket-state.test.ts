@@ -178,17 +178,19 @@ test('blind spots: a redirect past the veth is counted; a routed pod and a hostN
   const t = podTree();
   const pods = (inn: number) => advanceSocketCollection(undefined, rows([11n, inn, 0]), 0, RULES, t).pods;
   let b = advanceBlindSpots(undefined, pods(10), [veth(UID_A, 12)]);
-  b = advanceBlindSpots(b.state, pods(20), [veth(UID_A, 23)]); // routed: the veth carried more (ARP, ICMP)
+  b = advanceBlindSpots(b.state, pods(20), [veth(UID_A, 23)]); // routed: the veth carried more (ARP, ICMP), or one in flight
+  b = advanceBlindSpots(b.state, pods(31), [veth(UID_A, 33)]); // the packet in flight at the last read reached its socket
+  b = advanceBlindSpots(b.state, pods(41), [veth(UID_A, 43)]);
   assert.deepEqual(
     b.samples.map((s) => s.packets),
     [0n],
   );
-  b = advanceBlindSpots(b.state, pods(720), [veth(UID_A, 23)]); // redirected: 700 past the veth
+  b = advanceBlindSpots(b.state, pods(741), [veth(UID_A, 43)]); // redirected: 700 past the veth
   assert.deepEqual(
     b.samples.map((s) => [s.namespace, s.pod, s.packets]),
     [['shop', 'web', 700n]],
   );
-  b = advanceBlindSpots(b.state, pods(730), [veth(UID_A, 5, 6)]); // a new veth: no comparison across it
+  b = advanceBlindSpots(b.state, pods(750), [veth(UID_A, 5, 6)]); // a new veth: no comparison across it
   assert.equal(b.samples[0]!.packets, 700n);
   const host = advanceBlindSpots(undefined, pods(10), []);
   assert.deepEqual(advanceBlindSpots(host.state, pods(500), []).samples, [], 'a hostNetwork pod has no veth view to be blind');
