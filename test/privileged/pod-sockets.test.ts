@@ -154,3 +154,80 @@ test(
     assert.equal(scraper.scrapes.filter((x) => x.status !== 200).length, 0, 'every scrape succeeded');
   },
 );
+
+test(
+  'two containers of one pod with --collector.pods.containers: each its own series, none at pod level; their loopback adds nothing',
+  { timeout: 180_000 },
+  async (t) => {
+    const node = await PodNode.create();
+    const containers: Container[] = [];
+    let nodePeer: UdpPeer | undefined;
+    t.after(async () => {
+      for (const c of containers) await c.peer.stop();
+      await nodePeer?.stop();
+      for (const c of containers) removeCgroup(c.dir);
+      await node.cleanup();
+    });
+    const np = await startNetprobe(
+      node.ns,
+      [
+        '--source=ebpf',
+        '--collector.pods',
+        '--collector.pods.containers',
+        `--kubernetes.pod-logs-dir=${node.logsDir}`,
+        '--collector.interval=500ms',
+      ],
+      { wrap: OWN_MOUNTS },
+    );
+    t.after(() => np.stop('SIGKILL'));
+    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
+    t.after(() => scraper.stop());
+
+    const pod = await node.addPod({ namespace: 'shop', name: 'cart-1', shape: 'bridge' });
+    await node.quietNeighbours(pod);
+    const app = await addContainer(node, pod, 'app', 7000, containers);
+    const sidecar = await addContainer(node, pod, 'envoy', 7003, containers);
+    nodePeer = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
+
+    await nodePeer.send(pod.ip, 7000, 120, 100);
+    await nodePeer.send(pod.ip, 7003, 80, 100);
+    await app.peer.send(pod.gateway, 7001, 40, 500);
+    // app <-> sidecar over the pod's loopback: not counted anywhere.
+    await app.peer.send('127.0.0.1', 7003, 500, 100);
+    await sidecar.peer.send('127.0.0.1', 7000, 300, 100);
+    const appGot = await app.peer.receivedAtLeast(120 + 300);
+    const sideGot = await sidecar.peer.receivedAtLeast(80 + 500);
+    assert.deepEqual([appGot.packets, sideGot.packets], [420, 580]);
+
+    const want = {
+      app: [120, 120 * (100 + L3), 40, 40 * (500 + L3)],
+      envoy: [80, 80 * (100 + L3), 0, 0],
+    };
+    const read = (s: Scrape, container: string) =>
+      (['ingress', 'egress'] as const).flatMap((direction) => [
+        socketValue(s, 'netprobe_pod_socket_packets_total', { container, namespace: 'shop', pod: 'cart-1', direction }),
+        socketValue(s, 'netprobe_pod_socket_bytes_total', { container, namespace: 'shop', pod: 'cart-1', direction }),
+      ]);
+    const matches = (s: Scrape): boolean =>
+      JSON.stringify(read(s, 'app')) === JSON.stringify(want.app) &&
+      // The sidecar never sent off the pod: no egress series value other than 0 (or none yet).
+      read(s, 'envoy')[0] === want.envoy[0] &&
+      read(s, 'envoy')[1] === want.envoy[1] &&
+      [0, NaN].some((v) => Object.is(read(s, 'envoy')[2], v));
+    await scraper
+      .until((s) => (matches(s) ? true : undefined), 30_000, 'each container equal to what it received and sent off the pod')
+      .catch(async (e: unknown) => {
+        const s = await scraper.fresh();
+        throw new Error(
+          `${String(e)}\nwant ${JSON.stringify(want)}\nhave app ${JSON.stringify(read(s, 'app'))} envoy ${JSON.stringify(read(s, 'envoy'))}`,
+        );
+      });
+    const s = await scraper.fresh();
+    const podLines = s.lines.filter((l) => l.startsWith('netprobe_pod_socket_packets_total{') && l.includes('pod="cart-1"'));
+    assert.ok(
+      podLines.length > 0 && podLines.every((l) => /container="(app|envoy)"/.test(l)),
+      `no pod-level series beside the containers': ${podLines.join(' | ')}`,
+    );
+    assert.equal(socketValue(s, 'netprobe_namespace_socket_packets_total', { namespace: 'shop', direction: 'ingress' }), 200);
+  },
+);
