@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodNode, type Pod } from '../support/cni-pod.js';
+import { privateBpffs } from '../support/bpffs.js';
 import { startNetprobe } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
@@ -229,5 +230,87 @@ test(
       `no pod-level series beside the containers': ${podLines.join(' | ')}`,
     );
     assert.equal(socketValue(s, 'netprobe_namespace_socket_packets_total', { namespace: 'shop', direction: 'ingress' }), 200);
+  },
+);
+
+test(
+  'restart with pins: pod socket totals exact across SIGKILL and SIGTERM, a container gone while netprobe was down included',
+  { timeout: 240_000 },
+  async (t) => {
+    const node = await PodNode.create();
+    const bpffs = await privateBpffs();
+    const containers: Container[] = [];
+    let nodePeer: UdpPeer | undefined;
+    let np: Awaited<ReturnType<typeof startNetprobe>> | undefined;
+    let scraper: ScrapeLoop | undefined;
+    t.after(async () => {
+      await scraper?.stop();
+      await np?.stop('SIGKILL');
+      for (const c of containers) await c.peer.stop();
+      await nodePeer?.stop();
+      for (const c of containers) removeCgroup(c.dir);
+      await bpffs.cleanup(); // the pinned links go with the bpffs: nothing stays attached
+      await node.cleanup();
+    });
+    const start = async (): Promise<void> => {
+      np = await startNetprobe(
+        node.ns,
+        [
+          '--source=ebpf',
+          '--collector.pods',
+          `--kubernetes.pod-logs-dir=${node.logsDir}`,
+          '--collector.interval=500ms',
+          `--ebpf.pin-path=${join(bpffs.dir, 'np')}`,
+        ],
+        { wrap: OWN_MOUNTS },
+      );
+      scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
+    };
+    const expect = async (ingress: number, egress: number, what: string): Promise<void> => {
+      const read = (s: Scrape) =>
+        [
+          socketValue(s, 'netprobe_pod_socket_packets_total', { namespace: 'data', pod: 'kv-0', direction: 'ingress' }),
+          socketValue(s, 'netprobe_pod_socket_packets_total', { namespace: 'data', pod: 'kv-0', direction: 'egress' }),
+        ] as const;
+      await scraper!
+        .until((s) => (read(s)[0] === ingress && read(s)[1] === egress ? true : undefined), 30_000, what)
+        .catch(async (e: unknown) => {
+          throw new Error(`${String(e)}: want ${ingress}/${egress}, have ${JSON.stringify(read(await scraper!.fresh()))}`);
+        });
+    };
+    await start();
+    const pod = await node.addPod({ namespace: 'data', name: 'kv-0', shape: 'ptp' });
+    await node.quietNeighbours(pod);
+    const main = await addContainer(node, pod, 'kv', 7000, containers);
+    const job = await addContainer(node, pod, 'backup', 7004, containers);
+    nodePeer = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
+
+    await nodePeer.send(pod.ip, 7000, 100, 100);
+    await main.peer.send(pod.gateway, 7001, 50, 100);
+    await job.peer.send(pod.gateway, 7001, 20, 100);
+    await main.peer.receivedAtLeast(100);
+    await expect(100, 70, 'first run');
+
+    await scraper!.stop();
+    await np!.stop('SIGKILL');
+    // While netprobe is down: more traffic, and the backup container sends, exits and its cgroup goes.
+    await nodePeer.send(pod.ip, 7000, 70, 100);
+    await main.peer.send(pod.gateway, 7001, 30, 100);
+    await job.peer.send(pod.gateway, 7001, 25, 100);
+    await job.peer.stop();
+    removeCgroup(job.dir);
+    await main.peer.receivedAtLeast(170);
+    await start();
+    await expect(170, 125, 'after a SIGKILL restart');
+
+    await nodePeer.send(pod.ip, 7000, 10, 100);
+    await main.peer.receivedAtLeast(180);
+    await expect(180, 125, 'before a SIGTERM');
+    await scraper!.stop();
+    assert.equal(await np!.stop('SIGTERM'), 0);
+    await nodePeer.send(pod.ip, 7000, 5, 100);
+    await main.peer.receivedAtLeast(185);
+    await start();
+    await expect(185, 125, 'after a SIGTERM restart');
   },
 );
