@@ -150,6 +150,9 @@ test(
       trust: { podSockets?: { open: boolean; blindPods: string[] } };
     };
     assert.deepEqual(overview.trust.podSockets, { open: true, blindPods: [] });
+    // The page renders the same trust items (its script reads this document).
+    const page = await node.ns.exec('curl', ['-s', `http://127.0.0.1:${np.port}/`]);
+    assert.match(page, /podSockets/);
     assert.ok(!s.lines.some((l) => l.startsWith('netprobe_pod_blind_packets_total{') && l.includes(host.spec.name)));
     assert.ok(s.lines.includes('netprobe_pod_socket_view 1'));
     assert.equal(scraper.scrapes.filter((x) => x.status !== 200).length, 0, 'every scrape succeeded');
