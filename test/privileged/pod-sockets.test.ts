@@ -17,6 +17,8 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodNode, type Pod } from '../support/cni-pod.js';
 import { privateBpffs } from '../support/bpffs.js';
+import { Netns, vethBetween } from '../support/netns.js';
+import { installRedirectPeer, type RedirectPeer } from '../support/redirect-peer.js';
 import { startNetprobe } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
@@ -315,5 +317,90 @@ test(
     await main.peer.receivedAtLeast(185);
     await start();
     await expect(185, 125, 'after a SIGTERM restart');
+  },
+);
+
+test(
+  'Cilium-style redirect past the host veth: the pod socket view counts it exactly, the veth none, and the blind-spot counter names that pod only',
+  { timeout: 240_000 },
+  async (t) => {
+    const node = await PodNode.create();
+    const outside = await Netns.create('npout');
+    const containers: Container[] = [];
+    const peers: UdpPeer[] = [];
+    let redirect: RedirectPeer | undefined;
+    t.after(async () => {
+      await redirect?.stop();
+      for (const c of containers) await c.peer.stop();
+      for (const p of peers) await p.stop();
+      for (const c of containers) removeCgroup(c.dir);
+      await outside.delete();
+      await node.cleanup();
+    });
+    const np = await startNetprobe(
+      node.ns,
+      ['--source=ebpf', '--collector.pods', `--kubernetes.pod-logs-dir=${node.logsDir}`, '--collector.interval=500ms'],
+      { wrap: OWN_MOUNTS },
+    );
+    t.after(() => np.stop('SIGKILL'));
+    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
+    t.after(() => scraper.stop());
+
+    const redirected = await node.addPod({ namespace: 'edge', name: 'gw-1', shape: 'ptp' });
+    const routed = await node.addPod({ namespace: 'edge', name: 'api-2', shape: 'ptp' });
+    for (const pod of [redirected, routed]) await node.quietNeighbours(pod);
+    const target = await addContainer(node, redirected, 'gw', 7000, containers);
+    const other = await addContainer(node, routed, 'api', 7000, containers);
+    const nodePeer = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
+    peers.push(nodePeer);
+
+    // Both pods appear in both views first (through their veths), so the comparison has begun.
+    for (const pod of [redirected, routed]) await nodePeer.send(pod.ip, 7000, 10, 100);
+    const socketIn = (s: Scrape, pod: Pod) =>
+      socketValue(s, 'netprobe_pod_socket_packets_total', { namespace: 'edge', pod: pod.spec.name, direction: 'ingress' });
+    const vethOut = (s: Scrape, pod: Pod) =>
+      socketValue(s, 'netprobe_tc_packets_total', { interface: pod.hostVeth, pod: pod.spec.name, direction: 'egress' });
+    const blind = (s: Scrape, pod: Pod) => socketValue(s, 'netprobe_pod_blind_packets_total', { namespace: 'edge', pod: pod.spec.name });
+    await scraper.until(
+      (s) => ([redirected, routed].every((p) => socketIn(s, p) === 10 && blind(s, p) === 0) ? true : undefined),
+      30_000,
+      'both pods compared',
+    );
+    const before = await scraper.fresh();
+
+    // The uplink to an "outside" namespace; packets for the redirected pod go straight into it.
+    const uplink = await vethBetween(outside, node.ns);
+    await outside.ip(['route', 'add', `${redirected.ip}/32`, 'via', uplink.addrB]);
+    await outside.ip(['route', 'add', `${routed.ip}/32`, 'via', uplink.addrB]);
+    await node.ns.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+    redirect = await installRedirectPeer(node.ns, { uplink: uplink.b, podAddr: redirected.ip, hostVeth: redirected.hostVeth });
+    const sender = await UdpPeer.start({ netns: outside.name, cgroupDir: cgroupDirOf(process.pid), port: 7009 });
+    peers.push(sender);
+    await sender.send(redirected.ip, 7000, 700, 200);
+    await sender.send(routed.ip, 7000, 300, 200); // routed through the node and the veth
+    const got = await target.peer.receivedAtLeast(710);
+    const gotOther = await other.peer.receivedAtLeast(310);
+    assert.deepEqual([got.packets, gotOther.packets], [710, 310]);
+
+    await scraper
+      .until(
+        (s) => (socketIn(s, redirected) === 710 && socketIn(s, routed) === 310 && blind(s, redirected) === 700 ? true : undefined),
+        30_000,
+        'the redirected pod: 710 at its socket, 700 of them blind to its veth',
+      )
+      .catch(async (e: unknown) => {
+        const s = await scraper.fresh();
+        throw new Error(
+          `${String(e)}: socket ${socketIn(s, redirected)}/${socketIn(s, routed)} blind ${blind(s, redirected)}/${blind(s, routed)}`,
+        );
+      });
+    const s = await scraper.fresh();
+    assert.equal(vethOut(s, redirected), vethOut(before, redirected), "the redirected pod's host veth carried none of it");
+    assert.equal(vethOut(s, routed) - vethOut(before, routed), 300, "the routed pod's host veth carried its 300");
+    assert.ok(blind(s, routed) < Number(BLIND_FLOOR_PACKETS), `routed pod: ${blind(s, routed)} blind packets`);
+    const overview = JSON.parse(await node.ns.exec('curl', ['-s', `http://127.0.0.1:${np.port}/api/v1/overview`])) as {
+      trust: { podSockets?: { open: boolean; blindPods: string[] } };
+    };
+    assert.deepEqual(overview.trust.podSockets?.blindPods, ['edge/gw-1'], 'the trust panel names that pod and no other');
   },
 );
