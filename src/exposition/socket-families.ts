@@ -58,7 +58,7 @@ export const POD_SOCKET_VIEW = family(
 );
 
 export interface SocketExposition {
-  /** Whether the socket meter is open (false: only POD_SOCKET_VIEW 0 is written). */
+  /** Whether the socket meter is open (false: POD_SOCKET_VIEW 0, the other families declared without samples). */
   open: boolean;
   /** Labels include `container` (--collector.pods.containers). */
   containers: boolean;
@@ -93,7 +93,7 @@ export function writePacketsAndBytes<T extends { ingress: PacketsBytes; egress: 
 export function writeSocketFamilies(w: ExpositionWriter, s: SocketExposition): void {
   w.family(POD_SOCKET_VIEW.name, POD_SOCKET_VIEW.type, POD_SOCKET_VIEW.help);
   w.sample(POD_SOCKET_VIEW.name, '', s.open ? 1 : 0);
-  if (!s.open) return;
+  // Without the view the families are still declared (no samples): dashboards and rules find them.
   const podLabels = (p: PodSocketSample): Array<[string, string]> => [
     ...(s.containers ? [['container', p.container] as [string, string]] : []),
     ['namespace', p.namespace],
