@@ -19,6 +19,7 @@ import { libbpf } from '../../src/sys/libbpf.js';
 import type { SocketCounterRow } from '../../src/source/socket-counter-source.js';
 import { Netns, twoHosts, uniqueTag, vethBetween } from '../support/netns.js';
 import { installRedirectPeer } from '../support/redirect-peer.js';
+import { Agent } from '../support/ebpf-agent-driver.js';
 import { quietIpv6 } from '../support/traffic.js';
 import { privateBpffs } from '../support/bpffs.js';
 import { fixturePath } from '../support/repo-paths.js';
@@ -255,8 +256,26 @@ test('Cilium-style redirect past the host veth: the pod cgroup counts what its s
   t.after(() => cg.remove());
   const meter = await openSocketMeter({});
   t.after(() => meter.close());
+  // netprobe's TC counters in the node namespace, then the redirect attached in front of them.
+  const agent = Agent.start(node, []);
+  t.after(() => agent.stop());
+  await agent.ready();
   const redirect = await installRedirectPeer(node, { uplink: uplink.b, podAddr: `${subnet}.2`, hostVeth });
   t.after(() => redirect.stop());
+  const uplinkIndex = await node.ifindex(uplink.b);
+  const preceding = (await agent.request('preceding', 'preceding')).rows as Array<{
+    ifindex: number;
+    direction: string;
+    position: number;
+    progId: number;
+    progName: string;
+  }>;
+  assert.deepEqual(
+    preceding.map((r) => [r.ifindex, r.direction, r.position, r.progName]),
+    [[uplinkIndex, 'ingress', 0, 'redirect_peer']],
+    'the redirect runs before netprobe on the uplink ingress, nowhere else',
+  );
+  assert.ok(preceding[0] && preceding[0].progId > 0);
 
   const before = await node.linkStats(hostVeth);
   const rx = udpReceive(pod, cg, `${subnet}.2`, 44_000, 700);
