@@ -35,6 +35,7 @@ import { readProcessMetrics } from '../exposition/process-metrics.js';
 import { decodeCarriedState, encodeCarriedState } from '../collector/carry-over-record.js';
 import type { SocketCounterSource } from '../source/socket-counter-source.js';
 import { SocketView } from './socket-view.js';
+import { PrecedingProgramsReader } from './preceding-programs-reader.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
 const INTERFACE_CHANGE_DEBOUNCE_MS = 100;
@@ -95,6 +96,8 @@ export class Exporter {
   private carryOverFailed = false;
   /** The pod-side view (`--collector.pods` with the socket meter open). */
   private readonly socketView: SocketView | undefined;
+  /** With the socket view: which TC programs run before netprobe's (read every so often). */
+  private readonly preceding: PrecedingProgramsReader | undefined;
 
   /**
    * @param source where the counters come from (`EbpfManager`, `NetdevSource`); the caller closes it.
@@ -130,6 +133,7 @@ export class Exporter {
         logsDir: effective.pods.logsDir,
         logger: this.logger,
       });
+    if (this.socketView) this.preceding = new PrecedingProgramsReader(this.logger);
     this.history = new RateHistory({ intervalMs: effective.collectInterval });
     this.loop = new CollectionLoop({
       intervalMs: effective.collectInterval,
@@ -342,7 +346,8 @@ export class Exporter {
     // The sockets first: a packet a socket received was then already past its veth (blind-spots.ts).
     this.socketView?.collect();
     const outcome = this.collector.collect();
-    const sockets = this.config.pods.enabled ? this.socketView?.exposition(outcome.ok ? outcome.samples : undefined) : undefined;
+    const viewed = this.config.pods.enabled ? this.socketView?.exposition(outcome.ok ? outcome.samples : undefined) : undefined;
+    const sockets = viewed && this.preceding ? { ...viewed, preceding: this.preceding.read(this.samples) } : viewed;
     this.collections++;
     this.record(outcome);
     const lastSuccessMs = outcome.ok ? outcome.wallTimeMs : this.lastSuccessWall?.getTime();

@@ -57,6 +57,21 @@ export const POD_SOCKET_VIEW = family(
   "Whether pods' traffic is also counted at their sockets (1), or only at their host-side veths (0: per-pod totals may be incomplete; see the log)",
 );
 
+export const TC_PRECEDING_PROGRAM_INFO = family(
+  'netprobe_tc_preceding_program_info',
+  'gauge',
+  "A TC program that runs before netprobe's on an interface's hook (it may redirect or drop packets netprobe's TC counters then never see, e.g. Cilium's bpf_redirect_peer); always 1",
+);
+
+export interface PrecedingProgramSample {
+  interface: string;
+  ifindex: number;
+  direction: string;
+  position: number;
+  progId: number;
+  progName: string;
+}
+
 export interface SocketExposition {
   /** Whether the socket meter is open (false: POD_SOCKET_VIEW 0, the other families declared without samples). */
   open: boolean;
@@ -66,6 +81,8 @@ export interface SocketExposition {
   namespaces: ReadonlyArray<{ namespace: string; ingress: PacketsBytes; egress: PacketsBytes }>;
   unattributed: ReadonlyArray<{ reason: UnattributedReason; ingress: PacketsBytes; egress: PacketsBytes }>;
   blind: readonly BlindSpotSample[];
+  /** TC programs before netprobe's, per interface and hook (read every so often). */
+  preceding?: readonly PrecedingProgramSample[];
 }
 
 /**
@@ -113,5 +130,19 @@ export function writeSocketFamilies(w: ExpositionWriter, s: SocketExposition): v
         ['pod', b.pod],
       ]),
       b.packets,
+    );
+  w.family(TC_PRECEDING_PROGRAM_INFO.name, TC_PRECEDING_PROGRAM_INFO.type, TC_PRECEDING_PROGRAM_INFO.help);
+  for (const p of s.preceding ?? [])
+    w.sample(
+      TC_PRECEDING_PROGRAM_INFO.name,
+      formatLabels([
+        ['direction', p.direction],
+        ['ifindex', String(p.ifindex)],
+        ['interface', p.interface],
+        ['position', String(p.position)],
+        ['prog_id', String(p.progId)],
+        ['prog_name', p.progName],
+      ]),
+      1,
     );
 }
