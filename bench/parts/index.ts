@@ -9,10 +9,12 @@ import { memoryPart } from './memory.js';
 import { overviewPart } from './overview.js';
 import { podLabelPart } from './pod-label.js';
 import { scrapePart } from './scrape.js';
+import { socketCostPart } from './socket-cost.js';
 import { throughputPart } from './throughput.js';
 
 export const PARTS: BenchPart[] = [
   costPart,
+  socketCostPart,
   throughputPart,
   collectionPart,
   scrapePart,

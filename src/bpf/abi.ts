@@ -107,7 +107,7 @@ const TWO_POW_32 = 0x1_0000_0000;
  * counter per collection, and per-CPU bigint additions were most of the
  * collection's JavaScript time.
  */
-function sumU64Column(buf: Buffer, at: number, count: number, stride: number): bigint {
+export function sumU64Column(buf: Buffer, at: number, count: number, stride: number): bigint {
   let lo = 0;
   let hi = 0;
   for (let i = 0, p = at; i < count; i++, p += stride) {

@@ -40,6 +40,7 @@ import { AbiMismatchError, BpfCallError, StateError, TcxUnsupportedError } from 
 import { isPermissionErrno } from '../sys/errno.js';
 import { chooseAttachMode } from './feature-probe.js';
 import { programId } from './prog-info.js';
+import { readPrecedingPrograms, type PrecedingProgram } from './preceding-programs.js';
 import { TcxAttacher } from './tcx-attacher.js';
 
 /** Options of `new EbpfManager(opts)`; every field is optional. */
@@ -341,6 +342,14 @@ export class EbpfManager implements CounterSource {
   }
 
   /** Calls `listener` after interfaces were attached, detached or renamed. Returns the unsubscribe function. */
+  /** Per counted interface and hook, the TC programs that run before netprobe's (tcx chain, then clsact filters). */
+  readPrecedingPrograms(): PrecedingProgram[] {
+    return readPrecedingPrograms(
+      this.interfaces().map((i) => i.ifindex),
+      (name) => (OUR_PROGRAMS as readonly string[]).includes(name),
+    );
+  }
+
   onInterfacesChanged(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

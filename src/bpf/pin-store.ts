@@ -263,19 +263,22 @@ export class PinStore {
   }
 }
 
-const KNOWN = {
+const KNOWN: Readonly<Record<string, RegExp>> = {
   maps: /^np_[a-z_]+$/,
   progs: /^netprobe_tc_(in|eg)$/,
   links: /^\d+-(ingress|egress)$/,
-} as const;
+};
 
-/** Removes netprobe's pins in `dir` (a netprobe or temporary directory); returns what it left. */
-export function removeKnown(dir: string): string[] {
+/**
+ * Removes netprobe's pins in `dir` (a netprobe or temporary directory); returns what it left.
+ * `known`: subdirectory → the pin names netprobe puts there (another unit's layout, e.g. the socket meter's).
+ */
+export function removeKnown(dir: string, known: Readonly<Record<string, RegExp>> = KNOWN): string[] {
   const left: string[] = [];
   for (const name of safeReaddir(dir)) {
     const path = join(dir, name);
     if (name === MANIFEST) continue;
-    const pattern = KNOWN[name as keyof typeof KNOWN] as RegExp | undefined;
+    const pattern = Object.hasOwn(known, name) ? known[name] : undefined;
     if (!pattern || !lstatSync(path).isDirectory()) {
       left.push(path);
       continue;

@@ -4,6 +4,8 @@
  * cut off after a bound so a DaemonSet rollout never waits on us.
  */
 import { openCounterSource, removePinnedCounters } from '../exporter/select-source.js';
+import { openPodSocketMeter } from '../exporter/select-socket-meter.js';
+import type { SocketCounterSource } from '../source/socket-counter-source.js';
 import type { CounterSource } from '../source/counter-source.js';
 import type { ExporterConfig } from '../config/exporter-config.js';
 import type { Settings } from '../config/schema.js';
@@ -35,11 +37,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
   void stopRequested.then(() => stopping.abort());
   let source: CounterSource | undefined;
   let exporter: Exporter | undefined;
+  let socketMeter: SocketCounterSource | undefined;
   // Fatal errors outside any await below (a throwing timer, a rejected
   // promise nobody awaited) still detach before exiting.
   const onFatal = (error: unknown): void => {
     logFailure(logger, 'fatal error', error);
-    void shutDown(exporter, source, logger).finally(() => process.exit(1));
+    void shutDown(exporter, [socketMeter, source], logger).finally(() => process.exit(1));
   };
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
@@ -55,14 +58,27 @@ export async function serve(opts: ServeOptions): Promise<number> {
       objectFile: settings.objectFile,
       logger,
     });
-    exporter = new Exporter(source, opts.exporterConfig, { logger, version: opts.version });
+    const pods = await openPodSocketMeter({
+      podsEnabled: opts.exporterConfig.pods.enabled,
+      source,
+      pinPath: settings.pinPath,
+      kubeletCgroupRoot: opts.exporterConfig.pods.cgroupRoot,
+      logger,
+    });
+    socketMeter = pods.meter;
+    exporter = new Exporter(source, opts.exporterConfig, {
+      logger,
+      version: opts.version,
+      socketMeter,
+      socketMeterProblem: pods.problem,
+    });
     // start() logs where it listens, the source and the attach mode.
     await exporter.start();
     applyCapabilitiesKeep(settings.capabilitiesKeep, logger, { attachMode: source.attachMode });
     opts.onStarted?.();
   } catch (error) {
     logFailure(logger, 'cannot start', error);
-    await shutDown(exporter, source, logger);
+    await shutDown(exporter, [socketMeter, source], logger);
     return 1;
   }
   const signal = await stopRequested;
@@ -71,7 +87,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     { signal },
     source?.carryOver ? 'stopping: closing the server; the pinned programs keep counting' : 'stopping: closing the server and detaching',
   );
-  return shutDown(exporter, source, logger);
+  return shutDown(exporter, [socketMeter, source], logger);
 }
 
 /** `--ebpf.cleanup`: removes netprobe's pinned state; 0 when nothing of netprobe's is left. */
@@ -85,8 +101,12 @@ async function cleanUpPinned(pinPath: string, pinLockTimeoutMs: number, logger: 
   }
 }
 
-/** Stops serving and closes the source, within `SHUTDOWN_BOUND_MS`. Resolves to the exit status. */
-async function shutDown(exporter: Exporter | undefined, source: CounterSource | undefined, logger: Logger): Promise<number> {
+/** Stops serving and closes the sources (socket meter, then counters), within `SHUTDOWN_BOUND_MS`. Resolves to the exit status. */
+async function shutDown(
+  exporter: Exporter | undefined,
+  sources: ReadonlyArray<CounterSource | SocketCounterSource | undefined>,
+  logger: Logger,
+): Promise<number> {
   const bound = setTimeout(() => {
     logger.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown did not finish in time; exiting anyway');
     process.exit(1);
@@ -99,12 +119,13 @@ async function shutDown(exporter: Exporter | undefined, source: CounterSource | 
     logFailure(logger, 'stopping the server', error);
     status = 1;
   }
-  try {
-    await source?.close();
-  } catch (error) {
-    logFailure(logger, 'closing the counter source', error);
-    status = 1;
-  }
+  for (const source of sources)
+    try {
+      await source?.close();
+    } catch (error) {
+      logFailure(logger, 'closing the counter source', error);
+      status = 1;
+    }
   clearTimeout(bound);
   return status;
 }

@@ -36,6 +36,8 @@ export interface PodsConfig {
    * systemd slice chain (docs/deployment.md).
    */
   cgroupRoot: string;
+  /** Split the pod socket families by container (`--collector.pods.containers`). */
+  containers: boolean;
 }
 
 /** The seed's ExporterConfig. Durations in milliseconds. */
@@ -76,6 +78,7 @@ export const DEFAULT_PODS_CONFIG: Readonly<PodsConfig> = Object.freeze({
   logsDir: '/var/log/pods',
   perInterface: true,
   cgroupRoot: '/',
+  containers: false,
 });
 
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({

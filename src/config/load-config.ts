@@ -107,6 +107,7 @@ export function toExporterConfig(settings: Settings): ExporterConfig {
       logsDir: settings.podLogsDir,
       perInterface: settings.podsPerInterface,
       cgroupRoot: settings.kubeletCgroupRoot,
+      containers: settings.podsContainers,
     },
     departedRetention: settings.departedRetention,
   });

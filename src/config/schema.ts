@@ -215,6 +215,13 @@ export const CONFIG_SCHEMA = {
     default: DEFAULT_EXPORTER_CONFIG.pods.perInterface,
     help: 'With --collector.pods: also export per-interface series of pod interfaces; false exports only the namespace totals for them.',
   }),
+  podsContainers: setting({
+    flag: 'collector.pods.containers',
+    file: 'pods.containers',
+    kind: booleanKind,
+    default: DEFAULT_EXPORTER_CONFIG.pods.containers,
+    help: 'With --collector.pods and the ebpf source: split the pod socket families (netprobe_pod_socket_*) by container; there are then no pod-level series beside the container ones. Off by default for cardinality.',
+  }),
   departedRetention: setting({
     flag: 'collector.departed-retention',
     file: 'departedRetention',

@@ -79,6 +79,12 @@ export const ERROR_CATALOGUE = {
       "pinned state of a netprobe version whose counters this version cannot read, or something that is not netprobe's, sits under the pin path; it was left alone",
     hint: "run that version's --ebpf.cleanup, or delete it by hand after checking it with bpftool",
   },
+  NP_ERR_NO_CGROUP2: {
+    summary: 'the socket meter (per-pod socket counts) needs the cgroup v2 hierarchy, and no cgroup2 mount of its root was found',
+    hint:
+      'mount the host cgroup2 filesystem into the container (hostPath /sys/fs/cgroup, read-only is enough; /sys/fs/cgroup/unified on hybrid nodes); ' +
+      'nodes whose pods live only in cgroup v1 cannot be metered this way: the host-veth view still counts',
+  },
   NP_ERR_BAD_OPTION: {
     summary: 'an EbpfManager option is out of range (library API)',
     hint: 'fix the option named above',

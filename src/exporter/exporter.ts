@@ -35,6 +35,9 @@ import { readProcessMetrics } from '../exposition/process-metrics.js';
 import { decodeCarriedState, encodeCarriedState } from '../collector/carry-over-record.js';
 import { InterfaceRoleWatcher } from '../net/interface-role-watcher.js';
 import { currentRole, type InterfaceRole } from '../net/interface-role.js';
+import type { SocketCounterSource } from '../source/socket-counter-source.js';
+import { SocketView } from './socket-view.js';
+import { PrecedingProgramsReader } from './preceding-programs-reader.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
 const INTERFACE_CHANGE_DEBOUNCE_MS = 100;
@@ -56,6 +59,10 @@ export interface ExporterOptions {
    * with `config.uplinks`). Tests of fake sources pass their own.
    */
   roles?: () => ReadonlyMap<number, InterfaceRole>;
+  /** With `pods.enabled`: the socket meter (the pod-side view); the caller opens and closes it. */
+  socketMeter?: SocketCounterSource;
+  /** With `pods.enabled` and no socket meter: why (shown on `/`). */
+  socketMeterProblem?: string;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopped';
@@ -99,6 +106,10 @@ export class Exporter {
   /** The carry-over record last written (skips writing the same bytes again). */
   private carriedBytes: Uint8Array | undefined;
   private carryOverFailed = false;
+  /** The pod-side view (`--collector.pods` with the socket meter open). */
+  private readonly socketView: SocketView | undefined;
+  /** With the socket view: which TC programs run before netprobe's (read every so often). */
+  private readonly preceding: PrecedingProgramsReader | undefined;
 
   /**
    * @param source where the counters come from (`EbpfManager`, `NetdevSource`); the caller closes it.
@@ -127,6 +138,15 @@ export class Exporter {
       undefined,
       effective.pods.enabled ? (ifindex, name) => this.pods?.podOf(ifindex, name) : undefined,
     );
+    if (effective.pods.enabled && opts.socketMeter)
+      this.socketView = new SocketView(opts.socketMeter, {
+        containers: effective.pods.containers,
+        departedRetentionMs: effective.departedRetention,
+        logsDir: effective.pods.logsDir,
+        cgroupRoot: effective.pods.cgroupRoot,
+        logger: this.logger,
+      });
+    if (this.socketView) this.preceding = new PrecedingProgramsReader(this.logger);
     this.history = new RateHistory({ intervalMs: effective.collectInterval });
     this.loop = new CollectionLoop({
       intervalMs: effective.collectInterval,
@@ -172,6 +192,7 @@ export class Exporter {
       this.startPodResolver();
       this.startRoleWatcher();
       this.restoreCarryOver();
+      this.socketView?.restore();
       await this.collectAndPublish();
       if (this.stopRequested()) return;
       const web = await this.webServerOptions();
@@ -375,8 +396,12 @@ export class Exporter {
   }
 
   private async collectAndPublish(): Promise<void> {
+    // The sockets first: a packet a socket received was then already past its veth (blind-spots.ts).
+    this.socketView?.collect();
     const outcome = this.collector.collect();
     this.roles = this.readRoles();
+    const viewed = this.config.pods.enabled ? this.socketView?.exposition(outcome.ok ? outcome.samples : undefined) : undefined;
+    const sockets = viewed && this.preceding ? { ...viewed, preceding: this.preceding.read(this.samples) } : viewed;
     this.collections++;
     this.record(outcome);
     const lastSuccessMs = outcome.ok ? outcome.wallTimeMs : this.lastSuccessWall?.getTime();
@@ -401,6 +426,9 @@ export class Exporter {
             unresolved: this.pods?.unresolved() ?? Object.fromEntries(UNRESOLVED_REASONS.map((r) => [r, 0])),
           }
         : undefined,
+      sockets: this.config.pods.enabled
+        ? (sockets ?? { open: false, containers: false, pods: [], namespaces: [], unattributed: [], blind: [] })
+        : undefined,
     };
     try {
       this.snapshot = await buildExpositionSnapshot(input, this.labelCache);
@@ -424,6 +452,7 @@ export class Exporter {
     }
     this.publishOverview(outcome);
     if (outcome.ok) this.saveCarryOver();
+    this.socketView?.save();
   }
 
   /**
@@ -457,6 +486,17 @@ export class Exporter {
         lastError: this.lastError ?? null,
         lastCollection: this.lastSuccessWall?.getTime() ?? null,
         series: this.snapshot?.series ?? 0,
+        ...(this.config.pods.enabled
+          ? {
+              podSockets: this.socketView
+                ? this.socketView.trust()
+                : {
+                    open: false,
+                    problem: this.opts.socketMeterProblem ?? 'the socket meter needs the ebpf source',
+                    blindPods: [],
+                  },
+            }
+          : {}),
       },
     };
     this.overview = undefined;

@@ -9,6 +9,7 @@ import { ExpositionWriter, formatLabels, type RenderedFormats } from './expositi
 import { InterfaceLabelCache } from './interface-labels.js';
 import * as F from './metric-families.js';
 import { writeProcessMetrics, type ProcessFamily } from './process-metrics.js';
+import { writePacketsAndBytes, writeSocketFamilies, type SocketExposition } from './socket-families.js';
 
 export interface ExpositionInput {
   /** Exported interfaces; empty after a failed collection (no stale data served as fresh). */
@@ -32,6 +33,8 @@ export interface ExpositionInput {
   pods?: PodExposition;
   /** Every interface's kind and role by ifindex (`netprobe_interface_info`); absent or empty = no info series. */
   roles?: ReadonlyMap<number, InterfaceRole>;
+  /** Present with --collector.pods on the ebpf source: the pod-side (socket) view. */
+  sockets?: SocketExposition;
 }
 
 export interface PodExposition {
@@ -105,6 +108,7 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
     single(w, def, input.sourceStats[key]!);
   }
   if (pods) writePodFamilies(w, samples, pods);
+  if (input.sockets) writeSocketFamilies(w, input.sockets);
   w.family(F.BUILD_INFO.name, F.BUILD_INFO.type, F.BUILD_INFO.help);
   w.sample(
     F.BUILD_INFO.name,
@@ -136,22 +140,7 @@ function writePodFamilies(w: ExpositionWriter, samples: readonly InterfaceSample
       1,
     );
   }
-  for (const [def, pick] of [
-    [F.NAMESPACE_PACKETS_TOTAL, (t: { packets: bigint }) => t.packets],
-    [F.NAMESPACE_BYTES_TOTAL, (t: { bytes: bigint }) => t.bytes],
-  ] as const) {
-    w.family(def.name, def.type, def.help);
-    for (const n of pods.namespaces)
-      for (const d of ['ingress', 'egress'] as const)
-        w.sample(
-          def.name,
-          formatLabels([
-            ['direction', d],
-            ['namespace', n.namespace],
-          ]),
-          pick(n[d]),
-        );
-  }
+  writePacketsAndBytes(w, F.NAMESPACE_PACKETS_TOTAL, F.NAMESPACE_BYTES_TOTAL, pods.namespaces, (n) => [['namespace', n.namespace]]);
   w.family(F.POD_INTERFACES_UNRESOLVED.name, F.POD_INTERFACES_UNRESOLVED.type, F.POD_INTERFACES_UNRESOLVED.help);
   for (const reason of Object.keys(pods.unresolved).sort())
     w.sample(F.POD_INTERFACES_UNRESOLVED.name, formatLabels([['reason', reason]]), pods.unresolved[reason]!);

@@ -54,6 +54,18 @@ export interface OverviewTrust {
   lastCollection: number | null;
   /** Samples in the current /metrics exposition. */
   series: number;
+  /** With pod attribution on: whether pods are also counted at their sockets, and where the veth view is blind. */
+  podSockets?: OverviewPodSockets;
+}
+
+export interface OverviewPodSockets {
+  /** The socket meter is open (false: per-pod totals may be incomplete; `problem` says why). */
+  open: boolean;
+  problem?: string;
+  /** `namespace/pod` of pods whose sockets received packets their host veth never carried. */
+  blindPods: string[];
+  /** Per interface, TC programs that run before netprobe's (they may redirect packets past it). */
+  precedingPrograms?: Array<{ interface: string; ifindex: number; direction: string; position: number; id: number; name: string }>;
 }
 
 export interface OverviewHistory {

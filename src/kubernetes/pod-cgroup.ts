@@ -101,7 +101,7 @@ function sliceChainEnd(segments: readonly string[], from: number): number | unde
 }
 
 /** `hierarchy-id:controllers` → path, for each line of a /proc/<pid>/cgroup text. */
-function cgroupLines(text: string): Map<string, string> {
+export function cgroupLines(text: string): Map<string, string> {
   const lines = new Map<string, string>();
   for (const line of text.split('\n')) {
     // `hierarchy-id:controllers:path`; the path may itself contain ':'.

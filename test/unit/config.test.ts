@@ -55,6 +55,7 @@ pods:
   logsDir: /host/var/log/pods
   perInterface: false
   cgroupRoot: /kubelet
+  containers: true
 departedRetention: 30s
 ebpf:
   attachMode: tc
@@ -85,7 +86,7 @@ test('a config file sets every setting it names', () => {
     uplinks: ['bond0', 'eth*'],
     enableActiveOnly: true,
     logLevel: 'debug',
-    pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false, cgroupRoot: '/kubelet' },
+    pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false, cgroupRoot: '/kubelet', containers: true },
     departedRetention: 30_000,
   });
   assert.deepEqual(

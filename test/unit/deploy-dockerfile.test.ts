@@ -126,6 +126,7 @@ test('the runtime image has libbpf1, no compiler, and the compiled BPF object', 
     ['/src/dist', 'dist'],
     ['/src/package.json', 'package.json'],
     ['/src/bpf/netprobe.bpf.o', 'bpf/netprobe.bpf.o'],
+    ['/src/bpf/socket-meter.bpf.o', 'bpf/socket-meter.bpf.o'],
   ];
   for (const [src, dest] of expected) {
     assert.ok(

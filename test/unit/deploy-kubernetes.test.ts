@@ -157,6 +157,9 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
   assert.deepEqual(pod.volumes, [
     { name: 'state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     { name: 'pod-logs', hostPath: { path: '/var/log/pods', type: 'Directory' } },
+    // The container log links (their names name containers) and the host's cgroup v2 tree (the socket meter).
+    { name: 'container-logs', hostPath: { path: '/var/log/containers', type: 'Directory' } },
+    { name: 'cgroup2', hostPath: { path: '/sys/fs/cgroup', type: 'Directory' } },
     // The host's bpffs, for --ebpf.pin-path (counting survives restarts and upgrades).
     { name: 'bpffs', hostPath: { path: '/sys/fs/bpf', type: 'Directory' } },
   ]);
@@ -175,9 +178,11 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
     [
       { name: 'state', mountPath: DEFAULT_STATE_DIR },
       { name: 'pod-logs', mountPath: '/var/log/pods', readOnly: true },
+      { name: 'container-logs', mountPath: '/var/log/containers', readOnly: true },
+      { name: 'cgroup2', mountPath: '/sys/fs/cgroup', readOnly: true },
       { name: 'bpffs', mountPath: '/sys/fs/bpf', mountPropagation: 'HostToContainer' },
     ],
-    'state where the loader writes; the pod log directory read-only',
+    'state where the loader writes; the log directories and the cgroup tree read-only',
   );
 
   for (const kind of ['requests', 'limits'] as const) {

@@ -110,6 +110,24 @@
       ],
       ['Series', count(t.series), 'ok', 'samples in /metrics'],
     ];
+    // With pod attribution: the pod-side (socket) view, and pods whose host veth misses their traffic.
+    if (t.podSockets) {
+      var ps = t.podSockets;
+      items.push([
+        'Pod sockets',
+        ps.open ? (ps.problem ? 'read failing' : 'counted') : 'off',
+        ps.open && !ps.problem ? 'ok' : 'warn',
+        ps.open
+          ? ps.problem || 'pods are also counted at their sockets, on any datapath'
+          : 'per-pod totals may be incomplete (host veths only): ' + (ps.problem || ''),
+      ]);
+      items.push([
+        'Veth blind spots',
+        ps.blindPods.length === 0 ? 'none' : ps.blindPods.join(', '),
+        ps.blindPods.length === 0 ? 'ok' : 'warn',
+        'pods whose sockets received traffic their host veth never carried (>100 packets in 10 min): use netprobe_pod_socket_* for them',
+      ]);
+    }
     if (!lastFetchOk)
       items.unshift(['Page', 'cannot refresh: ' + lastFetchError, 'bad', 'the numbers below are from the last successful refresh']);
     return items;

@@ -1,0 +1,167 @@
+/**
+ * The pod-side view as the exporter runs it: the socket meter, the cgroup
+ * tree and log directories that name its cgroups, the state kept across
+ * collections and (with pins) across restarts, and what `/` and /metrics
+ * show of it. Failures are logged once per distinct message; the host-veth
+ * view goes on regardless.
+ */
+import type { Logger } from 'pino';
+import type { BlindSpotSample } from '../collector/blind-spots.js';
+import type { InterfaceSample } from '../collector/interface-sample.js';
+import { SocketCollector, type SocketOutcome } from '../collector/socket-collector.js';
+import { decodeSocketState, encodeSocketState } from '../collector/socket-carry-over-record.js';
+import { podBucketKey } from '../collector/socket-state.js';
+import type { OverviewPodSockets } from '../exposition/overview-document.js';
+import type { SocketExposition } from '../exposition/socket-families.js';
+import { cgroupLines } from '../kubernetes/pod-cgroup.js';
+import { cgroupText } from '../kubernetes/proc-pods.js';
+import { SocketCgroups } from '../kubernetes/socket-cgroups.js';
+import type { SocketCounterSource } from '../source/socket-counter-source.js';
+
+/**
+ * A pod is named on `/` (and alerted on, deploy/prometheus) when its blind
+ * counter grew by more than this within BLIND_WINDOW_MS: the floor absorbs
+ * the measured read-timing noise of routed and bridged pods (packets between
+ * the veth and the socket across a collection; docs/metrics.md).
+ */
+export const BLIND_FLOOR_PACKETS = 100n;
+export const BLIND_WINDOW_MS = 10 * 60_000;
+
+/** How long a pod cgroup waits for its names (the kubelet writes the log directory and link as the container starts). */
+const NAMES_GRACE_MS = 30_000;
+
+export interface SocketViewOptions {
+  containers: boolean;
+  departedRetentionMs: number;
+  logsDir: string;
+  /** The kubelet's --cgroup-root (`--kubernetes.cgroup-root`). */
+  cgroupRoot: string;
+  logger: Logger;
+}
+
+export class SocketView {
+  private readonly collector: SocketCollector;
+  private last: SocketOutcome | undefined;
+  private blind: BlindSpotSample[] = [];
+  /** Per pod UID: (wall ms, blind packets) of recent collections, oldest first, for the trust panel's window. */
+  private readonly blindHistory = new Map<string, Array<[number, bigint]>>();
+  private lastError: string | undefined;
+  private savedBytes: Uint8Array | undefined;
+  private saveFailed = false;
+
+  constructor(
+    private readonly meter: SocketCounterSource,
+    private readonly opts: SocketViewOptions,
+  ) {
+    const own = cgroupLines(cgroupText(process.pid)).get('0:');
+    const cgroups = new SocketCgroups({
+      cgroupRoot: meter.cgroupRoot,
+      logsDir: opts.logsDir,
+      anchors: { cgroupRoot: opts.cgroupRoot, own },
+      logger: opts.logger,
+    });
+    this.collector = new SocketCollector(
+      meter,
+      { containers: opts.containers, departedRetentionMs: opts.departedRetentionMs, namesGraceMs: NAMES_GRACE_MS },
+      cgroups,
+    );
+  }
+
+  /** Continues the previous run's pod-side totals (with pins). */
+  restore(): void {
+    const bytes = this.meter.carryOver?.read();
+    if (!bytes) return;
+    try {
+      const carried = decodeSocketState(bytes, podBucketKey);
+      this.collector.restore(carried);
+      this.savedBytes = bytes;
+      this.opts.logger.info(
+        { cgroups: carried.cgroups.length, buckets: carried.buckets.length },
+        'continuing the pod socket totals of the previous run',
+      );
+    } catch (error) {
+      this.opts.logger.warn(
+        { err: error },
+        `the carried-over pod socket state cannot be used (${error instanceof Error ? error.message : String(error)}): pod socket totals start again`,
+      );
+    }
+  }
+
+  collect(): void {
+    this.last = this.collector.collect();
+    if (this.last.ok) {
+      if (this.lastError) this.opts.logger.info('pod socket counters are read again');
+      this.lastError = undefined;
+      return;
+    }
+    const message = this.last.error instanceof Error ? this.last.error.message : String(this.last.error);
+    if (message !== this.lastError) this.opts.logger.error({ err: this.last.error }, 'reading the pod socket counters failed');
+    this.lastError = message;
+  }
+
+  /** The families for this collection; `interfaces` are its host-veth samples (undefined when that read failed). */
+  exposition(interfaces: readonly InterfaceSample[] | undefined): SocketExposition {
+    const last = this.last;
+    if (!last?.ok) return { open: true, containers: this.opts.containers, pods: [], namespaces: [], unattributed: [], blind: [] };
+    if (interfaces) {
+      this.blind = this.collector.compare(interfaces);
+      this.recordBlind(Date.now());
+    }
+    return {
+      open: true,
+      containers: this.opts.containers,
+      pods: last.pods,
+      namespaces: last.namespaces,
+      unattributed: last.unattributed,
+      blind: this.blind,
+    };
+  }
+
+  trust(): OverviewPodSockets {
+    return {
+      open: true,
+      ...(this.lastError ? { problem: `reading the socket counters failed: ${this.lastError}` } : {}),
+      blindPods: this.blind
+        .filter((b) => {
+          const oldest = this.blindHistory.get(b.uid)?.[0];
+          return oldest !== undefined && b.packets - oldest[1] > BLIND_FLOOR_PACKETS;
+        })
+        .map((b) => `${b.namespace}/${b.pod}`),
+    };
+  }
+
+  private recordBlind(nowMs: number): void {
+    const live = new Set<string>();
+    for (const b of this.blind) {
+      live.add(b.uid);
+      let h = this.blindHistory.get(b.uid);
+      if (!h) this.blindHistory.set(b.uid, (h = []));
+      h.push([nowMs, b.packets]);
+      while (h.length > 1 && nowMs - h[1]![0] >= BLIND_WINDOW_MS) h.shift();
+    }
+    for (const uid of [...this.blindHistory.keys()]) if (!live.has(uid)) this.blindHistory.delete(uid);
+  }
+
+  /** Writes what the next run continues from (with pins); a failure is logged once. */
+  save(): void {
+    const store = this.meter.carryOver;
+    const carried = store && this.last?.ok ? this.collector.carried() : undefined;
+    if (!store || !carried) return;
+    const bytes = encodeSocketState(carried);
+    if (this.savedBytes && Buffer.compare(bytes, this.savedBytes) === 0) return;
+    try {
+      if (bytes.length > store.capacity)
+        throw new Error(`${carried.cgroups.length} socket cgroups need ${bytes.length} bytes; the record holds ${store.capacity}`);
+      store.write(bytes);
+      this.savedBytes = bytes;
+      this.saveFailed = false;
+    } catch (error) {
+      if (!this.saveFailed)
+        this.opts.logger.warn(
+          { err: error },
+          `cannot save the pod socket state for the next run (${error instanceof Error ? error.message : String(error)}): after a restart the pod socket totals would start again`,
+        );
+      this.saveFailed = true;
+    }
+  }
+}
