@@ -73,7 +73,7 @@ async function mapEntries(): Promise<{ slotOwners: number[]; overflowKeys: numbe
   return { slotOwners, overflowKeys: overflow.length };
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<number> {
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
   while (!(await check())) {
     if (Date.now() - started > timeoutMs) assert.fail(`timed out waiting for ${what}`);
@@ -130,11 +130,32 @@ test('churn under load: no failed scrape, exact survivors, nothing left behind, 
   }
 
   const load = await scrapers;
-  // Let a collection run after the last packets and deletions.
-  await new Promise((r) => setTimeout(r, 2500));
-  const body = await metrics();
-  const end = procStats(netprobe.pid);
-  const maps = await mapEntries();
+  // The end state, reached once a collection has run after the last packets and deletions: no deleted
+  // interface exported, no overflow key left, survivors equal the kernel's statistics, no fd more than at
+  // the start (transient netlink sockets come and go). Read until it holds or a generous deadline passes;
+  // the assertions below then say what was wrong.
+  const counted = async (body: string): Promise<boolean> => {
+    for (const s of survivors) {
+      const before = startStats.get(s.a)!;
+      const now = await a.linkStats(s.a);
+      const value = (direction: string): number | undefined =>
+        sampleValue(body, 'netprobe_tc_packets_total', { interface: s.a, direction });
+      if (value('ingress') !== now.rx.packets - before.rx.packets || value('egress') !== now.tx.packets - before.tx.packets) return false;
+    }
+    return true;
+  };
+  const deadline = Date.now() + 60_000;
+  let body = await metrics();
+  let end = procStats(netprobe.pid);
+  let maps = await mapEntries();
+  while (Date.now() < deadline) {
+    const deletedExported = labelSets(body, 'netprobe_tc_packets_total').some((l) => /^c\dx/.test(l['interface'] ?? ''));
+    if (!deletedExported && maps.overflowKeys === 0 && end.fds <= base.fds && (await counted(body))) break;
+    await new Promise((r) => setTimeout(r, 200));
+    body = await metrics();
+    end = procStats(netprobe.pid);
+    maps = await mapEntries();
+  }
   for (const s of samples)
     t.diagnostic(
       `wave ${s.wave}: ${2 * PAIRS_PER_WAVE} interfaces attached in ${s.attachMs} ms (${s.overflowSeen} overflow keys), fds ${s.fds}, RSS ${s.rssKb} kB`,
@@ -187,7 +208,7 @@ test('churn under load: no failed scrape, exact survivors, nothing left behind, 
     );
     assert.ok(nowStats.rx.packets - before.rx.packets >= WAVES * 300, `${s.a}: the traffic arrived`);
   }
-  assert.equal(end.fds, base.fds, `fds: ${base.fds} at start, ${end.fds} at the end`);
+  assert.ok(end.fds <= base.fds, `fds: ${base.fds} at start, ${end.fds} at the end`);
   // RSS flat across waves: the last wave may not sit far above the first.
   const first = samples[0]!.rssKb;
   assert.ok(end.rssKb < first + 32 * 1024, `RSS grew from ${first} kB (wave 0) to ${end.rssKb} kB`);
