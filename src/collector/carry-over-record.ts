@@ -124,14 +124,14 @@ function text(value: unknown, shape: RegExp, what: string): string {
 }
 
 /** A counter: a decimal string of a u64 (never negative, never above 2^64 - 1). */
-function counter(value: unknown): bigint {
+export function counter(value: unknown): bigint {
   if (typeof value !== 'string' || !/^\d{1,20}$/.test(value) || BigInt(value) > U64_MAX)
     throw new Error(`carry-over record: expected a count (a u64 in decimal), got ${preview(value)}`);
   return BigInt(value);
 }
 
 /** At most 80 characters of a bad value, so one log line stays one line. */
-function preview(value: unknown): string {
+export function preview(value: unknown): string {
   const s = JSON.stringify(value) ?? String(value);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }

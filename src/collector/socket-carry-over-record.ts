@@ -4,13 +4,22 @@
  * decimal strings, deflated. Buckets are listed once and cgroups refer to
  * them by position, so a node's few hundred container cgroups take a few KiB.
  * A record that does not decode is reported and ignored (the pod-side totals
- * start again; nothing else is affected).
+ * start again; nothing else is affected). The record comes from a pinned map
+ * anybody with CAP_BPF can write: its inflated size is bounded and every
+ * field checked, so a bad one costs milliseconds, not a crash loop.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { counter as count, preview } from './carry-over-record.js';
 import type { CarriedSocketState, UnattributedReason } from './socket-state.js';
 import { UNATTRIBUTED_REASONS } from './socket-state.js';
 
 const RECORD_VERSION = 1;
+/** Largest inflated record read: the socket meter's map holds 16,384 cgroups of ~150 JSON bytes each at most. */
+export const MAX_SOCKET_INFLATED_BYTES = 4 * 1024 * 1024;
+/** Most entries one list may hold (the socket meter's map capacity). */
+const MAX_SOCKET_ENTRIES = 16_384;
+/** Longest string field (a cgroup path; names are far shorter). */
+const MAX_TEXT = 4096;
 
 type Counts = CarriedSocketState['buckets'][number]['base'];
 type CountsJson = [string, string, string, string];
@@ -35,21 +44,29 @@ export function encodeSocketState(state: CarriedSocketState): Uint8Array {
     n: state.namespaces.map((n) => [n.namespace, countsJson(n)]),
     x: state.blind.map((b) => [b.uid, b.namespace, b.pod, String(b.packets)]),
   };
-  return deflateRawSync(JSON.stringify(json));
+  const text = JSON.stringify(json);
+  if (text.length > MAX_SOCKET_INFLATED_BYTES)
+    throw new Error(
+      `the pod socket carry-over record would inflate to ${text.length} bytes; a reader accepts ${MAX_SOCKET_INFLATED_BYTES}`,
+    );
+  return deflateRawSync(text);
 }
 
 /** Throws an Error saying what is wrong when `bytes` is not a record this version writes. */
 export function decodeSocketState(bytes: Uint8Array, podBucketKey: (uid: string, container: string) => string): CarriedSocketState {
   let json: { v?: unknown; b?: unknown; c?: unknown; n?: unknown; x?: unknown };
   try {
-    json = JSON.parse(inflateRawSync(bytes).toString('utf8')) as typeof json;
+    // maxOutputLength stops zlib at the bound instead of inflating a bomb to the end.
+    json = JSON.parse(inflateRawSync(bytes, { maxOutputLength: MAX_SOCKET_INFLATED_BYTES }).toString('utf8')) as typeof json;
   } catch (e) {
     throw new Error(`not a pod socket carry-over record (${(e as Error).message})`, { cause: e });
   }
   if (typeof json !== 'object' || json === null || json.v !== RECORD_VERSION)
-    throw new Error(`pod socket carry-over record of version ${String(json?.v)}; this version reads ${RECORD_VERSION}`);
+    throw new Error(`pod socket carry-over record of version ${preview(json?.v)}; this version reads ${RECORD_VERSION}`);
   const list = (v: unknown): unknown[][] => {
     if (!Array.isArray(v) || !v.every(Array.isArray)) throw new Error('pod socket carry-over record without its lists');
+    if (v.length > MAX_SOCKET_ENTRIES)
+      throw new Error(`pod socket carry-over record: ${v.length} entries in one list; at most ${MAX_SOCKET_ENTRIES} are plausible`);
     return v as unknown[][];
   };
   const buckets: CarriedSocketState['buckets'] = list(json.b).map((row) => {
@@ -65,7 +82,7 @@ export function decodeSocketState(bytes: Uint8Array, podBucketKey: (uid: string,
       };
     }
     const reason = text(row[1]) as UnattributedReason;
-    if (!UNATTRIBUTED_REASONS.includes(reason)) throw new Error(`pod socket carry-over record: unknown reason ${reason}`);
+    if (!UNATTRIBUTED_REASONS.includes(reason)) throw new Error(`pod socket carry-over record: unknown reason ${preview(reason)}`);
     return { key: `u\u0000${reason}`, pod: undefined, reason, podPath: undefined, base: counts(row[2]) };
   });
   return {
@@ -87,18 +104,13 @@ export function decodeSocketState(bytes: Uint8Array, podBucketKey: (uid: string,
 }
 
 function text(v: unknown): string {
-  if (typeof v !== 'string') throw new Error(`pod socket carry-over record: expected a string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v.length > MAX_TEXT)
+    throw new Error(`pod socket carry-over record: expected a string of at most ${MAX_TEXT} characters, got ${preview(v)}`);
   return v;
 }
 
-function count(v: unknown): bigint {
-  if (typeof v !== 'string' || !/^\d+$/.test(v))
-    throw new Error(`pod socket carry-over record: expected a count, got ${JSON.stringify(v)}`);
-  return BigInt(v);
-}
-
 function counts(v: unknown): Counts {
-  if (!Array.isArray(v) || v.length !== 4) throw new Error(`pod socket carry-over record: expected 4 counts, got ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || v.length !== 4) throw new Error(`pod socket carry-over record: expected 4 counts, got ${preview(v)}`);
   const [ip, ib, ep, eb] = v.map(count) as [bigint, bigint, bigint, bigint];
   return { ingress: { packets: ip, bytes: ib }, egress: { packets: ep, bytes: eb } };
 }

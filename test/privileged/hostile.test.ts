@@ -188,13 +188,14 @@ test('the background scraper never failed, and fds and memory came back', async 
   const load = await background;
   assert.equal(load.failed, 0, JSON.stringify(load.errors));
   assert.equal(load.malformed, 0, JSON.stringify(load.errors));
-  // Closed sockets are released on the next tick or two.
+  // Closed sockets are released on the next tick or two; a netlink dump socket may be open for a moment
+  // at either reading, so no more than at the start is what a leak-free process shows.
   let now = procStats(netprobe.pid);
-  for (let i = 0; i < 20 && now.fds > baseline.fds; i++) {
+  for (let i = 0; i < 240 && now.fds > baseline.fds; i++) {
     await new Promise((r) => setTimeout(r, 250));
     now = procStats(netprobe.pid);
   }
-  assert.equal(now.fds, baseline.fds, `fds: ${baseline.fds} before, ${now.fds} after`);
+  assert.ok(now.fds <= baseline.fds, `fds: ${baseline.fds} before, ${now.fds} after`);
   // Bounded: a leak of the attack payloads (megabytes each) would show far above this.
   assert.ok(now.rssKb < baseline.rssKb + 64 * 1024, `RSS grew from ${baseline.rssKb} kB to ${now.rssKb} kB`);
   t.diagnostic(

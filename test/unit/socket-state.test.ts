@@ -2,6 +2,7 @@
  * The pod-side view's pure rules (src/collector/socket-state.ts,
  * blind-spots.ts, socket-carry-over-record.ts) with a cgroup tree in memory.
  */
+import { deflateRawSync } from 'node:zlib';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -194,4 +195,18 @@ test('blind spots: a redirect past the veth is counted; a routed pod and a hostN
   assert.equal(b.samples[0]!.packets, 700n);
   const host = advanceBlindSpots(undefined, pods(10), []);
   assert.deepEqual(advanceBlindSpots(host.state, pods(500), []).samples, [], 'a hostNetwork pod has no veth view to be blind');
+});
+
+test('a bad pod socket carry-over record is refused with a reason: a deflate bomb, a negative or oversized count, an oversized list', () => {
+  const bomb = deflateRawSync(Buffer.alloc(64 * 1024 * 1024, 0x20));
+  assert.throws(() => decodeSocketState(bomb, podBucketKey), /not a pod socket carry-over record/);
+  const record = (c: unknown[]): Uint8Array => deflateRawSync(JSON.stringify({ v: 1, b: [], c, n: [], x: [] }));
+  const cgroup = (n: string): unknown[] => ['11', '/kubepods.slice/x', -1, [n, '0', '0', '0']];
+  assert.throws(() => decodeSocketState(record([cgroup('-5')]), podBucketKey), /expected a count/);
+  assert.throws(() => decodeSocketState(record([cgroup('18446744073709551616')]), podBucketKey), /expected a count/);
+  assert.equal(
+    decodeSocketState(record([cgroup('18446744073709551615')]), podBucketKey).cgroups[0]!.counts.ingress.packets,
+    (1n << 64n) - 1n,
+  );
+  assert.throws(() => decodeSocketState(record(Array.from({ length: 16_385 }, () => cgroup('1'))), podBucketKey), /at most 16384/);
 });
