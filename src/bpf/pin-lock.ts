@@ -70,15 +70,20 @@ export async function lockPinPath(pinPath: string, opts: PinLockOptions): Promis
         cause: e,
       });
     }
-    const ret = libc().flock(fd, LOCK_EX | LOCK_NB);
-    if (ret === 0) {
-      // Removed (a cleanup) while we waited: the lock is on a directory nobody will use; lock the new one.
-      if (sameDirectory(fd, pinPath)) return heldLock(pinPath, fd);
+    let ret: number;
+    try {
+      ret = libc().flock(fd, LOCK_EX | LOCK_NB);
+    } catch (e) {
       closeSync(fd);
-      continue;
+      throw e;
     }
-    closeSync(fd);
-    if (ret !== -os.errno.EWOULDBLOCK)
+    if (ret === 0) {
+      if (sameDirectory(fd, pinPath)) return heldLock(pinPath, fd);
+      // Removed (a cleanup) while we waited: the lock is on a directory nobody will use; lock the new one,
+      // after the same deadline check and pause as a busy lock (a directory replaced again and again must not spin).
+      closeSync(fd);
+    } else closeSync(fd);
+    if (ret !== 0 && ret !== -os.errno.EWOULDBLOCK)
       throw new NetprobeError('NP_ERR_PIN_PATH', `--ebpf.pin-path ${pinPath}: cannot lock it: flock failed with errno ${-ret}`);
     const waited = performance.now() - started;
     const holder = describeHolder(pinPath);

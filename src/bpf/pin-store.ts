@@ -87,7 +87,12 @@ export function ensurePinPath(pinPath: string): void {
   } catch (e) {
     fail(`cannot look it up: ${(e as Error).message}`, e);
   }
-  const type = statfsSync(existing).type >>> 0;
+  let type = 0;
+  try {
+    type = statfsSync(existing).type >>> 0;
+  } catch (e) {
+    fail(`cannot read the filesystem of ${existing}: ${(e as Error).message}`, e);
+  }
   if (type !== BPF_FS_MAGIC) {
     const where = existing === resolve(pinPath) ? 'it is' : `its nearest existing parent ${existing} is`;
     // The catalogue's hint says how to fix it (mount a bpffs, or the DaemonSet's hostPath volume).

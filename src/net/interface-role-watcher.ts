@@ -41,12 +41,17 @@ export class InterfaceRoleWatcher {
         userBufferBytes: USER_BUFFER_BYTES,
       });
       watcher.events.onReadable(() => watcher.drain());
-      watcher.roles();
-      return watcher;
     } catch (e) {
       watcher.close();
       throw e;
     }
+    try {
+      watcher.roles();
+    } catch {
+      // A first dump that timed out on a loaded node: the roles stay stale, and the next
+      // collection's read tries again (and reports it if it fails too).
+    }
+    return watcher;
   }
 
   /**

@@ -85,7 +85,9 @@ export class MeterPins {
   ): MeterPins {
     const dir = meterDirFor(pinPath, manifest.object);
     const temp = join(pinPath, `${METER_TEMP_PREFIX}${manifest.object}-${process.pid}`);
-    for (const sub of ['maps', 'progs', 'links']) mkdirSync(join(temp, sub), { recursive: true, mode: 0o700 });
+    // One level at a time: a recursive mkdir can spin where mkdir answers ENOENT (make-directories.ts); the pin path was checked to be a bpffs.
+    mkdirSync(temp, { mode: 0o700 });
+    for (const sub of ['maps', 'progs', 'links']) mkdirSync(join(temp, sub), { mode: 0o700 });
     for (const m of maps) pin(m.fd, join(temp, 'maps', m.name));
     for (const p of programs) pin(p.fd, join(temp, 'progs', p.name));
     for (const l of links) pin(l.fd, join(temp, 'links', l.name));
