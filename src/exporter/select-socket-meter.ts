@@ -38,25 +38,24 @@ export async function openPodSocketMeter(opts: OpenPodSocketMeterOptions): Promi
     return { problem };
   };
   if (opts.source.kind !== 'ebpf') return without('the socket meter needs the ebpf source; this run counts with netdev');
-  let meter: SocketCounterSource;
-  try {
-    meter = await openSocketMeter({ logger, ...(opts.pinPath ? { pinPath: opts.pinPath } : {}) });
-  } catch (error) {
-    return without(`the socket meter cannot open: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  // Checked before the meter opens: with a pin path an opened meter stays attached (and counting every socket's packets) after close.
   try {
     const { v1Only, v2 } = podsByCgroupVersion(opts.procDir, {
       cgroupRoot: opts.kubeletCgroupRoot,
       own: cgroupText(process.pid, opts.procDir),
     });
-    if (v1Only.size > 0 && v2.size === 0) {
-      await meter.close();
+    if (v1Only.size > 0 && v2.size === 0)
       return without(
-        `${v1Only.size} pods run in cgroup v1 only (their processes are outside kubepods in the cgroup2 tree at ${meter.cgroupRoot}): the kubelet must use cgroup v2 for pod sockets to be counted`,
+        `${v1Only.size} pods run in cgroup v1 only (their processes are outside kubepods in the cgroup2 tree): the kubelet must use cgroup v2 for pod sockets to be counted`,
       );
-    }
   } catch (error) {
     logger.debug({ err: error }, 'cannot check where pods live in the cgroup tree');
+  }
+  let meter: SocketCounterSource;
+  try {
+    meter = await openSocketMeter({ logger, ...(opts.pinPath ? { pinPath: opts.pinPath } : {}) });
+  } catch (error) {
+    return without(`the socket meter cannot open: ${error instanceof Error ? error.message : String(error)}`);
   }
   logger.info({ cgroupRoot: meter.cgroupRoot, podSocketView: true }, 'pods are also counted at their sockets (the pod-side view)');
   return { meter };

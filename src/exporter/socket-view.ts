@@ -142,25 +142,37 @@ export class SocketView {
     for (const uid of [...this.blindHistory.keys()]) if (!live.has(uid)) this.blindHistory.delete(uid);
   }
 
-  /** Writes what the next run continues from (with pins); a failure is logged once. */
+  /**
+   * Writes what the next run continues from (with pins); a failure is logged
+   * once. A record that can no longer be kept current is emptied: a next run
+   * that continued from an old one would export totals below what Prometheus
+   * already saw (a reset in the middle of a counter); starting again is honest.
+   */
   save(): void {
     const store = this.meter.carryOver;
     const carried = store && this.last?.ok ? this.collector.carried() : undefined;
     if (!store || !carried) return;
-    const bytes = encodeSocketState(carried);
-    if (this.savedBytes && Buffer.compare(bytes, this.savedBytes) === 0) return;
     try {
+      const bytes = encodeSocketState(carried);
+      if (this.savedBytes && Buffer.compare(bytes, this.savedBytes) === 0) return;
       if (bytes.length > store.capacity)
         throw new Error(`${carried.cgroups.length} socket cgroups need ${bytes.length} bytes; the record holds ${store.capacity}`);
       store.write(bytes);
       this.savedBytes = bytes;
       this.saveFailed = false;
     } catch (error) {
-      if (!this.saveFailed)
+      if (!this.saveFailed) {
         this.opts.logger.warn(
           { err: error },
-          `cannot save the pod socket state for the next run (${error instanceof Error ? error.message : String(error)}): after a restart the pod socket totals would start again`,
+          `cannot save the pod socket state for the next run (${error instanceof Error ? error.message : String(error)}): after a restart the pod socket totals start again`,
         );
+        try {
+          store.write(new Uint8Array(0));
+          this.savedBytes = undefined;
+        } catch {
+          // The same map failed a moment ago; the warning above already says what follows.
+        }
+      }
       this.saveFailed = true;
     }
   }

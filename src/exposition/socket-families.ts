@@ -97,13 +97,21 @@ export function writePacketsAndBytes<T extends { ingress: PacketsBytes; egress: 
   rows: readonly T[],
   labelsOf: (row: T) => Array<[string, string]>,
 ): void {
-  for (const def of [packets, bytes]) {
-    w.family(def.name, def.type, def.help);
+  // Rows with the same labels are one series: a pod deleted and made again under its name (a
+  // StatefulSet's db-0) is two buckets while the departed one is retained; their sum keeps the series
+  // from going backwards meanwhile, and a scrape never holds two samples of one series.
+  const series = new Map<string, bigint>();
+  for (const def of [packets, bytes])
     for (const row of rows)
       for (const d of ['ingress', 'egress'] as const) {
-        const labels = [...labelsOf(row), ['direction', d] as [string, string]].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-        w.sample(def.name, formatLabels(labels), def === packets ? row[d].packets : row[d].bytes);
+        const labels = formatLabels([...labelsOf(row), ['direction', d] as [string, string]].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+        const key = `${def.name}${labels}`;
+        series.set(key, (series.get(key) ?? 0n) + (def === packets ? row[d].packets : row[d].bytes));
       }
+  for (const def of [packets, bytes]) {
+    w.family(def.name, def.type, def.help);
+    for (const [key, value] of series)
+      if (key.startsWith(`${def.name}{`) || key === def.name) w.sample(def.name, key.slice(def.name.length), value);
   }
 }
 
@@ -122,15 +130,15 @@ export function writeSocketFamilies(w: ExpositionWriter, s: SocketExposition): v
     ['reason', u.reason],
   ]);
   w.family(POD_BLIND_PACKETS_TOTAL.name, POD_BLIND_PACKETS_TOTAL.type, POD_BLIND_PACKETS_TOTAL.help);
-  for (const b of s.blind)
-    w.sample(
-      POD_BLIND_PACKETS_TOTAL.name,
-      formatLabels([
-        ['namespace', b.namespace],
-        ['pod', b.pod],
-      ]),
-      b.packets,
-    );
+  const blind = new Map<string, bigint>();
+  for (const b of s.blind) {
+    const labels = formatLabels([
+      ['namespace', b.namespace],
+      ['pod', b.pod],
+    ]);
+    blind.set(labels, (blind.get(labels) ?? 0n) + b.packets);
+  }
+  for (const [labels, packets] of blind) w.sample(POD_BLIND_PACKETS_TOTAL.name, labels, packets);
   w.family(TC_PRECEDING_PROGRAM_INFO.name, TC_PRECEDING_PROGRAM_INFO.type, TC_PRECEDING_PROGRAM_INFO.help);
   for (const p of s.preceding ?? [])
     w.sample(

@@ -43,3 +43,23 @@ test('without the socket view: 0, and the families declared without samples', ()
   assert.match(text, /# TYPE netprobe_pod_socket_packets_total counter/);
   assert.ok(!/^netprobe_pod_socket_packets_total\{/m.test(text));
 });
+
+test('a pod made again under its name while the departed one is retained is one series (their sum), never two samples', () => {
+  const again: SocketExposition = {
+    ...view,
+    pods: [
+      { uid: 'u1', namespace: 'shop', pod: 'web', container: 'app', departed: true, ...counts(5, 3) },
+      { uid: 'u2', namespace: 'shop', pod: 'web', container: 'app', departed: false, ...counts(2, 1) },
+    ],
+    blind: [
+      { uid: 'u1', namespace: 'shop', pod: 'web', packets: 700n },
+      { uid: 'u2', namespace: 'shop', pod: 'web', packets: 5n },
+    ],
+  };
+  const lines = renderToStrings(expositionInput({ sockets: again })).text.split('\n');
+  const of = (prefix: string) => lines.filter((l) => l.startsWith(prefix));
+  assert.deepEqual(of('netprobe_pod_socket_packets_total{container="app",direction="ingress"'), [
+    'netprobe_pod_socket_packets_total{container="app",direction="ingress",namespace="shop",pod="web"} 7',
+  ]);
+  assert.deepEqual(of('netprobe_pod_blind_packets_total{'), ['netprobe_pod_blind_packets_total{namespace="shop",pod="web"} 705']);
+});

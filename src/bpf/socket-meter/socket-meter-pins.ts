@@ -87,12 +87,18 @@ export class MeterPins {
     const temp = join(pinPath, `${METER_TEMP_PREFIX}${manifest.object}-${process.pid}`);
     // One level at a time: a recursive mkdir can spin where mkdir answers ENOENT (make-directories.ts); the pin path was checked to be a bpffs.
     mkdirSync(temp, { mode: 0o700 });
-    for (const sub of ['maps', 'progs', 'links']) mkdirSync(join(temp, sub), { mode: 0o700 });
-    for (const m of maps) pin(m.fd, join(temp, 'maps', m.name));
-    for (const p of programs) pin(p.fd, join(temp, 'progs', p.name));
-    for (const l of links) pin(l.fd, join(temp, 'links', l.name));
-    symlinkSync(JSON.stringify(manifest), join(temp, MANIFEST));
-    renameSync(temp, dir);
+    try {
+      for (const sub of ['maps', 'progs', 'links']) mkdirSync(join(temp, sub), { mode: 0o700 });
+      for (const m of maps) pin(m.fd, join(temp, 'maps', m.name));
+      for (const p of programs) pin(p.fd, join(temp, 'progs', p.name));
+      for (const l of links) pin(l.fd, join(temp, 'links', l.name));
+      symlinkSync(JSON.stringify(manifest), join(temp, MANIFEST));
+      renameSync(temp, dir);
+    } catch (e) {
+      // A link pinned in the half-made directory would keep the programs attached: remove it all.
+      removeMeterDir(temp);
+      throw e;
+    }
     return new MeterPins(dir, manifest);
   }
 
