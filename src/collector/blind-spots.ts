@@ -18,7 +18,7 @@
  * evidence), and a hostNetwork pod without a veth has no series.
  */
 import type { InterfaceSample } from './interface-sample.js';
-import type { PodSocketSample } from './socket-state.js';
+import type { PodSocketSample } from './pod-socket-sample.js';
 
 interface PodBaseline {
   namespace: string;

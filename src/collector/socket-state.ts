@@ -19,8 +19,10 @@
  */
 import type { Direction } from '../source/counter-source.js';
 import type { SocketCounterRow } from '../source/socket-counter-source.js';
-import type { PacketsBytes } from './collection-state.js';
 import { carriedBlindSpots, restoredBlindSpots, type BlindSpotState } from './blind-spots.js';
+import type { PodBucketLabels, PodSocketSample, SocketCounts } from './pod-socket-sample.js';
+
+export type { PodBucketLabels, PodSocketSample } from './pod-socket-sample.js';
 
 /** What a cgroup directory is (as socket-cgroups.ts in src/kubernetes answers). */
 export type CgroupPlace = { kind: 'pod'; uid: string; namespace: string; pod: string; container: string } | { kind: 'node' };
@@ -49,10 +51,7 @@ export interface SocketRules {
   namesGraceMs: number;
 }
 
-interface Counts {
-  ingress: PacketsBytes;
-  egress: PacketsBytes;
-}
+type Counts = SocketCounts;
 
 interface TrackedCgroup {
   id: bigint;
@@ -63,14 +62,6 @@ interface TrackedCgroup {
   /** Monotonic ms it was first seen (for the names grace). */
   firstSeenAt: number;
   counts: Counts;
-}
-
-export interface PodBucketLabels {
-  uid: string;
-  namespace: string;
-  pod: string;
-  /** '' without --collector.pods.containers (or a container without a name). */
-  container: string;
 }
 
 interface Bucket {
@@ -99,10 +90,6 @@ interface GoneCgroup {
   at: number;
   /** The counts already taken into the bucket (the kernel entry may still hold them if forgetting failed). */
   taken: Counts;
-}
-
-export interface PodSocketSample extends PodBucketLabels, Counts {
-  departed: boolean;
 }
 
 export interface SocketStep {
