@@ -53,18 +53,25 @@ test('a renamed pod veth is relabelled and its namespace total stays equal to th
     const k = await node.ns.linkStats(name);
     return [k.rx.packets, k.rx.bytes, k.tx.packets, k.tx.bytes];
   };
-  /** Kernel counts and a scrape taken while neither moves (the same kernel counts before and after the scrape, twice). */
+  const collections = (s: Scrape): number => {
+    const line = s.lines.find((l) => l.startsWith('netprobe_collection_total '));
+    return line === undefined ? NaN : Number(line.split(' ')[1]);
+  };
+  /**
+   * Kernel counts and a scrape from a collection that began after they were read, while the kernel
+   * counts stood still: that scrape holds everything the kernel had counted (two equal scrapes in a
+   * row could both come from one collection that ran before the last packets).
+   */
   const settled = async (name: string): Promise<{ kernel: Four; scrape: Scrape }> => {
-    let last = '';
-    for (let attempt = 0; attempt < 40; attempt++) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
       const k1 = await kernel(name);
-      const s = await scraper.fresh();
+      const seen = collections(await scraper.fresh());
+      const s = await scraper.until((x) => (collections(x) >= seen + 2 ? x : undefined), 45_000, `collection ${seen + 2}`);
       const k2 = await kernel(name);
-      const now = JSON.stringify([k2, namespaceTotal(s, namespace)]);
-      if (JSON.stringify(k1) === JSON.stringify(k2) && now === last) return { kernel: k2, scrape: s };
-      last = now;
+      if (JSON.stringify(k1) === JSON.stringify(k2)) return { kernel: k2, scrape: s };
+      if (Date.now() > deadline) assert.fail(`${name}: the kernel counters never stood still`);
     }
-    assert.fail(`${name}: the counters never stood still`);
   };
 
   // What the CNI plugin sent before netprobe attached: kernel minus netprobe while quiet (a packet or two).
