@@ -21,9 +21,29 @@ function info(s: Scrape, pod: Pod): string | undefined {
 
 type Counters = [number, number, number, number]; // rx packets, rx bytes, tx packets, tx bytes
 
-async function readBoth(node: PodNode, scraper: ScrapeLoop, pod: Pod): Promise<{ np: Counters; kernel: Counters }> {
-  const s = await scraper.fresh();
-  const k = await node.ns.linkStats(pod.hostVeth);
+function collections(s: Scrape): number {
+  const line = s.lines.find((l) => l.startsWith('netprobe_collection_total '));
+  return line === undefined ? NaN : Number(line.split(' ')[1]);
+}
+
+async function readBoth(
+  node: PodNode,
+  scraper: ScrapeLoop,
+  pod: Pod,
+  settled = false,
+): Promise<{ np: Counters; kernel: Counters; stable: boolean }> {
+  let s = await scraper.fresh();
+  let k = await node.ns.linkStats(pod.hostVeth);
+  let stable = true;
+  if (settled) {
+    // A scrape from a collection that began after the kernel was read (two after one scraped since): it
+    // holds all the kernel had counted then.
+    const seen = collections(await scraper.fresh());
+    s = await scraper.until((x) => (collections(x) >= seen + 2 ? x : undefined), 45_000, `collection ${seen + 2}`);
+    const again = await node.ns.linkStats(pod.hostVeth);
+    stable = JSON.stringify(again) === JSON.stringify(k);
+    k = again;
+  }
   const labels = { interface: pod.hostVeth, namespace: pod.spec.namespace, pod: pod.spec.name };
   const np = [
     valueIn(s.lines, 'netprobe_tc_packets_total', { ...labels, direction: 'ingress' }) ?? NaN,
@@ -31,7 +51,7 @@ async function readBoth(node: PodNode, scraper: ScrapeLoop, pod: Pod): Promise<{
     valueIn(s.lines, 'netprobe_tc_packets_total', { ...labels, direction: 'egress' }) ?? NaN,
     valueIn(s.lines, 'netprobe_tc_bytes_total', { ...labels, direction: 'egress' }) ?? NaN,
   ] as Counters;
-  return { np, kernel: [k.rx.packets, k.rx.bytes, k.tx.packets, k.tx.bytes] };
+  return { np, kernel: [k.rx.packets, k.rx.bytes, k.tx.packets, k.tx.bytes], stable };
 }
 
 /**
@@ -40,29 +60,27 @@ async function readBoth(node: PodNode, scraper: ScrapeLoop, pod: Pod): Promise<{
  * after that, and is a packet or two at most.
  */
 async function preAttachOffset(node: PodNode, scraper: ScrapeLoop, pod: Pod): Promise<Counters> {
-  let previous = '';
   for (let attempt = 0; attempt < 40; attempt++) {
-    const r = await readBoth(node, scraper, pod);
-    const now = JSON.stringify(r);
-    if (now === previous && !r.np.some(Number.isNaN)) {
+    const r = await readBoth(node, scraper, pod, true);
+    if (r.stable && !r.np.some(Number.isNaN)) {
       const offset = r.kernel.map((v, i) => v - r.np[i]!) as Counters;
       assert.ok(offset[0] <= 3 && offset[2] <= 3 && offset.every((v) => v >= 0), `offset ${JSON.stringify(offset)} before any traffic`);
       return offset;
     }
-    previous = now;
   }
   assert.fail(`${pod.hostVeth}: the counters never stood still`);
 }
 
-/** Exact comparison (less the pre-attach offset), retried a few times: a scrape and the kernel read are not one instant. */
+/** Exact comparison (less the pre-attach offset), read again until it holds or a generous deadline passes: a scrape and the kernel read are not one instant. */
 async function countersMatchKernel(node: PodNode, scraper: ScrapeLoop, pod: Pod, offset: Counters): Promise<void> {
   let last = '';
-  for (let attempt = 0; attempt < 8; attempt++) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
     const { np, kernel } = await readBoth(node, scraper, pod);
     const want = kernel.map((v, i) => v - offset[i]!);
     if (JSON.stringify(np) === JSON.stringify(want)) return;
     last = `netprobe ${JSON.stringify(np)} kernel ${JSON.stringify(kernel)} less ${JSON.stringify(offset)}`;
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise((r) => setTimeout(r, 300));
   }
   assert.fail(`${pod.spec.shape} pod ${pod.spec.name}: counters never equalled the kernel's: ${last}`);
 }
