@@ -167,7 +167,8 @@ async function runRound(
         end,
         median: median(s.rss),
         max: Math.max(...s.rss),
-        peak: statusBytes(s.proc.pid, 'VmHWM'),
+        // VmHWM lags behind the kernel's per-CPU RSS counters by a few pages; a sampled RSS above it is a peak too.
+        peak: Math.max(statusBytes(s.proc.pid, 'VmHWM'), ...s.rss),
         cgroupPeak: s.cgroup ? s.cgroup.peakBytes() : NaN,
         file: statusBytes(s.proc.pid, 'RssFile'),
         cpuShare: (cpuSeconds(s.proc.pid) - cpuAtWarm[i]!) / soakElapsed,
