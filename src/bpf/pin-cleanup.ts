@@ -3,17 +3,15 @@
  * unpins what netprobe pinned (every version's directory in this network
  * namespace), removes its clsact filters and the qdiscs it created once
  * empty. Anything that is not netprobe's, or a netprobe directory it cannot
- * vouch for, is left alone and reported.
+ * vouch for, is left alone and reported. Each unit removes its own
+ * directories (the socket meter's, then the TC counters'); this composes them.
  */
 import { rmdirSync } from 'node:fs';
-import { DIRECTIONS } from '../source/counter-source.js';
 import type { Logger } from '../log/logger.js';
 import { dumpLinks } from '../net/link-dump.js';
 import { NetlinkSocket } from '../net/netlink-socket.js';
-import { destroyClsactIfEmpty, removeFilterOf } from './clsact-attach.js';
-import { ClsactOwnership } from './clsact-state.js';
-import { listPinPath, removeKnown } from './pin-store.js';
-import { openPins } from './pinned-counters.js';
+import { ClsactOwnership } from './tc-counter/clsact-state.js';
+import { removeTcCounterPins } from './tc-counter/remove-tc-counter-pins.js';
 import { listMeterDirs, removeMeterDir } from './socket-meter/socket-meter-pins.js';
 
 export function removePinnedState(opts: {
@@ -41,44 +39,17 @@ export function removePinnedState(opts: {
         left.push(...kept);
       } else removed.push(dir.path);
     }
-    for (const entry of listPinPath(pinPath)) {
-      if (meterDirs.some((d) => d.path === entry.path)) continue;
-      if (entry.kind === 'other') {
-        logger.debug({ path: entry.path }, 'not netprobe pinned state: left alone');
-        continue;
-      }
-      if (entry.kind === 'netprobe') {
-        let programIds: number[];
-        try {
-          const opened = openPins(entry.path, cookie === undefined ? null : String(cookie));
-          programIds = [opened.programs.ingress.id, opened.programs.egress.id];
-          opened.close();
-        } catch (e) {
-          logger.error(
-            { code: 'NP_ERR_PIN_CORRUPT', path: entry.path, err: e instanceof Error ? e.message : String(e) },
-            `left ${entry.path} alone: ${e instanceof Error ? e.message : String(e)}`,
-          );
-          left.push(entry.path);
-          continue;
-        }
-        // clsact filters hold their program without a pin: remove those running this directory's programs.
-        for (const link of links) {
-          let any = false;
-          for (const direction of DIRECTIONS) any = removeFilterOf(link.ifindex, direction, programIds) || any;
-          if (any && ownership.owns(link.ifindex, link.name) && destroyClsactIfEmpty(sock, link.ifindex, link.name))
-            ownership.forget(link.ifindex);
-        }
-      }
-      // Unpinning a tcx link nothing else holds detaches it.
-      const kept = removeKnown(entry.path);
-      if (kept.length > 0) {
-        logger.error(
-          { code: 'NP_ERR_PIN_UNKNOWN', kept },
-          `removed netprobe's pins in ${entry.path}; left what netprobe does not pin there`,
-        );
-        left.push(...kept);
-      } else removed.push(entry.path);
-    }
+    const tc = removeTcCounterPins({
+      pinPath,
+      sock,
+      netnsCookie: cookie,
+      ownership,
+      links,
+      otherUnit: (path) => meterDirs.some((d) => d.path === path),
+      logger,
+    });
+    removed.push(...tc.removed);
+    left.push(...tc.left);
   } finally {
     sock.close();
   }

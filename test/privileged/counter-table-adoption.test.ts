@@ -11,9 +11,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfObject, DEFAULT_OBJECT_PATH } from '../../src/bpf/index.js';
-import { CounterTable } from '../../src/bpf/counter-table.js';
+import { CounterTable } from '../../src/bpf/tc-counter/counter-table.js';
 import { createMap } from '../../src/bpf/pinned-objects.js';
-import { createOffsetMap } from '../../src/bpf/pinned-counters.js';
+import { createOffsetMap } from '../../src/bpf/tc-counter/pinned-counters.js';
 import type { BpfMap } from '../../src/bpf/bpf-map.js';
 import {
   COUNTERS_SIZE,

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClsactOwnership } from '../../src/bpf/clsact-state.js';
+import { ClsactOwnership } from '../../src/bpf/tc-counter/clsact-state.js';
 import { silentLogger } from '../../src/log/logger.js';
 
 function withDir(fn: (dir: string) => void): void {

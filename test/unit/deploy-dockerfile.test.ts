@@ -134,7 +134,7 @@ test('the runtime image has libbpf1, no compiler, and the compiled BPF object', 
       `COPY --from=${build.name} ${src} ${dest}`,
     );
   }
-  const { DEFAULT_OBJECT_PATH } = await import('../../src/bpf/ebpf-manager.js');
+  const { DEFAULT_OBJECT_PATH } = await import('../../src/bpf/tc-counter/open-counters.js');
   assert.ok(DEFAULT_OBJECT_PATH.endsWith('/bpf/netprobe.bpf.o'), DEFAULT_OBJECT_PATH);
   assert.ok(existsSync(join(ROOT, 'bpf/netprobe.bpf.o')), 'the BPF object is committed, so the build needs no clang');
 });

@@ -14,7 +14,7 @@ import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import { DEFAULT_STATE_DIR } from '../../src/bpf/clsact-state.js';
+import { DEFAULT_STATE_DIR } from '../../src/bpf/tc-counter/clsact-state.js';
 import { DEFAULT_SERVER_CONFIG } from '../../src/config/exporter-config.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { DEPLOY_DIR, loadRules } from '../support/deploy-artefacts.js';

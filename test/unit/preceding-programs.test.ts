@@ -1,7 +1,7 @@
 /** The order of TC programs on a hook: tcx chain first, then clsact filters by priority and handle. Pure. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { precedingPrograms } from '../../src/bpf/preceding-programs.js';
+import { precedingPrograms } from '../../src/bpf/tc-counter/preceding-programs.js';
 
 const ours = (name: string): boolean => name === 'netprobe_tc_in' || name === 'netprobe_tc_eg';
 

@@ -5,9 +5,9 @@
  * type is unknown (before 6.6).
  */
 import { constants as os } from 'node:os';
-import type { Logger } from '../log/logger.js';
-import { callError, describeErrno } from './errors.js';
-import { BPF_TCX_INGRESS, libbpf } from '../sys/libbpf.js';
+import type { Logger } from '../../log/logger.js';
+import { callError, describeErrno } from '../errors.js';
+import { BPF_TCX_INGRESS, libbpf } from '../../sys/libbpf.js';
 
 export type TcxSupport = { supported: true } | { supported: false; reason: string };
 

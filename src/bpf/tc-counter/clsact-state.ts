@@ -15,8 +15,8 @@
  */
 import { appendFileSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../log/logger.js';
-import { makeDirectories } from './make-directories.js';
+import type { Logger } from '../../log/logger.js';
+import { makeDirectories } from '../make-directories.js';
 
 export const DEFAULT_STATE_DIR = '/run/netprobe';
 

@@ -4,18 +4,18 @@
  * only a clsact filter of a predecessor that ran in tc mode can be left, and
  * it would keep counting unseen beside the link, so it is removed first.
  */
-import { DIRECTIONS } from '../source/counter-source.js';
-import type { Logger } from '../log/logger.js';
-import type { LinkInfo } from '../net/link-message.js';
+import { DIRECTIONS } from '../../source/counter-source.js';
+import type { Logger } from '../../log/logger.js';
+import type { LinkInfo } from '../../net/link-message.js';
 import type { Attacher, DetachReason, InterfaceHooks, Predecessor, Programs } from './attacher.js';
 import { removeLeftoverClsactFilter } from './clsact-attach.js';
 import type { OwnedQdiscs } from './clsact-qdiscs.js';
-import type { PinStore } from './pin-store.js';
-import { BPF_LINK_TYPE_TCX, linkInfo } from './pinned-objects.js';
+import type { PinStore } from '../pin-store.js';
+import { BPF_LINK_TYPE_TCX, linkInfo } from '../pinned-objects.js';
 import { attachTcx, tcxLinkHook, type HookAttachment } from './tcx-attach.js';
-import { callError } from './errors.js';
-import { libbpf } from '../sys/libbpf.js';
-import type { Direction } from '../source/counter-source.js';
+import { callError } from '../errors.js';
+import { libbpf } from '../../sys/libbpf.js';
+import type { Direction } from '../../source/counter-source.js';
 
 export class TcxAttacher implements Attacher {
   readonly mode = 'tcx' as const;

@@ -3,9 +3,9 @@
  * attach modes need it: tc mode creates qdiscs, and tcx mode cleans up the
  * ones a predecessor in tc mode left (after SIGKILL, or a mode change).
  */
-import type { Logger } from '../log/logger.js';
-import type { LinkInfo } from '../net/link-message.js';
-import type { NetlinkSocket } from '../net/netlink-socket.js';
+import type { Logger } from '../../log/logger.js';
+import type { LinkInfo } from '../../net/link-message.js';
+import type { NetlinkSocket } from '../../net/netlink-socket.js';
 import { destroyClsactIfEmpty } from './clsact-attach.js';
 import type { ClsactOwnership } from './clsact-state.js';
 

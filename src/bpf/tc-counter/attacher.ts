@@ -2,12 +2,23 @@
  * How programs get onto an interface's two TC hooks. tcx links and clsact
  * filters differ in everything (what outlives the process, who owns the
  * qdisc, how leftovers are found), so each mode lives behind this one
- * interface and EbpfManager never asks which mode it runs.
+ * interface, created once by `attacherFor`, and nothing else asks which mode
+ * it runs.
  */
-import type { AttachMode, Direction } from '../source/counter-source.js';
-import type { LinkInfo } from '../net/link-message.js';
-import type { PinStore } from './pin-store.js';
+import type { AttachMode, Direction } from '../../source/counter-source.js';
+import type { Logger } from '../../log/logger.js';
+import type { LinkInfo } from '../../net/link-message.js';
+import type { NetlinkSocket } from '../../net/netlink-socket.js';
+import { PROG_EGRESS, PROG_INGRESS } from '../abi.js';
+import type { PinStore } from '../pin-store.js';
+import { ClsactAttacher } from './clsact-attacher.js';
+import { OwnedQdiscs } from './clsact-qdiscs.js';
+import { ClsactOwnership } from './clsact-state.js';
 import type { HookAttachment } from './tcx-attach.js';
+import { TcxAttacher } from './tcx-attacher.js';
+
+/** Program names that mark an attachment as netprobe's. */
+export const OUR_PROGRAMS = [PROG_INGRESS, PROG_EGRESS] as const;
 
 /** The loaded programs, one per direction. */
 export type Programs = Readonly<Record<Direction, { fd: number; id: number }>>;
@@ -47,4 +58,26 @@ export interface Attacher {
   forget(ifindex: number): void;
   /** Releases sockets; attachments are detached before, one by one. */
   close(): void;
+}
+
+/** What `attacherFor` needs: the mode picked once, the programs, and with a pin path the store links are pinned in. */
+export interface AttacherOptions {
+  mode: AttachMode;
+  programs: Programs;
+  store?: PinStore;
+  /** The rtnetlink socket for qdiscs and filters; the attacher owns it from now on. */
+  tcSocket: NetlinkSocket;
+  netnsCookie: bigint | undefined;
+  /** Where clsact qdisc ownership survives a SIGKILL. */
+  stateDir: string;
+  logger: Logger;
+}
+
+/** The attach mode was picked once; from then on only the attacher knows it. */
+export function attacherFor(opts: AttacherOptions): Attacher {
+  const ownership = ClsactOwnership.forCurrentNetns(opts.logger, opts.netnsCookie, opts.stateDir);
+  const qdiscs = new OwnedQdiscs(opts.tcSocket, ownership, opts.logger);
+  return opts.mode === 'tc'
+    ? new ClsactAttacher(opts.programs, OUR_PROGRAMS, qdiscs, opts.logger)
+    : new TcxAttacher(opts.programs, OUR_PROGRAMS, qdiscs, opts.logger, opts.store);
 }

@@ -4,9 +4,9 @@
  * clsact qdiscs netprobe created (ClsactOwnership, a file under /run that
  * survives a SIGKILL) and deletes only those, and only once empty.
  */
-import { DIRECTIONS } from '../source/counter-source.js';
-import type { Logger } from '../log/logger.js';
-import type { LinkInfo } from '../net/link-message.js';
+import { DIRECTIONS } from '../../source/counter-source.js';
+import type { Logger } from '../../log/logger.js';
+import type { LinkInfo } from '../../net/link-message.js';
 import type { Attacher, DetachReason, InterfaceHooks, Predecessor, Programs } from './attacher.js';
 import { attachClsact, clsactFilterHook, ensureClsact, ourFilterProgramId } from './clsact-attach.js';
 import type { OwnedQdiscs } from './clsact-qdiscs.js';

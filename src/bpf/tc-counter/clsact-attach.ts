@@ -15,13 +15,13 @@
  * qdisc netprobe created, and only when no filter is left on it.
  */
 import { constants as os } from 'node:os';
-import type { Direction } from '../source/counter-source.js';
-import { NetprobeError } from '../errors/index.js';
-import { CLSACT_EGRESS_PARENT, CLSACT_INGRESS_PARENT, listFilters } from '../net/tc-filter-dump.js';
-import type { NetlinkSocket } from '../net/netlink-socket.js';
-import { callError } from './errors.js';
-import { BPF_TC_EGRESS, BPF_TC_F_REPLACE, BPF_TC_INGRESS, libbpf } from '../sys/libbpf.js';
-import { programName } from './prog-info.js';
+import type { Direction } from '../../source/counter-source.js';
+import { NetprobeError } from '../../errors/index.js';
+import { CLSACT_EGRESS_PARENT, CLSACT_INGRESS_PARENT, listFilters } from '../../net/tc-filter-dump.js';
+import type { NetlinkSocket } from '../../net/netlink-socket.js';
+import { callError } from '../errors.js';
+import { BPF_TC_EGRESS, BPF_TC_F_REPLACE, BPF_TC_INGRESS, libbpf } from '../../sys/libbpf.js';
+import { programName } from '../prog-info.js';
 import { hookName, type HookAttachment } from './tcx-attach.js';
 
 /** 0x4e50 = "NP": distinctive in `tc filter show` output. */

@@ -8,9 +8,9 @@
  * ones a later program (Cilium, Calico) redirects or drops; and since our
  * program always returns TCX_NEXT, being first never changes what they see.
  */
-import type { Direction } from '../source/counter-source.js';
-import { callError } from './errors.js';
-import { BPF_F_BEFORE, BPF_TCX_EGRESS, BPF_TCX_INGRESS, libbpf } from '../sys/libbpf.js';
+import type { Direction } from '../../source/counter-source.js';
+import { callError } from '../errors.js';
+import { BPF_F_BEFORE, BPF_TCX_EGRESS, BPF_TCX_INGRESS, libbpf } from '../../sys/libbpf.js';
 
 /** The attachment of one program to one hook; `detach()` is idempotent. */
 export interface HookAttachment {

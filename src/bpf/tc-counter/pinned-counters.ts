@@ -4,9 +4,9 @@
  * else loaded fresh and pinned, with any pin directory of an older object
  * offered for takeover. Pure policy over PinStore; the manager attaches.
  */
-import type { AttachMode } from '../source/counter-source.js';
-import type { Logger } from '../log/logger.js';
-import { BPF_MAP_TYPE_HASH, libbpf } from '../sys/libbpf.js';
+import type { AttachMode } from '../../source/counter-source.js';
+import type { Logger } from '../../log/logger.js';
+import { BPF_MAP_TYPE_HASH, libbpf } from '../../sys/libbpf.js';
 import {
   COUNTERS_SIZE,
   EXPECTED_MAPS,
@@ -18,14 +18,14 @@ import {
   NP_SLOTS,
   PROG_EGRESS,
   PROG_INGRESS,
-} from './abi.js';
+} from '../abi.js';
 import type { Predecessor, Programs } from './attacher.js';
-import type { BpfMap } from './bpf-map.js';
+import type { BpfMap } from '../bpf-map.js';
 import { CounterTable } from './counter-table.js';
-import { CARRY_VALUE_SIZE, CarryOverMap, MAP_CARRY } from './carry-over-map.js';
-import { listPinPath, PinCorruptError, PinStore, pinDirFor, removeKnown, type PinManifest } from './pin-store.js';
-import { createMap, mapFromFd } from './pinned-objects.js';
-import { programId } from './prog-info.js';
+import { CARRY_VALUE_SIZE, CarryOverMap, MAP_CARRY } from '../carry-over-map.js';
+import { listPinPath, PinCorruptError, PinStore, pinDirFor, removeKnown, type PinManifest } from '../pin-store.js';
+import { createMap, mapFromFd } from '../pinned-objects.js';
+import { programId } from '../prog-info.js';
 
 /** The pinned user-space map of offsets carried over from an older object (np_key → np_counters). */
 export const MAP_OFFSETS = 'np_offsets';

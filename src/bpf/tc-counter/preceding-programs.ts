@@ -6,11 +6,11 @@
  * exporter names them. Ordering is pure (`precedingPrograms`); the kernel
  * query is apart (`readPrecedingPrograms`).
  */
-import { DIRECTIONS, type Direction } from '../source/counter-source.js';
-import { NetlinkSocket } from '../net/netlink-socket.js';
-import { CLSACT_EGRESS_PARENT, CLSACT_INGRESS_PARENT, listFilters } from '../net/tc-filter-dump.js';
-import { BPF_TC_EGRESS, BPF_TC_INGRESS, libbpf } from '../sys/libbpf.js';
-import { programName } from './prog-info.js';
+import { DIRECTIONS, type Direction } from '../../source/counter-source.js';
+import { NetlinkSocket } from '../../net/netlink-socket.js';
+import { CLSACT_EGRESS_PARENT, CLSACT_INGRESS_PARENT, listFilters } from '../../net/tc-filter-dump.js';
+import { BPF_TC_EGRESS, BPF_TC_INGRESS, libbpf } from '../../sys/libbpf.js';
+import { programName } from '../prog-info.js';
 import { tcxProgramIds } from './tcx-attach.js';
 
 /** One program that runs before netprobe's on a hook. */

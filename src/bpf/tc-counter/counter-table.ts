@@ -7,8 +7,8 @@
  * cannot resurrect a deleted interface, and a reused ifindex starts at zero.
  */
 import { constants as os } from 'node:os';
-import type { CounterRow } from '../source/counter-source.js';
-import { NetprobeError } from '../errors/index.js';
+import type { CounterRow } from '../../source/counter-source.js';
+import { NetprobeError } from '../../errors/index.js';
 import {
   COUNTERS_SIZE,
   decodeOverflowKey,
@@ -26,10 +26,10 @@ import {
   sumPerCpuU64,
   type Counters,
   type DirectionIndex,
-} from './abi.js';
-import type { BpfMap, MapBatch } from './bpf-map.js';
-import { BpfCallError } from './errors.js';
-import { BPF_ANY } from '../sys/libbpf.js';
+} from '../abi.js';
+import type { BpfMap, MapBatch } from '../bpf-map.js';
+import { BpfCallError } from '../errors.js';
+import { BPF_ANY } from '../../sys/libbpf.js';
 
 /** Where an interface's counters live. */
 export type Placement = 'slot' | 'overflow';
