@@ -14,6 +14,10 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, SM_CGROUPS_MAX);
+	/* Entries are allocated as cgroups appear: preallocated, the map would
+	 * charge max_entries x 32 B per possible CPU (512 KiB each, 64 MiB at
+	 * 128 CPUs) to the pod whether a node runs 10 cgroups or 10,000. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
 	__type(value, struct sm_counters);
 } sm_cgroups SEC(".maps");

@@ -4,8 +4,9 @@
  * (src/bpf/socket-meter/abi.ts). Change both together: the loader checks the
  * map key and value sizes of the loaded object against its own layout.
  *
- * sm_cgroups: per-CPU hash, key = the socket's cgroup v2 id (__u64, the
- * inode number of the cgroup's directory), value = struct sm_counters.
+ * sm_cgroups: per-CPU hash (BPF_F_NO_PREALLOC: entries allocated as cgroups
+ * appear), key = the socket's cgroup v2 id (__u64, the inode number of the
+ * cgroup's directory), value = struct sm_counters.
  * The program creates entries; user space deletes those of cgroups that are
  * gone. When the hash is full the packet is counted under key
  * SM_OVERFLOW_CGROUP (0, created by user space at load) and in

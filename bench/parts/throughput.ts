@@ -1,18 +1,28 @@
 /**
  * Part 2: what netprobe costs real traffic. iperf3 over a veth pair between
  * two fresh namespaces — TCP bulk and 64-byte UDP — with no program, with
- * netprobe attached in tcx mode and in tc (clsact) mode on both ends, modes
+ * netprobe attached in tcx mode and in tc (clsact) mode on both ends, and with
+ * everything on (tcx on both ends plus the socket meter at the cgroup2 root,
+ * iperf3's client and server in cgroups of their own: two pods), modes
  * interleaved in a rotating order over several rounds.
  */
+import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { openSocketMeter, type SocketMeter } from '../../src/bpf/socket-meter/socket-meter.js';
+import { findCgroup2Root } from '../../src/bpf/socket-meter/cgroup-root.js';
+import { inNetns, testCgroup, type TestCgroup } from '../../test/support/socket-traffic.js';
 import { twoHosts, type Netns } from '../../test/support/netns.js';
 import { onCleanup } from '../../test/support/cleanup-registry.js';
 import type { BenchContext, BenchPart } from '../lib/context.js';
-import { startInNs, waitForListen, type NsProcess } from '../../test/support/ns-process.js';
+import { startInNs, type NsProcess } from '../../test/support/ns-process.js';
 import { cell, fmt, type PartResult, type Table, type Verdict } from '../lib/report.js';
 import { pairedRatios, summarize, type Summary } from '../lib/stats.js';
 
-const MODES = ['none', 'tcx', 'tc'] as const;
+const MODES = ['none', 'tcx', 'tc', 'all'] as const;
+type Mode = (typeof MODES)[number];
+const runFile = promisify(execFile);
 const PROTOCOLS = ['tcp', 'udp64'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 const IPERF_PORT = 5201;
@@ -28,10 +38,14 @@ async function iperf(
   serverAddr: string,
   protocol: Protocol,
   seconds: number,
+  cgroup: TestCgroup | undefined,
 ): Promise<{ bitsPerSecond: number; packetsPerSecond: number }> {
   const args = ['-c', serverAddr, '-p', String(IPERF_PORT), '-t', String(seconds), '-J'];
   if (protocol === 'udp64') args.push('-u', '-l', '64', '-b', '0');
-  const out = JSON.parse(await client.exec('iperf3', args, (seconds + 20) * 1000)) as IperfJson;
+  // The same nsenter path in every mode, so only what is attached differs.
+  const [cmd, argv] = inNetns(client, cgroup, 'iperf3', args);
+  const { stdout } = await runFile(cmd, argv, { timeout: (seconds + 20) * 1000, maxBuffer: 16 << 20 });
+  const out = JSON.parse(stdout) as IperfJson;
   const r = out.end.sum_received;
   if (out.error || !r) throw new Error(`iperf3 ${protocol}: ${out.error ?? 'no receiver summary'}`);
   return { bitsPerSecond: r.bits_per_second, packetsPerSecond: protocol === 'udp64' ? r.bytes / 64 / r.seconds : NaN };
@@ -53,6 +67,39 @@ async function detach(p: NsProcess): Promise<number> {
   return Object.values(packets).reduce((a, b) => a + b, 0);
 }
 
+/**
+ * The iperf3 server in `ns`, inside `cgroup` before it opens a socket (nsenter keeps /sys; `ip netns
+ * exec` would not), listening when this returns; `stop()` ends it by its pid.
+ */
+async function startServer(ns: Netns, cgroup: TestCgroup, addr: string): Promise<{ stop(): Promise<void> }> {
+  const [cmd, argv] = inNetns(ns, cgroup, 'iperf3', ['-s', '-B', addr, '-p', String(IPERF_PORT)]);
+  const child = spawn(cmd, argv, { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+    await exited;
+  };
+  const removeServer = onCleanup('iperf3 server', stop);
+  const hexPort = `:${IPERF_PORT.toString(16).toUpperCase().padStart(4, '0')} `;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`iperf3 server exited (${child.exitCode}) before listening`);
+    const text = await readFile(`/proc/${child.pid}/net/tcp`, 'utf8').catch(() => '');
+    // Column 2 is local_address "IP:PORT", column 4 the state: 0A = LISTEN.
+    if (text.split('\n').some((l) => l.includes(hexPort) && l.trim().split(/\s+/)[3] === '0A')) break;
+    if (Date.now() > deadline) {
+      await removeServer();
+      throw new Error('iperf3 server not listening after 30 s');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { stop: removeServer };
+}
+
+function label(mode: Mode): string {
+  return mode === 'all' ? 'tcx + socket meter' : mode;
+}
+
 export const throughputPart: BenchPart = {
   name: 'throughput',
   title: 'Part 2 — throughput impact on real traffic (iperf3 over veth)',
@@ -64,22 +111,40 @@ export const throughputPart: BenchPart = {
     const removeHosts = onCleanup('throughput namespaces', hosts.cleanup);
     const samples = new Map<string, number[]>();
     const counted: number[] = [];
+    const meterCounted: number[] = [];
+    // Two "pods": the client's and the server's processes each in a cgroup v2 cgroup of their own.
+    const cgroupRoot = findCgroup2Root();
+    const clientCgroup = testCgroup(cgroupRoot);
+    const serverCgroup = testCgroup(cgroupRoot);
+    const removeCgroups = onCleanup('throughput cgroups', async () => {
+      await clientCgroup.remove();
+      await serverCgroup.remove();
+    });
     try {
       const { left, right, link } = hosts;
-      const server = startInNs(right, 'iperf3', ['-s', '-B', link.addrB, '-p', String(IPERF_PORT)], { label: 'iperf3 server' });
-      await waitForListen(server, IPERF_PORT, 10_000);
+      const server = await startServer(right, serverCgroup, link.addrB);
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < MODES.length; k++) {
-          const mode = MODES[(k + round) % MODES.length]!;
+          const mode: Mode = MODES[(k + round) % MODES.length]!;
           // netprobe on both ends: every packet passes two of its hooks (egress of one, ingress of the other).
-          const agents = mode === 'none' ? [] : await Promise.all([attach(ctx, left, mode, link.a), attach(ctx, right, mode, link.b)]);
+          const tcMode = mode === 'all' ? 'tcx' : mode;
+          const agents =
+            tcMode === 'none' ? [] : await Promise.all([attach(ctx, left, tcMode, link.a), attach(ctx, right, tcMode, link.b)]);
+          let meter: SocketMeter | undefined;
           try {
+            // The socket meter as the exporter runs it: one cgroup link per hook at the cgroup2 root.
+            if (mode === 'all') meter = await openSocketMeter({ cgroupRoot });
             for (const protocol of PROTOCOLS) {
-              const r = await iperf(left, link.addrB, protocol, seconds);
+              const r = await iperf(left, link.addrB, protocol, seconds, clientCgroup);
               const key = `${protocol}|${mode}`;
               samples.set(key, [...(samples.get(key) ?? []), protocol === 'tcp' ? r.bitsPerSecond : r.packetsPerSecond]);
             }
+            if (meter) {
+              const rows = meter.readSocketCounters().filter((r) => r.cgroupId === clientCgroup.id || r.cgroupId === serverCgroup.id);
+              meterCounted.push(rows.reduce((a, r) => a + Number(r.packets), 0));
+            }
           } finally {
+            await meter?.close();
             for (const a of agents) counted.push(await detach(a));
           }
           ctx.log(`throughput: round ${round + 1}/${rounds} ${mode} done`);
@@ -88,15 +153,18 @@ export const throughputPart: BenchPart = {
       await server.stop();
     } finally {
       await removeHosts();
+      await removeCgroups();
     }
     if (counted.some((n) => n === 0)) throw new Error('netprobe was attached but counted no packet: the measured setup is wrong');
+    if (meterCounted.some((n) => n === 0))
+      throw new Error('the socket meter was attached but counted no packet of the two pods: the measured setup is wrong');
 
     const table: Table = {
       caption: `iperf3 ${seconds} s per run, ${rounds} rounds, modes in rotating order; receiver-side rates; ratio = median of per-round ratios to "no program".`,
       headers: ['traffic', 'mode', 'rate (median, ± half IQR)', 'ratio to no program', 'slowdown beyond the noise?'],
       rows: [],
     };
-    const data: Record<string, unknown> = { seconds, rounds, countedPackets: counted };
+    const data: Record<string, unknown> = { seconds, rounds, countedPackets: counted, meterCountedPackets: meterCounted };
     const notes: string[] = [];
     const verdicts: Verdict[] = [];
     for (const protocol of PROTOCOLS) {
@@ -120,14 +188,14 @@ export const throughputPart: BenchPart = {
             : cell(summary, (v) => `${fmt.count(v)} pkt/s`);
         if (mode !== 'none') {
           verdicts.push({
-            target: `${protocol === 'tcp' ? 'TCP' : 'UDP 64 B'} with netprobe (${mode}): no measurable slowdown`,
+            target: `${protocol === 'tcp' ? 'TCP' : 'UDP 64 B'} with netprobe (${label(mode)}): no measurable slowdown`,
             result: `${fmt.ratio(ratio.median)} the rate without it; ${measurable ? 'a slowdown beyond the noise' : `inside the noise (±${(100 * noise).toFixed(0)}%)`}`,
             met: !measurable,
           });
         }
         table.rows.push([
           protocol === 'tcp' ? 'TCP bulk' : 'UDP, 64-byte payload',
-          mode === 'none' ? 'no program' : `netprobe, ${mode}`,
+          mode === 'none' ? 'no program' : `netprobe, ${label(mode)}`,
           rate,
           mode === 'none' ? '1.00×' : cell(ratio, fmt.ratio),
           verdict,

@@ -68,6 +68,20 @@ export class BpfMap {
   }
 
   /**
+   * Deletes one element and returns its value as it was at the deletion (one
+   * syscall: nothing the program adds between a read and the delete is lost);
+   * undefined if it did not exist.
+   */
+  take(key: Buffer): Buffer | undefined {
+    const value = Buffer.alloc(this.valueBufferSize);
+    this.checkSizes(key, value);
+    const ret = libbpf().mapLookupAndDelete(this.fd, key, value);
+    if (ret === -ENOENT) return undefined;
+    if (ret < 0) throw callError(`look up and delete an element of map ${this.name}`, -ret);
+    return value;
+  }
+
+  /**
    * Reads every element: `bpf_map_lookup_batch` until the kernel reports the
    * end (-ENOENT), however many elements the map holds. `sizeHint` (elements)
    * sizes the first buffers, or `reuse`'s are taken when at least that large;

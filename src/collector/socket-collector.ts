@@ -1,7 +1,8 @@
 /**
  * The I/O half of the pod-side view: reads the socket meter in one batch,
- * advances the pure state (socket-state.ts), hands the kernel entries of
- * finished cgroups back to the meter, and compares with the host-veth view
+ * advances the pure state (socket-state.ts), which hands the kernel entries
+ * of finished cgroups back to the meter (their counts at deletion join their
+ * bucket), and compares with the host-veth view
  * (blind-spots.ts). Call `collect()` BEFORE the TC counters are read (see
  * blind-spots.ts for why), and `compare()` with that collection's interface
  * samples after.
@@ -53,9 +54,10 @@ export class SocketCollector {
     try {
       const rows = this.source.readSocketCounters();
       const sourceStats = this.source.readSourceStats?.() ?? {};
-      const step = advanceSocketCollection(this.state, rows, this.monotonicNow(), this.rules, this.lookup);
+      const step = advanceSocketCollection(this.state, rows, this.monotonicNow(), this.rules, this.lookup, (ids) =>
+        this.source.forget(ids),
+      );
       this.state = step.state;
-      if (step.forget.length > 0) this.source.forget(step.forget);
       this.last = { ok: true, sourceStats, pods: step.pods, namespaces: step.namespaces, unattributed: step.unattributed };
     } catch (error) {
       this.last = { ok: false, error };

@@ -3,7 +3,8 @@
  * per socket cgroup) into per-pod (or per-container), per-namespace and
  * unattributed totals, given the state kept from the previous collection.
  * Pure apart from the `SocketCgroupLookup` it is handed (the cgroup tree and
- * the kubelet's log directories), so every rule is unit-tested.
+ * the kubelet's log directories) and the `forget` call that deletes finished
+ * kernel entries, so every rule is unit-tested.
  *
  * Every counted packet lands in exactly one bucket, and a bucket's total
  * never goes backwards while it is exported:
@@ -11,14 +12,15 @@
  *   node's own processes (`node`), a cgroup gone before it could be placed
  *   (`unmapped`), the map-full key 0 (`map_full`), or a pod whose names never
  *   appeared (`unnamed_pod`);
- * - a cgroup whose directory is gone leaves its final counts in its bucket
- *   (and the kernel entry is forgotten);
+ * - a cgroup whose directory is gone leaves its final counts in its bucket;
+ *   its kernel entry is read and deleted in one step, and what the program
+ *   counted after this collection's read (a late packet) is added too;
  * - a pod bucket departs when its pod's cgroup directory is gone; its series
  *   stays for the departed retention, and its total stays in its
  *   namespace's total for good.
  */
 import type { Direction } from '../source/counter-source.js';
-import type { SocketCounterRow } from '../source/socket-counter-source.js';
+import type { ForgottenEntry, SocketCounterRow } from '../source/socket-counter-source.js';
 import { carriedBlindSpots, restoredBlindSpots, type BlindSpotState } from './blind-spots.js';
 import type { PodBucketLabels, PodSocketSample, SocketCounts } from './pod-socket-sample.js';
 
@@ -88,9 +90,15 @@ export interface SocketState {
 interface GoneCgroup {
   bucket: string;
   at: number;
-  /** The counts already taken into the bucket (the kernel entry may still hold them if forgetting failed). */
+  /** What a kernel entry of this id already holds that is in the bucket: zero once it was deleted, its counts if deleting failed. */
   taken: Counts;
 }
+
+/**
+ * Deletes kernel entries and returns what each held at its deletion, or
+ * 'absent'; an id left out could not be deleted (SocketCounterSource.forget).
+ */
+export type ForgetEntries = (cgroupIds: readonly bigint[]) => ReadonlyMap<bigint, ForgottenEntry>;
 
 export interface SocketStep {
   state: SocketState;
@@ -100,7 +108,7 @@ export interface SocketStep {
   namespaces: Array<{ namespace: string } & Counts>;
   /** By reason; every reason present (zeros included). */
   unattributed: Array<{ reason: UnattributedReason } & Counts>;
-  /** Kernel entries whose final counts were taken: hand them to the source's forget(). */
+  /** Kernel entries whose final counts were taken and that were handed to `forget`. */
   forget: bigint[];
 }
 
@@ -137,6 +145,8 @@ export function advanceSocketCollection(
   nowMs: number,
   rules: SocketRules,
   lookup: SocketCgroupLookup,
+  /** Deletes finished entries. Without it nothing is deleted: the entries are read again and only what they add is counted. */
+  forgetEntries?: ForgetEntries,
 ): SocketStep {
   const prev = previous ?? emptySocketState(nowMs);
   lookup.newCollection();
@@ -153,6 +163,8 @@ export function advanceSocketCollection(
   const gone = new Map(prev.gone);
   const cgroups = new Map<bigint, TrackedCgroup>();
   const forget: bigint[] = [];
+  /** Per forgotten id: its bucket and the counts of this read already put there. */
+  const finishing = new Map<bigint, { bucket: string; taken: Counts }>();
 
   const bucketFor = (key: string, make: () => Omit<Bucket, 'key' | 'base' | 'departedAt'>): string => {
     if (!buckets.has(key)) buckets.set(key, { key, ...make(), base: zero(), departedAt: undefined });
@@ -173,7 +185,7 @@ export function advanceSocketCollection(
     add(buckets.get(bucket)!.base, c.counts);
     if (c.id !== 0n) {
       forget.push(c.id);
-      gone.set(c.id, { bucket, at: nowMs, taken: copy(c.counts) });
+      finishing.set(c.id, { bucket, taken: copy(c.counts) });
     }
   };
 
@@ -206,7 +218,7 @@ export function advanceSocketCollection(
       if (continued) add(late, t, -1n);
       add(buckets.get(wasGone.bucket)!.base, late);
       forget.push(id);
-      gone.set(id, { bucket: wasGone.bucket, at: nowMs, taken: counts });
+      finishing.set(id, { bucket: wasGone.bucket, taken: counts });
       continue;
     } else if (c.path === undefined) {
       finish(c, unattributed('unmapped'));
@@ -232,6 +244,18 @@ export function advanceSocketCollection(
     }
   }
   for (const [id, g] of gone) if (nowMs - g.at > Math.max(rules.departedRetentionMs, rules.namesGraceMs)) gone.delete(id);
+
+  // Delete the finished entries; what they counted since this read (late packets) joins their bucket.
+  const deleted = forget.length > 0 && forgetEntries ? forgetEntries(forget) : new Map<bigint, ForgottenEntry>();
+  for (const [id, f] of finishing) {
+    const result = deleted.get(id);
+    if (result === undefined) {
+      gone.set(id, { bucket: f.bucket, at: nowMs, taken: f.taken }); // still there: read again, only what it adds counts
+      continue;
+    }
+    if (result !== 'absent') add(buckets.get(f.bucket)!.base, lateCounts(result, f.taken));
+    gone.set(id, { bucket: f.bucket, at: nowMs, taken: zero() }); // a new entry of this id holds only late packets
+  }
 
   // Bucket totals, departures, and what is exported.
   const totals = new Map<string, Counts>();
@@ -333,6 +357,14 @@ export function restoredSocketState(
   for (const n of carried.namespaces) namespaceBase.set(n.namespace, copy(n));
   const blind = restoredBlindSpots(carried.blind);
   return { state: { at: nowMs, cgroups, buckets, namespaceBase, gone: new Map() }, blind };
+}
+
+/** What an entry counted after it was read: its counts at deletion minus those read (all of them if it restarted in between). */
+function lateCounts(atDeletion: Counts, read: Counts): Counts {
+  const late = copy(atDeletion);
+  const continued = DIRECTIONS.every((d) => atDeletion[d].packets >= read[d].packets && atDeletion[d].bytes >= read[d].bytes);
+  if (continued) add(late, read, -1n);
+  return late;
 }
 
 /** The pod level directory of a container cgroup path (the path itself for a process directly in the pod's cgroup). */

@@ -160,6 +160,8 @@ export interface Libbpf extends Libc {
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): number;
   mapLookup(fd: number, key: Buffer, value: Buffer): number;
   mapDelete(fd: number, key: Buffer): number;
+  /** `bpf_map_lookup_and_delete_elem`: the value as it was when the element was deleted (hash maps, per-CPU ones included, since 5.14). 0 or -errno. */
+  mapLookupAndDelete(fd: number, key: Buffer, value: Buffer): number;
   /**
    * One `bpf_map_lookup_batch` call. `inBatch` null starts at the beginning;
    * `count` is in: capacity, out: entries returned. `ret` is 0 or -errno
@@ -240,6 +242,7 @@ function bind(): Libbpf {
     update: lib.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
     lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
     del: lib.func('int bpf_map_delete_elem(int fd, void *key)'),
+    lookup_and_delete: lib.func('int bpf_map_lookup_and_delete_elem(int fd, void *key, void *value)'),
     lookup_batch: lib.func(
       'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
     ),
@@ -308,6 +311,7 @@ function bind(): Libbpf {
     mapUpdate: (fd, key, value, flags) => f.update(fd, key, value, flags) as number,
     mapLookup: (fd, key, value) => f.lookup(fd, key, value) as number,
     mapDelete: (fd, key) => f.del(fd, key) as number,
+    mapLookupAndDelete: (fd, key, value) => f.lookup_and_delete(fd, key, value) as number,
     mapLookupBatch: (fd, inBatch, outBatch, keys, values, capacity) => {
       const count = u32(capacity);
       const opts = encodeStruct(MapBatchOpts, { elem_flags: 0n, flags: 0n });

@@ -113,14 +113,18 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
     if (r.program.startsWith('netprobe_')) assert.equal(r.counted, expected, `${r.program} did not count on the measured path`);
   }
 
-  const throughput = part('throughput').data as Record<string, unknown> & { countedPackets: number[] };
-  for (const key of ['tcp|none', 'tcp|tcx', 'tcp|tc', 'udp64|none', 'udp64|tcx', 'udp64|tc']) {
+  const throughput = part('throughput').data as Record<string, unknown> & { countedPackets: number[]; meterCountedPackets: number[] };
+  for (const key of ['tcp|none', 'tcp|tcx', 'tcp|tc', 'tcp|all', 'udp64|none', 'udp64|tcx', 'udp64|tc', 'udp64|all']) {
     const v = throughput[key] as { median: number; ratio: number };
     assert.ok(positive(v.median) && positive(v.ratio), `throughput ${key}: ${JSON.stringify(v)}`);
   }
   assert.ok(
-    throughput.countedPackets.length === 4 && throughput.countedPackets.every(positive),
+    throughput.countedPackets.length === 6 && throughput.countedPackets.every(positive),
     'netprobe counted packets in each attached round',
+  );
+  assert.ok(
+    throughput.meterCountedPackets.length === 1 && throughput.meterCountedPackets.every(positive),
+    "the socket meter counted the two pods' packets in its round",
   );
 
   const collection = part('collection').data as Record<

@@ -137,8 +137,17 @@ test('UDP over IPv4 and IPv6: the cgroup counts exactly what its sockets sent an
         : undefined;
     }).catch(() => assert.deepEqual(counts(meter.readSocketCounters(), cg.id), expected));
   }
-  // forget() deletes the entry; the overflow entry (cgroup 0) always stays.
-  meter.forget([cg.id, 0n]);
+  // forget() reads and deletes in one step: datagrams sent after the last read (late packets) are in what it returns.
+  const read = counts(meter.readSocketCounters(), cg.id);
+  assert.deepEqual(read, want);
+  await udpSend(left, cg, link.addrB, 41_000, 30, 100);
+  const finals = meter.forget([cg.id, 0n]);
+  assert.deepEqual(finals.get(cg.id), {
+    ingress: read.ingress,
+    egress: { packets: read.egress.packets + 30n, bytes: read.egress.bytes + 30n * (28n + 100n) },
+  });
+  assert.equal(finals.has(0n), false, 'the overflow entry (cgroup 0) always stays');
+  assert.equal(meter.forget([cg.id]).get(cg.id), 'absent');
   const rows = meter.readSocketCounters();
   assert.equal(rows.filter((r) => r.cgroupId === cg.id).length, 0);
   assert.equal(rows.filter((r) => r.cgroupId === 0n).length, 2);

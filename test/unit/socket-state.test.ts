@@ -126,6 +126,45 @@ test('a container that goes keeps its finals; the pod departs after its retentio
   );
 });
 
+test('forget: what an entry counted between the read and its deletion (late packets) joins its bucket', () => {
+  const t = podTree();
+  const s0 = advanceSocketCollection(undefined, rows([11n, 5, 3], [12n, 1, 2]), 0, RULES, t).state;
+  t.dirs.delete(`${POD_A}/cri-containerd-${CID_2}.scope`);
+  // Read at (4, 2); when deleted the entry held 3 more received and 1 more sent packets.
+  const asked: bigint[][] = [];
+  const atDeletion = new Map([[12n, { ingress: { packets: 7n, bytes: 700n }, egress: { packets: 3n, bytes: 300n } }]]);
+  let step = advanceSocketCollection(s0, rows([11n, 6, 3], [12n, 4, 2]), 1000, RULES, t, (ids) => {
+    asked.push([...ids]);
+    return atDeletion;
+  });
+  assert.deepEqual(asked, [[12n]], 'one call with the finished entries');
+  assert.deepEqual(step.forget, [12n]);
+  const pod = step.pods[0]!;
+  assert.deepEqual(
+    [pod.ingress, pod.egress],
+    [
+      { packets: 13n, bytes: 1300n },
+      { packets: 6n, bytes: 600n },
+    ],
+  );
+  assert.equal(step.namespaces[0]!.ingress.packets, 13n);
+  // After the deletion a new entry of that id holds only packets later still: all of it is added (5 is more than was read before).
+  step = advanceSocketCollection(step.state, rows([11n, 6, 3], [12n, 5, 0]), 2000, RULES, t, () => new Map([[12n, 'absent']]));
+  assert.equal(step.pods[0]!.ingress.packets, 18n);
+});
+
+test('forget: an entry that could not be deleted is read again and only what it adds is counted; an absent one adds nothing', () => {
+  const t = podTree();
+  const s0 = advanceSocketCollection(undefined, rows([11n, 5, 3], [12n, 1, 2]), 0, RULES, t).state;
+  t.dirs.delete(`${POD_A}/cri-containerd-${CID_2}.scope`);
+  let step = advanceSocketCollection(s0, rows([11n, 6, 3], [12n, 4, 2]), 1000, RULES, t, () => new Map());
+  assert.equal(step.pods[0]!.ingress.packets, 10n);
+  step = advanceSocketCollection(step.state, rows([11n, 6, 3], [12n, 5, 2]), 2000, RULES, t, () => new Map([[12n, 'absent']]));
+  assert.equal(step.pods[0]!.ingress.packets, 11n, 'the one packet it added since');
+  step = advanceSocketCollection(step.state, rows([11n, 6, 3]), 3000, RULES, t, () => new Map());
+  assert.equal(step.pods[0]!.ingress.packets, 11n);
+});
+
 test('a pod cgroup waits for its names, then counts without them as unnamed_pod', () => {
   const t = podTree();
   t.names.clear();

@@ -18,7 +18,7 @@ import { closeSync, existsSync, constants as fsConstants, openSync, statSync } f
 import { fileURLToPath } from 'node:url';
 import { constants as os } from 'node:os';
 import type { CarryOverStore } from '../../source/counter-source.js';
-import type { SocketCounterRow, SocketCounterSource } from '../../source/socket-counter-source.js';
+import type { ForgottenEntry, SocketCounterRow, SocketCounterSource } from '../../source/socket-counter-source.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import { BPF_NOEXIST, libbpf } from '../../sys/libbpf.js';
 import type { BpfMap } from '../bpf-map.js';
@@ -184,12 +184,29 @@ export class SocketMeter implements SocketCounterSource {
     return [...rows.values()].flat();
   }
 
-  forget(cgroupIds: readonly bigint[]): void {
+  forget(cgroupIds: readonly bigint[]): Map<bigint, ForgottenEntry> {
+    const out = new Map<bigint, ForgottenEntry>();
     for (const id of cgroupIds) {
       // The overflow entry must stay: the program counts into it when the map is full.
       if (id === SM_OVERFLOW_CGROUP) continue;
-      this.held.cgroups.delete(encodeCgroupKey(id));
+      let value: Buffer | undefined;
+      try {
+        // Read and delete in one syscall: a packet counted after the caller's read is in `value`, not lost with the entry.
+        value = this.held.cgroups.take(encodeCgroupKey(id));
+      } catch {
+        continue; // not deleted: the entry stays and the caller reads it again
+      }
+      if (!value) {
+        out.set(id, 'absent');
+        continue;
+      }
+      const c = sumSocketCounts(value, 0, this.cpus);
+      out.set(id, {
+        ingress: { packets: c.ingressPackets, bytes: c.ingressBytes },
+        egress: { packets: c.egressPackets, bytes: c.egressBytes },
+      });
     }
+    return out;
   }
 
   readSourceStats(): Record<string, bigint> {
