@@ -18,7 +18,8 @@ export const CORE_ENUM = 'skb_drop_reason';
 export const SUBSYSTEM_ENUM = 'skb_drop_reason_subsys';
 const PREFIX = 'SKB_DROP_REASON_';
 const SUBSYSTEM_PREFIX = 'SKB_DROP_REASON_SUBSYS_';
-const NOT_DROPS = new Set(['SKB_NOT_DROPPED_YET', 'SKB_CONSUMED', 'SKB_DROP_REASON_MAX']);
+const NOT_DROPS = new Set(['SKB_NOT_DROPPED_YET', 'SKB_CONSUMED']);
+const NOT_REASONS = new Set(['SKB_DROP_REASON_MAX']);
 const SUBSYSTEM_SHIFT = 16n;
 
 export interface ReasonNames {
@@ -41,7 +42,13 @@ export function reasonNames(btf: EnumSource): ReasonNames {
   for (const e of core) {
     const value = Number(e.value);
     if (NOT_DROPS.has(e.name)) notDrops.add(value);
-    else if (e.name.startsWith(PREFIX) && !e.name.endsWith('_MASK') && e.value >= 0n && e.value < 1n << SUBSYSTEM_SHIFT)
+    else if (
+      !NOT_REASONS.has(e.name) &&
+      e.name.startsWith(PREFIX) &&
+      !e.name.endsWith('_MASK') &&
+      e.value >= 0n &&
+      e.value < 1n << SUBSYSTEM_SHIFT
+    )
       names.set(value, e.name.slice(PREFIX.length).toLowerCase());
   }
   const coreNames = new Map(names);
