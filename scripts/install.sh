@@ -9,7 +9,7 @@ profile=${1:-runtime}
 pkgs=(libbpf1 iproute2)
 case "$profile" in
   runtime) ;;
-  test) pkgs+=(clang llvm libbpf-dev linux-libc-dev iperf3 prometheus util-linux libcap2-bin openssl bpftool prometheus-node-exporter wrk containernetworking-plugins chromium tmux podman buildah runc mmdebstrap)
+  test) pkgs+=(clang llvm libbpf-dev linux-libc-dev iperf3 prometheus util-linux libcap2-bin openssl bpftool prometheus-node-exporter wrk containernetworking-plugins chromium tmux podman buildah runc mmdebstrap nftables)
     # kubectl for `kubectl kustomize`: Debian's kubernetes-client only where no kubectl is installed (they conflict).
     command -v kubectl >/dev/null || pkgs+=(kubernetes-client) ;;
   bench) pkgs+=(clang llvm libbpf-dev linux-libc-dev iperf3 prometheus prometheus-node-exporter wrk util-linux) ;;

@@ -24,6 +24,8 @@ export {
 export * as abi from './abi.js';
 export { openSocketMeter, SocketMeter, SOCKET_METER_OBJECT_PATH, type SocketMeterOptions } from './socket-meter/socket-meter.js';
 export { findCgroup2Root } from './socket-meter/cgroup-root.js';
+export { openDropMeter, DropMeter, DROP_METER_OBJECT_PATH, type DropMeterOptions } from './drop-meter/drop-meter.js';
 export { precedingPrograms, readPrecedingPrograms, type PrecedingProgram, type HookPrograms } from './tc-counter/preceding-programs.js';
 export type { CounterRow, CounterSource, AttachMode, Direction } from '../source/counter-source.js';
 export type { SocketCounterRow, SocketCounterSource } from '../source/socket-counter-source.js';
+export type { DropCounterRow, DropCounterSource } from '../source/drop-counter-source.js';

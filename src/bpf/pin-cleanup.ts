@@ -13,6 +13,7 @@ import { NetlinkSocket } from '../net/netlink-socket.js';
 import { ClsactOwnership } from './tc-counter/clsact-state.js';
 import { removeTcCounterPins } from './tc-counter/remove-tc-counter-pins.js';
 import { listMeterDirs, removeMeterDir } from './socket-meter/socket-meter-pins.js';
+import { listDropMeterDirs, removeDropMeterDir } from './drop-meter/drop-meter-pins.js';
 
 export function removePinnedState(opts: {
   pinPath: string;
@@ -27,18 +28,23 @@ export function removePinnedState(opts: {
     const cookie = sock.netnsCookie();
     const ownership = ClsactOwnership.forCurrentNetns(logger, cookie, opts.stateDir);
     const links = dumpLinks();
-    // The socket meter's directories: unpinning its cgroup links detaches them.
-    const meterDirs = listMeterDirs(pinPath);
-    for (const dir of meterDirs) {
-      const kept = removeMeterDir(dir.path);
-      if (kept.length > 0) {
-        logger.error(
-          { code: 'NP_ERR_PIN_UNKNOWN', kept },
-          `removed the socket meter's pins in ${dir.path}; left what netprobe does not pin there`,
-        );
-        left.push(...kept);
-      } else removed.push(dir.path);
-    }
+    // The meters' directories: unpinning their links (cgroup, tracing) detaches them.
+    const meters = [
+      { what: 'socket meter', dirs: listMeterDirs(pinPath), remove: removeMeterDir },
+      { what: 'drop meter', dirs: listDropMeterDirs(pinPath), remove: removeDropMeterDir },
+    ];
+    const meterDirs = meters.flatMap((m) => m.dirs);
+    for (const meter of meters)
+      for (const dir of meter.dirs) {
+        const kept = meter.remove(dir.path);
+        if (kept.length > 0) {
+          logger.error(
+            { code: 'NP_ERR_PIN_UNKNOWN', kept },
+            `removed the ${meter.what}'s pins in ${dir.path}; left what netprobe does not pin there`,
+          );
+          left.push(...kept);
+        } else removed.push(dir.path);
+      }
     const tc = removeTcCounterPins({
       pinPath,
       sock,

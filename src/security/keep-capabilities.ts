@@ -8,7 +8,10 @@
  * program fd; the privilege was checked at load), while tc mode goes through
  * rtnetlink, which checks CAP_NET_ADMIN — also to remove its filters at exit.
  * So in tc mode CAP_NET_ADMIN is always kept: dropping it would leave
- * filters behind on SIGTERM.
+ * filters behind on SIGTERM. The drop meter's tracing program needs
+ * CAP_PERFMON to load, and nothing afterwards (its link and maps are used
+ * through fds): it is opened before this drop, so the keep-list need not hold
+ * it (tested in test/privileged/drop-meter.test.ts).
  */
 import type { AttachMode } from '../source/counter-source.js';
 import type { Logger } from '../log/logger.js';
