@@ -16,7 +16,8 @@ import {
 } from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import type { LinkInfo } from '../net/link-message.js';
+import type { LinkFaults, LinkInfo } from '../net/link-message.js';
+import { dumpLinks } from '../net/link-dump.js';
 import { LinkWatcher } from '../net/link-events.js';
 import { NetlinkSocket } from '../net/netlink-socket.js';
 import { compileInterfaceFilter, type InterfaceFilter } from '../net/interface-filter.js';
@@ -72,6 +73,8 @@ export interface EbpfManagerOptions {
   pinLockTimeoutMs?: number;
   /** Ends a wait for the pin path's lock early (a stop signal). */
   signal?: AbortSignal;
+  /** Reads the interfaces with their statistics for the drop and error counters; one netlink dump by default. Injectable for tests. */
+  dumpLinks?: () => LinkInfo[];
   /**
    * How many interfaces the overflow hash holds (those whose slot, ifindex
    * mod 1024, another interface already owns). Default 8192.
@@ -161,6 +164,10 @@ export class EbpfManager implements CounterSource {
    * collection still reach its series and its namespace's total.
    */
   private readonly finalRows = new Map<number, CounterRow[]>();
+  /** The last dump of the drop and error counters failed (its warning is logged once). */
+  private faultsFailed = false;
+  /** Reads the namespace's interfaces with their statistics (one netlink dump). */
+  private readonly dumpLinks: () => LinkInfo[];
   private readonly listeners = new Set<() => void>();
   private notifyPending = false;
   private readonly pendingEvents: Array<() => void> = [];
@@ -182,6 +189,7 @@ export class EbpfManager implements CounterSource {
     this.pinPath = opts.pinPath === '' ? undefined : opts.pinPath;
     this.pinLockTimeoutMs = opts.pinLockTimeoutMs ?? DEFAULT_PIN_LOCK_TIMEOUT_MS;
     this.signal = opts.signal;
+    this.dumpLinks = opts.dumpLinks ?? dumpLinks;
   }
 
   /**
@@ -264,7 +272,8 @@ export class EbpfManager implements CounterSource {
       this.loaded = loaded;
 
       const { watcher, links } = LinkWatcher.start({
-        onLink: (link) => this.enqueue(() => (link.kind === 'del' ? this.linkGone(link.ifindex) : this.linkSeen(link))),
+        onLink: (link) =>
+          this.enqueue(() => (link.kind === 'del' ? this.linkGone(link.ifindex, link.stats?.faults) : this.linkSeen(link))),
         onResync: (all) => this.enqueue(() => this.resync(all)),
         onError: (err) =>
           this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
@@ -299,16 +308,45 @@ export class EbpfManager implements CounterSource {
 
   /**
    * Both directions of every counted interface (zero until traffic flows),
-   * with current names: one batch read per map, per-CPU values summed.
+   * with current names: one batch read per map, per-CPU values summed; and
+   * the kernel's drop and error counters of each (`faults`) from one
+   * RTM_GETLINK dump of the namespace, whatever the number of interfaces.
    */
   readCounters(): CounterRow[] {
     if (this.lifecycle !== 'loaded' || !this.loaded)
       throw new StateError('readCounters: call loadNetworkMonitor() first (or the manager is closed)');
     const rows = this.loaded.table.read(this.interfaces());
+    const faults = this.readFaults();
+    for (const row of rows) {
+      const f = faults?.get(row.ifindex);
+      if (f) row.faults = f;
+    }
     // A deleted interface's last counts, once; unless its ifindex already counts a new interface.
     for (const [ifindex, finals] of this.finalRows) if (!this.attached.has(ifindex)) rows.push(...finals);
     this.finalRows.clear();
     return rows;
+  }
+
+  /**
+   * Every interface's drop and error counters by ifindex, or undefined when
+   * the dump failed: the TC counters are still good, so the collection goes
+   * on without them (logged once per failure streak).
+   */
+  private readFaults(): Map<number, LinkFaults> | undefined {
+    try {
+      const faults = new Map<number, LinkFaults>();
+      for (const link of this.dumpLinks()) if (link.stats?.faults) faults.set(link.ifindex, link.stats.faults);
+      this.faultsFailed = false;
+      return faults;
+    } catch (e) {
+      if (!this.faultsFailed)
+        this.logger.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          'cannot read the interfaces\' drop and error counters (RTM_GETLINK dump); their last values stay exported',
+        );
+      this.faultsFailed = true;
+      return undefined;
+    }
   }
 
   /**
@@ -631,15 +669,18 @@ export class EbpfManager implements CounterSource {
     }
   }
 
-  /** RTM_DELLINK: the interface is gone (its tcx links and clsact went with it). */
-  private linkGone(ifindex: number): void {
+  /**
+   * RTM_DELLINK: the interface is gone (its tcx links and clsact went with it).
+   * `faults`: its final drop and error counters, which the message carries.
+   */
+  private linkGone(ifindex: number, faults?: LinkFaults): void {
     if (this.lifecycle === 'closed') return;
     this.uncounted.delete(ifindex);
     if (!this.attached.has(ifindex)) {
       this.loaded?.attacher.forget(ifindex);
       return;
     }
-    this.detach(ifindex, 'deleted');
+    this.detach(ifindex, 'deleted', faults);
     this.notify();
     this.retryUncounted();
   }
@@ -708,7 +749,7 @@ export class EbpfManager implements CounterSource {
     this.logger.debug({ ifindex, interface: name, attachMode: loaded.attacher.mode, placement }, `attached to ${name}`);
   }
 
-  private detach(ifindex: number, reason: DetachReason): void {
+  private detach(ifindex: number, reason: DetachReason, faults?: LinkFaults): void {
     const entry = this.attached.get(ifindex);
     const loaded = this.loaded;
     if (!entry || !loaded) return;
@@ -716,7 +757,9 @@ export class EbpfManager implements CounterSource {
     loaded.attacher.detach(ifindex, entry.name, entry.hooks, reason);
     if (reason === 'deleted') {
       try {
-        this.finalRows.set(ifindex, loaded.table.readOne(ifindex, entry.name));
+        const finals = loaded.table.readOne(ifindex, entry.name);
+        if (faults) for (const row of finals) row.faults = faults;
+        this.finalRows.set(ifindex, finals);
       } catch (e) {
         this.logger.warn({ ifindex, err: e instanceof Error ? e.message : String(e) }, `reading the final counts of ${entry.name} failed`);
       }
