@@ -272,8 +272,7 @@ export class EbpfManager implements CounterSource {
       this.loaded = loaded;
 
       const { watcher, links } = LinkWatcher.start({
-        onLink: (link) =>
-          this.enqueue(() => (link.kind === 'del' ? this.linkGone(link.ifindex, link.stats?.faults) : this.linkSeen(link))),
+        onLink: (link) => this.enqueue(() => (link.kind === 'del' ? this.linkGone(link.ifindex, link.stats?.faults) : this.linkSeen(link))),
         onResync: (all) => this.enqueue(() => this.resync(all)),
         onError: (err) =>
           this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
@@ -342,7 +341,7 @@ export class EbpfManager implements CounterSource {
       if (!this.faultsFailed)
         this.logger.warn(
           { err: e instanceof Error ? e.message : String(e) },
-          'cannot read the interfaces\' drop and error counters (RTM_GETLINK dump); their last values stay exported',
+          "cannot read the interfaces' drop and error counters (RTM_GETLINK dump); their last values stay exported",
         );
       this.faultsFailed = true;
       return undefined;

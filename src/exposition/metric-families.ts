@@ -54,7 +54,7 @@ export const INTERFACE_INFO = family(
 export const INTERFACE_DROPS_TOTAL = family(
   'netprobe_interface_drops_total',
   'counter',
-  "Packets the kernel or driver dropped on the interface since it was created (rx_dropped/tx_dropped of ip -s link), NIC ring and XDP drops included",
+  'Packets the kernel or driver dropped on the interface since it was created (rx_dropped/tx_dropped of ip -s link), NIC ring and XDP drops included',
 );
 export const INTERFACE_ERRORS_TOTAL = family(
   'netprobe_interface_errors_total',

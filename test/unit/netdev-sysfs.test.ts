@@ -8,7 +8,14 @@ import { readSysfsLinks } from '../../src/source/sysfs-links.js';
 /** A fake /sys/class/net with the files the reader uses. */
 function fakeSysfs(
   t: { after: (fn: () => void) => void },
-  links: Array<{ name: string; ifindex: number; flags: string; rx: [string, string]; tx: [string, string]; faults?: Record<string, string> }>,
+  links: Array<{
+    name: string;
+    ifindex: number;
+    flags: string;
+    rx: [string, string];
+    tx: [string, string];
+    faults?: Record<string, string>;
+  }>,
 ): string {
   const root = mkdtempSync(join(tmpdir(), 'np-sysfs-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));

@@ -81,7 +81,16 @@ test('RTM_NEWLINK: ifindex, name, IFF_UP and IFLA_STATS64', () => {
       txPackets: 22n,
       rxBytes: 3333n,
       txBytes: 4444n,
-      faults: { rxDropped: 0n, txDropped: 0n, rxErrors: 0n, txErrors: 0n, rxMissedErrors: 0n, rxFifoErrors: 0n, rxOverErrors: 0n, rxNohandler: 0n },
+      faults: {
+        rxDropped: 0n,
+        txDropped: 0n,
+        rxErrors: 0n,
+        txErrors: 0n,
+        rxMissedErrors: 0n,
+        rxFifoErrors: 0n,
+        rxOverErrors: 0n,
+        rxNohandler: 0n,
+      },
     },
   });
 });
@@ -194,7 +203,9 @@ test('IFLA_STATS64: the drop and error counters at their offsets in struct rtnl_
     rxNohandler: 2n ** 64n - 1n, // after the tx error kinds and the compressed counts
   });
   // A kernel before 4.6 (no rx_nohandler): traffic counters only, no faults made up as zero.
-  const [old] = splitMessages(linkMsg(RTM_NEWLINK, 4, 1, attr(IFLA_IFNAME, name('eth0')), attr(IFLA_STATS64, stats64(1n, 2n, 3n, 4n, 23 * 8))));
+  const [old] = splitMessages(
+    linkMsg(RTM_NEWLINK, 4, 1, attr(IFLA_IFNAME, name('eth0')), attr(IFLA_STATS64, stats64(1n, 2n, 3n, 4n, 23 * 8))),
+  );
   assert.deepEqual(parseLinkMessage(old!).stats, { rxPackets: 1n, txPackets: 2n, rxBytes: 3n, txBytes: 4n });
 });
 
