@@ -9,6 +9,8 @@
 import type { AttachMode, CarryOverStore, CounterRow, CounterSource, Direction } from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../log/logger.js';
+import type { LinkFaults, LinkInfo } from '../net/link-message.js';
+import { dumpLinks } from '../net/link-dump.js';
 import { LinkWatcher } from '../net/link-events.js';
 import { NetlinkSocket } from '../net/netlink-socket.js';
 import { compileInterfaceFilter, type InterfaceFilter } from '../net/interface-filter.js';
@@ -54,6 +56,8 @@ export interface EbpfManagerOptions {
   pinLockTimeoutMs?: number;
   /** Ends a wait for the pin path's lock early (a stop signal). */
   signal?: AbortSignal;
+  /** Reads the interfaces with their statistics for the drop and error counters; one netlink dump by default. Injectable for tests. */
+  dumpLinks?: () => LinkInfo[];
   /**
    * How many interfaces the overflow hash holds (those whose slot, ifindex
    * mod 1024, another interface already owns). Default 8192.
@@ -99,6 +103,10 @@ export class EbpfManager implements CounterSource {
   private loaded: Loaded | undefined;
   private readonly events: LinkEventQueue;
   private readonly listeners: ChangeListeners;
+  /** The last dump of the drop and error counters failed (its warning is logged once). */
+  private faultsFailed = false;
+  /** Reads the namespace's interfaces with their statistics (one netlink dump). */
+  private readonly dumpLinks: () => LinkInfo[];
 
   /** Throws NetprobeError NP_ERR_BAD_GLOB for a bad include/exclude pattern. */
   constructor(opts: EbpfManagerOptions = {}) {
@@ -119,6 +127,7 @@ export class EbpfManager implements CounterSource {
     this.signal = opts.signal;
     this.events = new LinkEventQueue(this.logger);
     this.listeners = new ChangeListeners(this.logger);
+    this.dumpLinks = opts.dumpLinks ?? dumpLinks;
   }
 
   /**
@@ -219,7 +228,10 @@ export class EbpfManager implements CounterSource {
       this.loaded = loaded;
 
       const { watcher, links } = LinkWatcher.start({
-        onLink: (link) => this.events.enqueue(() => (link.kind === 'del' ? interfaces.linkGone(link.ifindex) : interfaces.linkSeen(link))),
+        onLink: (link) =>
+          this.events.enqueue(() =>
+            link.kind === 'del' ? interfaces.linkGone(link.ifindex, link.stats?.faults) : interfaces.linkSeen(link),
+          ),
         onResync: (all) => this.events.enqueue(() => interfaces.resync(all)),
         onError: (err) =>
           this.logger.error({ err }, 'interface events: netlink failed; new interfaces may not be attached until the next resync'),
@@ -249,12 +261,43 @@ export class EbpfManager implements CounterSource {
 
   /**
    * Both directions of every counted interface (zero until traffic flows),
-   * with current names: one batch read per map, per-CPU values summed.
+   * with current names: one batch read per map, per-CPU values summed; and
+   * the kernel's drop and error counters of each (`faults`) from one
+   * RTM_GETLINK dump of the namespace, whatever the number of interfaces.
    */
   readCounters(): CounterRow[] {
     if (this.lifecycle !== 'loaded' || !this.loaded)
       throw new StateError('readCounters: call loadNetworkMonitor() first (or the manager is closed)');
-    return this.loaded.interfaces.read();
+    const rows = this.loaded.interfaces.read();
+    const faults = this.readFaults();
+    // Final rows of deleted interfaces carry the counters their RTM_DELLINK gave.
+    for (const row of rows) {
+      const f = faults?.get(row.ifindex);
+      if (f && !row.faults) row.faults = f;
+    }
+    return rows;
+  }
+
+  /**
+   * Every interface's drop and error counters by ifindex, or undefined when
+   * the dump failed: the TC counters are still good, so the collection goes
+   * on without them (logged once per failure streak).
+   */
+  private readFaults(): Map<number, LinkFaults> | undefined {
+    try {
+      const faults = new Map<number, LinkFaults>();
+      for (const link of this.dumpLinks()) if (link.stats?.faults) faults.set(link.ifindex, link.stats.faults);
+      this.faultsFailed = false;
+      return faults;
+    } catch (e) {
+      if (!this.faultsFailed)
+        this.logger.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          "cannot read the interfaces' drop and error counters (RTM_GETLINK dump); their last values stay exported",
+        );
+      this.faultsFailed = true;
+      return undefined;
+    }
   }
 
   /**

@@ -13,7 +13,7 @@
  *   (its finals stay in its namespace's total) and the new one starts fresh.
  * Either way no stale name and no rate across two interfaces is exported.
  */
-import type { CounterRow } from '../source/counter-source.js';
+import type { CounterRow, InterfaceFaults } from '../source/counter-source.js';
 import type { DirectionSample, InterfaceSample, NamespaceTotals, PodLabels } from './interface-sample.js';
 
 export interface CollectionRules {
@@ -49,6 +49,8 @@ interface TrackedInterface {
   lastActiveAt: number | undefined;
   /** Once known with names, kept for the interface's lifetime (labels never flip). */
   pod: PodLabels | undefined;
+  /** The kernel's drop and error counters as last read; kept when a read lacks them. */
+  faults?: InterfaceFaults;
 }
 
 interface DepartedInterface {
@@ -132,6 +134,7 @@ export function advanceCollection(
       read.set(key, entry);
     }
     entry[row.direction] = { packets: row.packets, bytes: row.bytes, segments: row.segments };
+    if (row.faults) entry.faults = row.faults;
   }
 
   // One interface per ifindex. Two names under one ifindex in one read: a deleted interface's
@@ -158,7 +161,7 @@ export function advanceCollection(
     const last = finals.get(ifindex);
     if (last && last.name === before.name) {
       if (!continuing(before, last)) addTo(base, before, 1n); // counting restarted before the finals were read
-      gone.push({ ...before, ingress: last.ingress, egress: last.egress });
+      gone.push({ ...before, ingress: last.ingress, egress: last.egress, faults: last.faults ?? before.faults });
     } else if (now && (now.name === before.name || sameInterface(before, now, podOf?.(ifindex, now.name)))) continues.set(ifindex, before);
     else gone.push(before);
   }
@@ -184,13 +187,14 @@ export function advanceCollection(
     const before = continues.get(ifindex);
     entry.lastActiveAt = before?.lastActiveAt;
     entry.pod = stickyPod(entry.pod ?? before?.pod, podOf?.(entry.ifindex, entry.name));
+    entry.faults ??= before?.faults;
     if (before && (entry.ingress.packets < before.ingress.packets || entry.egress.packets < before.egress.packets)) addTo(base, before, 1n); // counting restarted: what was counted before stays in the total
     const ingress = directionSample(before?.ingress, entry.ingress, elapsedSeconds);
     const egress = directionSample(before?.egress, entry.egress, elapsedSeconds);
     if (before && (moved(before.ingress, entry.ingress) || moved(before.egress, entry.egress))) entry.lastActiveAt = nowMs;
     const active = entry.lastActiveAt !== undefined && nowMs - entry.lastActiveAt <= rules.activeWindowMs;
     if (rules.activeOnly && !active) continue;
-    samples.push(withPod({ ifindex: entry.ifindex, name: entry.name, active, ingress, egress }, entry.pod));
+    samples.push(withPod(withFaults({ ifindex: entry.ifindex, name: entry.name, active, ingress, egress }, entry.faults), entry.pod));
   }
   for (const { entry } of departed.values()) {
     const active = entry.lastActiveAt !== undefined && nowMs - entry.lastActiveAt <= rules.activeWindowMs;
@@ -203,7 +207,7 @@ export function advanceCollection(
       egress: directionSample(undefined, entry.egress, 0),
       departed: true,
     };
-    samples.push(withPod(sample, entry.pod));
+    samples.push(withPod(withFaults(sample, entry.faults), entry.pod));
   }
   samples.sort((a, b) => a.ifindex - b.ifindex || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const namespaces = podOf ? namespaceTotals(base, current.values()) : [];
@@ -261,6 +265,11 @@ function stickyPod(known: PodLabels | undefined, now: PodLabels | undefined): Po
   if (known?.name) return known;
   if (known && now && now.uid !== known.uid) return known;
   return now ?? known;
+}
+
+function withFaults(sample: InterfaceSample, faults: InterfaceFaults | undefined): InterfaceSample {
+  if (faults) sample.faults = faults;
+  return sample;
 }
 
 function withPod(sample: InterfaceSample, pod: PodLabels | undefined): InterfaceSample {

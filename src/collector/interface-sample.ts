@@ -3,6 +3,7 @@
  * read from the source, the rates since the previous collection, and whether
  * the interface counts as active. Pure data, produced by `advanceCollection`.
  */
+import type { InterfaceFaults } from '../source/counter-source.js';
 
 /** One direction of one interface. */
 export interface DirectionSample {
@@ -21,6 +22,11 @@ export interface InterfaceSample {
   active: boolean;
   ingress: DirectionSample;
   egress: DirectionSample;
+  /**
+   * The kernel's drop and error counters (absent until the source could read
+   * them); a departed interface keeps its last ones.
+   */
+  faults?: InterfaceFaults;
   /**
    * With pod attribution on: the pod this interface serves (its host-side
    * veth). namespace and pod are '' when the pod's names are unknown;

@@ -2,11 +2,11 @@
  * Renders everything netprobe exports, in one format, from one collection's
  * results. Called once per collection per format; scrapes serve the result.
  */
-import type { AttachMode, SourceKind } from '../source/counter-source.js';
+import type { AttachMode, InterfaceFaults, SourceKind } from '../source/counter-source.js';
 import type { InterfaceSample, NamespaceTotals } from '../collector/interface-sample.js';
 import { currentRole, type InterfaceRole } from '../net/interface-role.js';
 import { ExpositionWriter, formatLabels, type RenderedFormats } from './exposition-writer.js';
-import { InterfaceLabelCache } from './interface-labels.js';
+import { InterfaceLabelCache, type InterfaceLabelSets } from './interface-labels.js';
 import * as F from './metric-families.js';
 import { writeProcessMetrics, type ProcessFamily } from './process-metrics.js';
 import { writePacketsAndBytes, writeSocketFamilies, type SocketExposition } from './socket-families.js';
@@ -90,6 +90,7 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
         1,
       );
   }
+  writeFaultFamilies(w, samples, directionLabels);
   w.family(F.SOURCE_INFO.name, F.SOURCE_INFO.type, F.SOURCE_INFO.help);
   w.sample(
     F.SOURCE_INFO.name,
@@ -122,6 +123,35 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
   const rendered = w.finish();
   labels.lastTextBytes = rendered.text.length;
   return rendered;
+}
+
+/**
+ * The kernel's drop and error counters, for the interfaces whose source read
+ * them; the receive details carry no direction (receive is in their names).
+ */
+function writeFaultFamilies(w: ExpositionWriter, samples: readonly InterfaceSample[], labels: readonly InterfaceLabelSets[]): void {
+  const perDirection = (def: F.FamilyDefinition, ingress: keyof InterfaceFaults, egress: keyof InterfaceFaults): void => {
+    w.family(def.name, def.type, def.help);
+    for (let i = 0; i < samples.length; i++) {
+      const f = samples[i]!.faults;
+      if (!f) continue;
+      w.sample(def.name, labels[i]!.ingress, f[ingress]);
+      w.sample(def.name, labels[i]!.egress, f[egress]);
+    }
+  };
+  const receive = (def: F.FamilyDefinition, field: keyof InterfaceFaults): void => {
+    w.family(def.name, def.type, def.help);
+    for (let i = 0; i < samples.length; i++) {
+      const f = samples[i]!.faults;
+      if (f) w.sample(def.name, labels[i]!.both, f[field]);
+    }
+  };
+  perDirection(F.INTERFACE_DROPS_TOTAL, 'rxDropped', 'txDropped');
+  perDirection(F.INTERFACE_ERRORS_TOTAL, 'rxErrors', 'txErrors');
+  receive(F.INTERFACE_RECEIVE_MISSED_TOTAL, 'rxMissedErrors');
+  receive(F.INTERFACE_RECEIVE_FIFO_ERRORS_TOTAL, 'rxFifoErrors');
+  receive(F.INTERFACE_RECEIVE_OVER_ERRORS_TOTAL, 'rxOverErrors');
+  receive(F.INTERFACE_RECEIVE_NOHANDLER_TOTAL, 'rxNohandler');
 }
 
 function writePodFamilies(w: ExpositionWriter, samples: readonly InterfaceSample[], pods: PodExposition): void {

@@ -50,6 +50,37 @@ export const INTERFACE_INFO = family(
   'gauge',
   "Each interface's kind (from netlink) and role (uplink, pod, bridge, tunnel, loopback, other); node totals are the uplinks' traffic; always 1",
 );
+/** The kernel's drop and error counters of each interface (IFLA_STATS64); docs/metrics.md "Drops and errors". */
+export const INTERFACE_DROPS_TOTAL = family(
+  'netprobe_interface_drops_total',
+  'counter',
+  'Packets the kernel or driver dropped on the interface since it was created (rx_dropped/tx_dropped of ip -s link), NIC ring and XDP drops included',
+);
+export const INTERFACE_ERRORS_TOTAL = family(
+  'netprobe_interface_errors_total',
+  'counter',
+  'Bad packets received and packets the device failed to send since the interface was created (rx_errors/tx_errors of ip -s link)',
+);
+export const INTERFACE_RECEIVE_MISSED_TOTAL = family(
+  'netprobe_interface_receive_missed_total',
+  'counter',
+  'Packets the NIC had no room for, so the host never saw them (rx_missed_errors: its ring or FIFO was full)',
+);
+export const INTERFACE_RECEIVE_FIFO_ERRORS_TOTAL = family(
+  'netprobe_interface_receive_fifo_errors_total',
+  'counter',
+  'Receive FIFO overruns reported by the driver (rx_fifo_errors)',
+);
+export const INTERFACE_RECEIVE_OVER_ERRORS_TOTAL = family(
+  'netprobe_interface_receive_over_errors_total',
+  'counter',
+  'Received packets larger than the receive buffer, a ring overflow on some drivers (rx_over_errors)',
+);
+export const INTERFACE_RECEIVE_NOHANDLER_TOTAL = family(
+  'netprobe_interface_receive_nohandler_total',
+  'counter',
+  "Received packets no protocol handler took: an unknown ethertype, or a bond's inactive port (rx_nohandler)",
+);
 export const SOURCE_INFO = family(
   'netprobe_source_info',
   'gauge',

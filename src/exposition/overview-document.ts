@@ -26,6 +26,13 @@ export interface OverviewInterface {
   departed?: boolean;
   ingress: OverviewDirection;
   egress: OverviewDirection;
+  /**
+   * The kernel's own drop and error counters of the interface, from its
+   * creation (netprobe_interface_drops_total, netprobe_interface_errors_total);
+   * absent when the source could not read them.
+   */
+  drops?: { ingress: number; egress: number };
+  errors?: { ingress: number; egress: number };
 }
 
 /** Whether the numbers can be trusted. */

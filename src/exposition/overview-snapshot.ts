@@ -70,6 +70,12 @@ export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
     ...extras(s, input.roles),
     ingress: direction(s.ingress),
     egress: direction(s.egress),
+    ...(s.faults
+      ? {
+          drops: { ingress: Number(s.faults.rxDropped), egress: Number(s.faults.txDropped) },
+          errors: { ingress: Number(s.faults.rxErrors), egress: Number(s.faults.txErrors) },
+        }
+      : {}),
   }));
   const uplinks = interfaces.filter((i) => i.role === 'uplink');
   const sum = (pick: (i: OverviewInterface) => OverviewDirection): OverviewDirection => {

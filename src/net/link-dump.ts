@@ -6,7 +6,7 @@
 import { buildLinkDumpRequest, isLinkMessage, parseLinkMessage, type LinkInfo } from './link-message.js';
 import { NetlinkSocket } from './netlink-socket.js';
 
-export type { LinkInfo, LinkStats } from './link-message.js';
+export type { LinkFaults, LinkInfo, LinkStats } from './link-message.js';
 
 /** How long a dump may take before it is abandoned (the kernel answers in well under a millisecond per link). */
 const DUMP_TIMEOUT_MS = 5_000;

@@ -37,6 +37,22 @@ const WANTED_ATTRIBUTES: ReadonlySet<number> = new Set([IFLA_IFNAME, IFLA_STATS6
 const KIND_ONLY: ReadonlySet<number> = new Set([IFLA_INFO_KIND]);
 /** struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes, tx_bytes (u64 each). */
 const STATS64_MIN_LEN = 32;
+/**
+ * Byte offsets of the loss counters in struct rtnl_link_stats64 (u64 each,
+ * in the order of include/uapi/linux/if_link.h); rx_nohandler, the last one
+ * read, arrived in Linux 4.6, so a shorter attribute carries no faults.
+ */
+const STATS64 = {
+  rxErrors: 4 * 8,
+  txErrors: 5 * 8,
+  rxDropped: 6 * 8,
+  txDropped: 7 * 8,
+  rxOverErrors: 11 * 8,
+  rxFifoErrors: 14 * 8,
+  rxMissedErrors: 15 * 8,
+  rxNohandler: 23 * 8,
+} as const;
+const STATS64_FAULTS_LEN = STATS64.rxNohandler + 8;
 
 /** The kernel's own traffic counters of an interface (IFLA_STATS64). */
 export interface LinkStats {
@@ -44,6 +60,33 @@ export interface LinkStats {
   rxBytes: bigint;
   txPackets: bigint;
   txBytes: bigint;
+  /** Drops and errors; absent when the kernel's struct was too short to hold them (before Linux 4.6). */
+  faults?: LinkFaults;
+}
+
+/**
+ * The kernel's drop and error counters of an interface, as `ip -s -s link`
+ * shows them (struct rtnl_link_stats64 fields of the same names). Drivers
+ * count them, from the interface's creation: a NIC's ring overflows land in
+ * rxMissedErrors or rxFifoErrors, XDP drops in rxDropped (driver-dependent).
+ */
+export interface LinkFaults {
+  /** rx_dropped: received packets dropped by the kernel or driver (no buffer, XDP_DROP, ...). */
+  rxDropped: bigint;
+  /** tx_dropped: packets dropped on the way out (a veth whose peer is down, no queue, ...). */
+  txDropped: bigint;
+  /** rx_errors: bad packets received (the total of the driver's receive error kinds). */
+  rxErrors: bigint;
+  /** tx_errors: packets the device failed to send. */
+  txErrors: bigint;
+  /** rx_missed_errors: the NIC had no room for the packet (its ring or FIFO was full; the host never saw it). */
+  rxMissedErrors: bigint;
+  /** rx_fifo_errors: receive FIFO overruns. */
+  rxFifoErrors: bigint;
+  /** rx_over_errors: packets larger than the receive buffer (ring overflow on some drivers). */
+  rxOverErrors: bigint;
+  /** rx_nohandler: received, but no protocol handler took them (unknown ethertype, a bond's inactive port). */
+  rxNohandler: bigint;
 }
 
 /** One interface as the kernel describes it. */
@@ -114,8 +157,23 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
       rxBytes: stats.readBigUInt64LE(16),
       txBytes: stats.readBigUInt64LE(24),
     };
+    if (stats.length >= STATS64_FAULTS_LEN) link.stats.faults = parseFaults(stats);
   }
   return link;
+}
+
+/** The loss counters of a struct rtnl_link_stats64 at least STATS64_FAULTS_LEN bytes long. */
+function parseFaults(stats: Buffer): LinkFaults {
+  return {
+    rxDropped: stats.readBigUInt64LE(STATS64.rxDropped),
+    txDropped: stats.readBigUInt64LE(STATS64.txDropped),
+    rxErrors: stats.readBigUInt64LE(STATS64.rxErrors),
+    txErrors: stats.readBigUInt64LE(STATS64.txErrors),
+    rxMissedErrors: stats.readBigUInt64LE(STATS64.rxMissedErrors),
+    rxFifoErrors: stats.readBigUInt64LE(STATS64.rxFifoErrors),
+    rxOverErrors: stats.readBigUInt64LE(STATS64.rxOverErrors),
+    rxNohandler: stats.readBigUInt64LE(STATS64.rxNohandler),
+  };
 }
 
 /** A NUL-terminated string attribute. */

@@ -3,6 +3,10 @@
  * sources implement it: the eBPF TC counters (`EbpfManager`) and the kernel's
  * own interface statistics (`NetdevSource`, the fallback).
  */
+import type { LinkFaults } from '../net/link-dump.js';
+
+/** The kernel's drop and error counters of an interface (netlink IFLA_STATS64, as `ip -s -s link` shows them). */
+export type InterfaceFaults = LinkFaults;
 
 export type Direction = 'ingress' | 'egress';
 export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
@@ -18,6 +22,12 @@ export interface CounterRow {
   bytes: bigint;
   /** Packets on the wire: GSO super-packets count once per segment. */
   segments: bigint;
+  /**
+   * The kernel's own drop and error counters of the interface (both
+   * directions in one object, the same on both rows), from the interface's
+   * creation; absent when the source could not read them this time.
+   */
+  faults?: InterfaceFaults;
 }
 
 export type SourceKind = 'ebpf' | 'netdev';

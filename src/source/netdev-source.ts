@@ -3,7 +3,8 @@
  * IFLA_STATS64, the numbers `ip -s link` shows), for when eBPF cannot be
  * used. They count what the driver saw, from the interface's creation:
  * rx = ingress, tx = egress. The kernel keeps no GSO segment count here, so
- * `segments` equals `packets`.
+ * `segments` equals `packets`. The same dump carries the drop and error
+ * counters (`faults`).
  *
  * Netlink goes through libc (src/sys/libc.ts), which loads without
  * libbpf.so.1; should a dump still report the FFI library missing
@@ -72,6 +73,7 @@ export class NetdevSource implements CounterSource {
           packets: s?.rxPackets ?? 0n,
           bytes: s?.rxBytes ?? 0n,
           segments: s?.rxPackets ?? 0n,
+          ...(s?.faults ? { faults: s.faults } : {}),
         },
         {
           ifindex: link.ifindex,
@@ -80,6 +82,7 @@ export class NetdevSource implements CounterSource {
           packets: s?.txPackets ?? 0n,
           bytes: s?.txBytes ?? 0n,
           segments: s?.txPackets ?? 0n,
+          ...(s?.faults ? { faults: s.faults } : {}),
         },
       );
     }

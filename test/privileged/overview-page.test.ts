@@ -167,6 +167,14 @@ test('the page shows what /metrics says in the same collection; charts have poin
         assert.ok(Math.abs(shown - expected) <= Math.max(0.005 * expected, 0.005), `${ifname} ${column}: "${cell.text}" shows ${expected}`);
       }
       assert.equal(row['Active']!.text, sampleValue(metrics, 'netprobe_interface_active', { interface: ifname }) === 1 ? 'yes' : 'no');
+      const drops = (['ingress', 'egress'] as const).map((direction) =>
+        sampleValue(metrics, 'netprobe_interface_drops_total', { interface: ifname, direction }),
+      );
+      assert.ok(
+        drops.every((d) => d !== undefined),
+        `netprobe_interface_drops_total of ${ifname} in /metrics`,
+      );
+      assert.equal(Number(row['Drops']!.title.split(' ')[0]), drops[0]! + drops[1]!, `${ifname} Drops: both directions' kernel drops`);
     }
     assert.ok(Number(state.rows[busy.a]!['Out B/s']!.title.split(' ')[0]) > 1_000_000, 'the busy interface carries > 1 MB/s');
     assert.equal(state.firstRow, busy.a, 'the busiest interface comes first');

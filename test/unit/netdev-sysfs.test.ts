@@ -8,7 +8,14 @@ import { readSysfsLinks } from '../../src/source/sysfs-links.js';
 /** A fake /sys/class/net with the files the reader uses. */
 function fakeSysfs(
   t: { after: (fn: () => void) => void },
-  links: Array<{ name: string; ifindex: number; flags: string; rx: [string, string]; tx: [string, string] }>,
+  links: Array<{
+    name: string;
+    ifindex: number;
+    flags: string;
+    rx: [string, string];
+    tx: [string, string];
+    faults?: Record<string, string>;
+  }>,
 ): string {
   const root = mkdtempSync(join(tmpdir(), 'np-sysfs-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
@@ -21,6 +28,7 @@ function fakeSysfs(
     writeFileSync(join(dir, 'statistics', 'rx_bytes'), `${l.rx[1]}\n`);
     writeFileSync(join(dir, 'statistics', 'tx_packets'), `${l.tx[0]}\n`);
     writeFileSync(join(dir, 'statistics', 'tx_bytes'), `${l.tx[1]}\n`);
+    for (const [file, value] of Object.entries(l.faults ?? {})) writeFileSync(join(dir, 'statistics', file), `${value}\n`);
   }
   return root;
 }
@@ -40,6 +48,38 @@ test('sysfs reader: counters as exact bigints, IFF_UP from flags, ifindex order;
   ]);
 });
 
+/** The eight loss-counter files, each with its own value so a swapped field shows. */
+const FAULT_FILES = {
+  rx_dropped: '1',
+  tx_dropped: '2',
+  rx_errors: '3',
+  tx_errors: '4',
+  rx_missed_errors: '5',
+  rx_fifo_errors: '6',
+  rx_over_errors: '7',
+  rx_nohandler: '18446744073709551615',
+};
+
+test('sysfs reader: drop and error counters from the statistics files; absent (not zero) on a kernel without them', (t) => {
+  const root = fakeSysfs(t, [
+    { name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['10', '1000'], tx: ['20', '2000'], faults: FAULT_FILES },
+    { name: 'old0', ifindex: 3, flags: '0x1003', rx: ['1', '2'], tx: ['3', '4'] },
+  ]);
+  const [eth0, old0] = readSysfsLinks(root);
+  assert.deepEqual(eth0?.stats?.faults, {
+    rxDropped: 1n,
+    txDropped: 2n,
+    rxErrors: 3n,
+    txErrors: 4n,
+    rxMissedErrors: 5n,
+    rxFifoErrors: 6n,
+    rxOverErrors: 7n,
+    rxNohandler: 18446744073709551615n,
+  });
+  assert.equal(old0?.name, 'old0');
+  assert.equal(old0?.stats?.faults, undefined);
+});
+
 test('sysfs reader: a malformed counter is an error, not a silent zero', (t) => {
   const root = fakeSysfs(t, [{ name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['12x', '0'], tx: ['0', '0'] }]);
   assert.throws(() => readSysfsLinks(root), SyntaxError);
@@ -48,7 +88,7 @@ test('sysfs reader: a malformed counter is an error, not a silent zero', (t) => 
 test('NetdevSource switches to sysfs for good when netlink reports libbpf.so.1 missing; other errors propagate', async (t) => {
   const { NetdevSource } = await import('../../src/source/netdev-source.js');
   const { NetprobeError } = await import('../../src/errors/index.js');
-  const root = fakeSysfs(t, [{ name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['10', '1000'], tx: ['20', '2000'] }]);
+  const root = fakeSysfs(t, [{ name: 'eth0', ifindex: 2, flags: '0x1003', rx: ['10', '1000'], tx: ['20', '2000'], faults: FAULT_FILES }]);
   let netlinkCalls = 0;
   const source = new NetdevSource({
     sysfsRoot: root,
@@ -59,10 +99,10 @@ test('NetdevSource switches to sysfs for good when netlink reports libbpf.so.1 m
   });
   const rows = source.readCounters();
   assert.deepEqual(
-    rows.map((r) => [r.name, r.direction, r.packets, r.bytes]),
+    rows.map((r) => [r.name, r.direction, r.packets, r.bytes, r.faults?.rxDropped, r.faults?.txDropped]),
     [
-      ['eth0', 'ingress', 10n, 1000n],
-      ['eth0', 'egress', 20n, 2000n],
+      ['eth0', 'ingress', 10n, 1000n, 1n, 2n],
+      ['eth0', 'egress', 20n, 2000n, 1n, 2n],
     ],
   );
   source.readCounters();

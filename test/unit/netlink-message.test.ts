@@ -30,8 +30,8 @@ const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
 const IFLA_STATS64 = 23;
 const name = (s: string): Buffer => Buffer.concat([Buffer.from(s), Buffer.from([0])]);
-function stats64(rxPackets: bigint, txPackets: bigint, rxBytes: bigint, txBytes: bigint): Buffer {
-  const b = Buffer.alloc(24 * 8); // the real struct is larger; only the first four fields matter here
+function stats64(rxPackets: bigint, txPackets: bigint, rxBytes: bigint, txBytes: bigint, length = 25 * 8): Buffer {
+  const b = Buffer.alloc(length); // struct rtnl_link_stats64 of Linux 6.x: 25 u64s
   b.writeBigUInt64LE(rxPackets, 0);
   b.writeBigUInt64LE(txPackets, 8);
   b.writeBigUInt64LE(rxBytes, 16);
@@ -76,7 +76,22 @@ test('RTM_NEWLINK: ifindex, name, IFF_UP and IFLA_STATS64', () => {
     ifindex: 42,
     name: 'veth0',
     up: true,
-    stats: { rxPackets: 11n, txPackets: 22n, rxBytes: 3333n, txBytes: 4444n },
+    stats: {
+      rxPackets: 11n,
+      txPackets: 22n,
+      rxBytes: 3333n,
+      txBytes: 4444n,
+      faults: {
+        rxDropped: 0n,
+        txDropped: 0n,
+        rxErrors: 0n,
+        txErrors: 0n,
+        rxMissedErrors: 0n,
+        rxFifoErrors: 0n,
+        rxOverErrors: 0n,
+        rxNohandler: 0n,
+      },
+    },
   });
 });
 
@@ -169,6 +184,29 @@ test('truncated and malformed input is rejected, not misread', () => {
   assert.throws(() => parseLinkMessage({ type: RTM_NEWLINK, flags: 0, seq: 0, pid: 0, payload: ifinfo(4, 1) }), MalformedNetlinkError);
   // not a link message
   assert.throws(() => parseLinkMessage({ type: RTM_GETLINK, flags: 0, seq: 0, pid: 0, payload: ifinfo(4, 1) }), MalformedNetlinkError);
+});
+
+test('IFLA_STATS64: the drop and error counters at their offsets in struct rtnl_link_stats64', () => {
+  // Every u64 of the struct holds its own index + 1000, so a field read at the wrong offset shows.
+  const b = stats64(1n, 2n, 3n, 4n);
+  for (let i = 4; i < 25; i++) b.writeBigUInt64LE(BigInt(1000 + i), i * 8);
+  b.writeBigUInt64LE(2n ** 64n - 1n, 23 * 8); // rx_nohandler at the top of the range
+  const [msg] = splitMessages(linkMsg(RTM_NEWLINK, 4, 1, attr(IFLA_IFNAME, name('eth0')), attr(IFLA_STATS64, b)));
+  assert.deepEqual(parseLinkMessage(msg!).stats?.faults, {
+    rxErrors: 1004n, // rx_errors: 5th field
+    txErrors: 1005n,
+    rxDropped: 1006n,
+    txDropped: 1007n,
+    rxOverErrors: 1011n, // after multicast, collisions, rx_length_errors
+    rxFifoErrors: 1014n, // after rx_crc_errors, rx_frame_errors
+    rxMissedErrors: 1015n,
+    rxNohandler: 2n ** 64n - 1n, // after the tx error kinds and the compressed counts
+  });
+  // A kernel before 4.6 (no rx_nohandler): traffic counters only, no faults made up as zero.
+  const [old] = splitMessages(
+    linkMsg(RTM_NEWLINK, 4, 1, attr(IFLA_IFNAME, name('eth0')), attr(IFLA_STATS64, stats64(1n, 2n, 3n, 4n, 23 * 8))),
+  );
+  assert.deepEqual(parseLinkMessage(old!).stats, { rxPackets: 1n, txPackets: 2n, rxBytes: 3n, txBytes: 4n });
 });
 
 test('a short IFLA_STATS64 is ignored rather than misread', () => {

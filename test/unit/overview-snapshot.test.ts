@@ -173,6 +173,29 @@ test('the document: totals, every interface, top histories, trust with uptime; p
   assert.equal(doc.history.windowMs, 15 * 60_000);
 });
 
+test("the document: each interface's kernel drops and errors per direction; none when the source read none", () => {
+  const faults = {
+    rxDropped: 3n,
+    txDropped: 4n,
+    rxErrors: 5n,
+    txErrors: 6n,
+    rxMissedErrors: 0n,
+    rxFifoErrors: 0n,
+    rxOverErrors: 0n,
+    rxNohandler: 0n,
+  };
+  const doc = buildOverviewDocument({
+    samples: [{ ...sample(2, 'eth0'), faults }, sample(3, 'x0')],
+    trust: TRUST,
+    history: new RateHistory({ intervalMs: 5000 }),
+    nowMs: TRUST.startedAt,
+  });
+  assert.deepEqual(doc.interfaces[0]!.drops, { ingress: 3, egress: 4 });
+  assert.deepEqual(doc.interfaces[0]!.errors, { ingress: 5, egress: 6 });
+  assert.equal('drops' in doc.interfaces[1]!, false);
+  assert.equal('errors' in doc.interfaces[1]!, false);
+});
+
 test('JSON embedded in HTML: no < survives (no </script>, no <!--), and it parses to the same value', () => {
   const hostile = '</script><img src=x onerror=alert(1)>&\u2028';
   const text = htmlSafeJson({ name: hostile });

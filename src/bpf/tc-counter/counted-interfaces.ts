@@ -8,7 +8,7 @@
  */
 import { DIRECTIONS, type CounterRow } from '../../source/counter-source.js';
 import type { Logger } from '../../log/logger.js';
-import type { LinkInfo } from '../../net/link-message.js';
+import type { LinkFaults, LinkInfo } from '../../net/link-message.js';
 import type { InterfaceFilter } from '../../net/interface-filter.js';
 import { isPermissionErrno } from '../../sys/errno.js';
 import { BpfCallError } from '../errors.js';
@@ -156,15 +156,18 @@ export class CountedInterfaces {
     }
   }
 
-  /** RTM_DELLINK: the interface is gone (its tcx links and clsact went with it). */
-  linkGone(ifindex: number): void {
+  /**
+   * RTM_DELLINK: the interface is gone (its tcx links and clsact went with it).
+   * `faults`: its final drop and error counters, which the message carries.
+   */
+  linkGone(ifindex: number, faults?: LinkFaults): void {
     if (this.closed) return;
     this.uncounted.delete(ifindex);
     if (!this.attached.has(ifindex)) {
       this.attacher.forget(ifindex);
       return;
     }
-    this.detach(ifindex, 'deleted');
+    this.detach(ifindex, 'deleted', faults);
     this.onChange();
     this.retryUncounted();
   }
@@ -251,14 +254,16 @@ export class CountedInterfaces {
     this.logger.debug({ ifindex, interface: name, attachMode: this.attacher.mode, placement }, `attached to ${name}`);
   }
 
-  private detach(ifindex: number, reason: DetachReason): void {
+  private detach(ifindex: number, reason: DetachReason, faults?: LinkFaults): void {
     const entry = this.attached.get(ifindex);
     if (!entry) return;
     this.attached.delete(ifindex);
     this.attacher.detach(ifindex, entry.name, entry.hooks, reason);
     if (reason === 'deleted') {
       try {
-        this.finalRows.set(ifindex, this.counters.table.readOne(ifindex, entry.name));
+        const finals = this.counters.table.readOne(ifindex, entry.name);
+        if (faults) for (const row of finals) row.faults = faults;
+        this.finalRows.set(ifindex, finals);
       } catch (e) {
         this.logger.warn({ ifindex, err: e instanceof Error ? e.message : String(e) }, `reading the final counts of ${entry.name} failed`);
       }

@@ -407,6 +407,19 @@
         unit: 'bytes',
       },
       {
+        key: 'drops',
+        label: 'Drops',
+        get: function (r) {
+          return r.drops ? r.drops.ingress + r.drops.egress : null;
+        },
+        unit: 'drops',
+        tip: function (r) {
+          return r.drops
+            ? 'in ' + r.drops.ingress + ', out ' + r.drops.egress + '; errors in ' + r.errors.ingress + ', out ' + r.errors.egress
+            : '';
+        },
+      },
+      {
         key: 'active',
         label: 'Active',
         get: function (r) {
@@ -497,7 +510,7 @@
           row.texts[j] = text;
         }
         if (c.unit) {
-          var title = String(v) + ' ' + c.unit;
+          var title = v === null ? '' : String(v) + ' ' + c.unit + (c.tip ? ' (' + c.tip(itf) + ')' : '');
           if (row.titles[j] !== title) {
             row.cells[j].title = title;
             row.titles[j] = title;
