@@ -2,14 +2,16 @@
 # Compiles a BPF program. The object is committed so running needs no
 # compiler; test/unit/bpf-object.test.ts rebuilds it and fails if the two differ.
 # Usage: bpf/build.sh [output] [source]
-#   default: both shipped objects, bpf/netprobe.bpf.c -> bpf/netprobe.bpf.o and
-#   bpf/socket-meter.bpf.c -> bpf/socket-meter.bpf.o; the benchmarks build
+#   default: every shipped object, bpf/netprobe.bpf.c -> bpf/netprobe.bpf.o,
+#   bpf/socket-meter.bpf.c -> bpf/socket-meter.bpf.o and
+#   bpf/drop-meter.bpf.c -> bpf/drop-meter.bpf.o; the benchmarks build
 #   their comparison programs (bench/bpf/*.bpf.c) with the same flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -eq 0 ]; then
   "$0" bpf/netprobe.bpf.o bpf/netprobe.bpf.c
-  exec "$0" bpf/socket-meter.bpf.o bpf/socket-meter.bpf.c
+  "$0" bpf/socket-meter.bpf.o bpf/socket-meter.bpf.c
+  exec "$0" bpf/drop-meter.bpf.o bpf/drop-meter.bpf.c
 fi
 out=${1:-bpf/netprobe.bpf.o}
 src=${2:-bpf/netprobe.bpf.c}

@@ -57,6 +57,16 @@ export class BpfObject {
     if (ret < 0) throw callError(`resize map ${mapName} to ${maxEntries} entries`, -ret);
   }
 
+  /** Whether `load()` loads a program (default: every program). Before load only. */
+  setAutoload(programName: string, autoload: boolean): void {
+    if (this.loaded || this.obj === 0n) throw new StateError(`choose program ${programName} of ${this.path}: only before load()`);
+    const lib = libbpf();
+    const prog = lib.findProgram(this.obj, programName);
+    if (prog === 0n) throw new BpfCallError(`find program ${programName} in ${this.path}`, 2, { code: 'NP_ERR_ABI_MISMATCH' });
+    const ret = lib.programSetAutoload(prog, autoload);
+    if (ret < 0) throw callError(`choose program ${programName} of ${this.path}`, -ret);
+  }
+
   /** Loads every program (through the verifier) and creates the maps. */
   load(): void {
     if (this.obj === 0n) throw new StateError(`load BPF object ${this.path}: already closed`);

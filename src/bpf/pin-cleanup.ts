@@ -15,6 +15,7 @@ import { ClsactOwnership } from './clsact-state.js';
 import { listPinPath, removeKnown } from './pin-store.js';
 import { openPins } from './pinned-counters.js';
 import { listMeterDirs, removeMeterDir } from './socket-meter/socket-meter-pins.js';
+import { listDropMeterDirs, removeDropMeterDir } from './drop-meter/drop-meter-pins.js';
 
 export function removePinnedState(opts: {
   pinPath: string;
@@ -29,18 +30,23 @@ export function removePinnedState(opts: {
     const cookie = sock.netnsCookie();
     const ownership = ClsactOwnership.forCurrentNetns(logger, cookie, opts.stateDir);
     const links = dumpLinks();
-    // The socket meter's directories: unpinning its cgroup links detaches them.
-    const meterDirs = listMeterDirs(pinPath);
-    for (const dir of meterDirs) {
-      const kept = removeMeterDir(dir.path);
-      if (kept.length > 0) {
-        logger.error(
-          { code: 'NP_ERR_PIN_UNKNOWN', kept },
-          `removed the socket meter's pins in ${dir.path}; left what netprobe does not pin there`,
-        );
-        left.push(...kept);
-      } else removed.push(dir.path);
-    }
+    // The meters' directories: unpinning their links (cgroup, tracing) detaches them.
+    const meters = [
+      { what: 'socket meter', dirs: listMeterDirs(pinPath), remove: removeMeterDir },
+      { what: 'drop meter', dirs: listDropMeterDirs(pinPath), remove: removeDropMeterDir },
+    ];
+    const meterDirs = meters.flatMap((m) => m.dirs);
+    for (const meter of meters)
+      for (const dir of meter.dirs) {
+        const kept = meter.remove(dir.path);
+        if (kept.length > 0) {
+          logger.error(
+            { code: 'NP_ERR_PIN_UNKNOWN', kept },
+            `removed the ${meter.what}'s pins in ${dir.path}; left what netprobe does not pin there`,
+          );
+          left.push(...kept);
+        } else removed.push(dir.path);
+      }
     for (const entry of listPinPath(pinPath)) {
       if (meterDirs.some((d) => d.path === entry.path)) continue;
       if (entry.kind === 'other') {

@@ -24,3 +24,22 @@ export function programId(fd: number): number {
   if (info.ret !== 0) throw new Error(`read info of program fd ${fd}: errno ${-info.ret}`);
   return info.id;
 }
+
+/** `struct bpf_prog_info` (uapi): run_time_ns at 192, run_cnt at 200, recursion_misses at 208; 232 bytes. */
+const PROG_INFO_SIZE = 232;
+
+export interface ProgramRunStats {
+  /** Total run time, counted only while some process holds bpf_stats_enabled (else 0). */
+  runTimeNs: bigint;
+  /** Runs, counted under the same condition. */
+  runCount: bigint;
+  /** Runs the kernel skipped because the program was already running on that CPU (always counted). */
+  recursionMisses: bigint;
+}
+
+/** The kernel's run statistics of a loaded program, from its fd. */
+export function programRunStats(fd: number): ProgramRunStats {
+  const { ret, info } = libbpf().objInfo(fd, PROG_INFO_SIZE);
+  if (ret < 0) throw new Error(`read info of program fd ${fd}: errno ${-ret}`);
+  return { runTimeNs: info.readBigUInt64LE(192), runCount: info.readBigUInt64LE(200), recursionMisses: info.readBigUInt64LE(208) };
+}

@@ -85,6 +85,24 @@ export const ERROR_CATALOGUE = {
       'mount the host cgroup2 filesystem into the container (hostPath /sys/fs/cgroup, read-only is enough; /sys/fs/cgroup/unified on hybrid nodes); ' +
       'nodes whose pods live only in cgroup v1 cannot be metered this way: the host-veth view still counts',
   },
+  NP_ERR_NO_BTF: {
+    summary:
+      "drop counting by reason needs the kernel's own BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y), and it could not be read",
+    hint:
+      'use a kernel built with BTF (every major distribution since 2021), and mount the host /sys read-only into the container (a read-only /sys/kernel/btf hostPath is enough); ' +
+      'everything else is still counted',
+  },
+  NP_ERR_NO_PERFMON: {
+    summary:
+      'drop counting by reason is a tracing program (skb:kfree_skb), which needs CAP_PERFMON beside CAP_BPF, and this process lacks it',
+    hint:
+      'grant CAP_PERFMON (Kubernetes: capabilities.add: [PERFMON]; setcap cap_perfmon), or turn drop counting off; ' +
+      'it is needed only to load the program: --capabilities.keep may drop it afterwards; everything else is still counted',
+  },
+  NP_ERR_NO_DROP_TRACEPOINT: {
+    summary: "this kernel's BTF has no skb:kfree_skb tracepoint that a tp_btf program can attach to (btf_trace_kfree_skb)",
+    hint: 'drop counting by reason needs Linux 5.8 or newer with BTF (reasons need 5.17+); everything else is still counted',
+  },
   NP_ERR_BAD_OPTION: {
     summary: 'an EbpfManager option is out of range (library API)',
     hint: 'fix the option named above',

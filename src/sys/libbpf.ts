@@ -148,6 +148,8 @@ export interface Libbpf extends Libc {
   objectLoad(obj: bigint): number;
   objectClose(obj: bigint): void;
   findProgram(obj: bigint, name: string): bigint;
+  /** `bpf_program__set_autoload`: whether `load()` loads this program (before load only). 0 or -errno. */
+  programSetAutoload(prog: bigint, autoload: boolean): number;
   programFd(prog: bigint): number;
   findMap(obj: bigint, name: string): bigint;
   mapFd(map: bigint): number;
@@ -175,6 +177,10 @@ export interface Libbpf extends Libc {
   ): { ret: number; count: number };
 
   linkCreate(progFd: number, ifindex: number, attachType: number, flags: number): number;
+  /** `bpf_raw_tracepoint_open`: attaches a tp_btf program (name null) or a raw tracepoint; a link fd or -errno. */
+  rawTracepointOpen(name: string | null, progFd: number): number;
+  /** `bpf_enable_stats`: the kernel counts programs' run time while the returned fd is open; an fd or -errno. */
+  enableStats(type: number): number;
   tcHookCreate(ifindex: number, attachPoint: number): number;
   tcHookDestroy(ifindex: number, attachPoint: number): number;
   tcAttach(
@@ -230,6 +236,7 @@ function bind(): Libbpf {
     close_obj: lib.func('void bpf_object__close(void *obj)'),
     find_prog: lib.func('void *bpf_object__find_program_by_name(void *obj, const char *name)'),
     prog_fd: lib.func('int bpf_program__fd(void *prog)'),
+    set_autoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
     find_map: lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
     map_fd: lib.func('int bpf_map__fd(void *map)'),
     map_key_size: lib.func('uint32_t bpf_map__key_size(void *map)'),
@@ -244,6 +251,8 @@ function bind(): Libbpf {
       'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, void *opts)',
     ),
     link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)'),
+    raw_tp_open: lib.func('int bpf_raw_tracepoint_open(const char *name, int prog_fd)'),
+    enable_stats: lib.func('int bpf_enable_stats(int type)'),
     hook_create: lib.func('int bpf_tc_hook_create(void *hook)'),
     hook_destroy: lib.func('int bpf_tc_hook_destroy(void *hook)'),
     tc_attach: lib.func('int bpf_tc_attach(void *hook, void *opts)'),
@@ -297,6 +306,7 @@ function bind(): Libbpf {
     },
     findProgram: (obj, name) => toAddress(f.find_prog(obj, name)),
     programFd: (prog) => f.prog_fd(prog) as number,
+    programSetAutoload: (prog, autoload) => f.set_autoload(prog, autoload) as number,
     findMap: (obj, name) => toAddress(f.find_map(obj, name)),
     mapFd: (map) => f.map_fd(map) as number,
     mapKeySize: (map) => f.map_key_size(map) as number,
@@ -325,6 +335,8 @@ function bind(): Libbpf {
       });
       return f.link_create(progFd, ifindex, attachType, opts) as number;
     },
+    rawTracepointOpen: (name, progFd) => f.raw_tp_open(name, progFd) as number,
+    enableStats: (type) => f.enable_stats(type) as number,
     tcHookCreate: (ifindex, attachPoint) =>
       f.hook_create(encodeStruct(TcHook, { ifindex, attach_point: attachPoint, parent: 0 })) as number,
     tcHookDestroy: (ifindex, attachPoint) =>

@@ -41,7 +41,15 @@ import {
   sumSocketCounts,
 } from './abi.js';
 import { findCgroup2Root } from './cgroup-root.js';
-import { listMeterDirs, meterDirFor, MeterPins, removeMeterDir, type MeterLinkName, type MeterManifest } from './socket-meter-pins.js';
+import { ComponentPins } from '../component-pins.js';
+import {
+  listMeterDirs,
+  meterDirFor,
+  removeMeterDir,
+  SOCKET_METER_PINS,
+  type MeterLinkName,
+  type MeterManifest,
+} from './socket-meter-pins.js';
 import { sumPerCpuU64 } from '../abi.js';
 
 const { ENOENT, ENOSPC } = os.errno;
@@ -132,7 +140,7 @@ export class SocketMeter implements SocketCounterSource {
     }
     if (existsSync(dir)) {
       // A directory of this very object: adopt it (a corrupt one is an error, never overwritten).
-      const held = adopt(MeterPins.open(dir), cgroupRoot, logger);
+      const held = adopt(ComponentPins.open(SOCKET_METER_PINS, dir), cgroupRoot, logger);
       logger.info({ cgroupRoot, dir }, `socket meter adopted from ${dir}`);
       return new SocketMeter(cgroupRoot, held, dir);
     }
@@ -240,7 +248,8 @@ function loadFresh(objectPath: string, logger: Logger, cgroupRoot: string, pin: 
         object: pin.hash,
         maps: { ...EXPECTED_MAPS, [MAP_CARRY]: { keySize: 4, valueSize: CARRY_VALUE_SIZE } },
       };
-      MeterPins.create(
+      ComponentPins.create(
+        SOCKET_METER_PINS,
         pin.pinPath,
         manifest,
         [
@@ -263,7 +272,7 @@ function loadFresh(objectPath: string, logger: Logger, cgroupRoot: string, pin: 
 }
 
 /** Opens a pin directory's maps, programs and links; re-creates a link that is gone (its pin re-made). */
-function adopt(pins: MeterPins, cgroupRoot: string, logger: Logger): Held {
+function adopt(pins: ComponentPins, cgroupRoot: string, logger: Logger): Held {
   const lib = libbpf();
   const fds: number[] = [];
   const linkFds: number[] = [];
