@@ -33,7 +33,9 @@ import {
  * dashboard use against a live exporter).
  */
 const EXPORTED_METRICS = new Set([
-  ...[...Object.values(metricFamilies), ...Object.values(socketFamilies), ...Object.values(dropFamilies)].filter(isFamily).map((f) => f.name),
+  ...[...Object.values(metricFamilies), ...Object.values(socketFamilies), ...Object.values(dropFamilies)]
+    .filter(isFamily)
+    .map((f) => f.name),
   ...['uncounted_packets', 'interfaces_uncounted', 'interfaces_overflow'].map((key) => metricFamilies.sourceStatFamily(key, 'ebpf').name),
 ]);
 
