@@ -86,6 +86,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
       socketMeter,
       socketMeterProblem: pods.problem,
       dropMeter,
+      dropMeterProblem: drops.problem,
       cgroupRoot: dropMeter && opts.exporterConfig.pods.enabled ? (pods.meter?.cgroupRoot ?? cgroup2Root(logger)) : undefined,
     });
     // start() logs where it listens, the source and the attach mode.

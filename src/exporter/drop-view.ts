@@ -18,6 +18,7 @@ import {
   type DropStep,
 } from '../collector/drop-state.js';
 import type { DropExposition } from '../exposition/drop-families.js';
+import type { OverviewDrops } from '../exposition/overview-document.js';
 import type { DropCounterSource } from '../source/drop-counter-source.js';
 
 /** Not a real drop often enough (plain kfree_skb) that it is kept out of the page's and the rules' drop share. */
@@ -114,6 +115,27 @@ export class DropView {
       overflowPackets: this.last?.overflowPackets ?? 0n,
       recursionMisses: this.stats.recursion_misses ?? 0n,
       mapFull: this.stats.map_full ?? 0n,
+    };
+  }
+
+  /** What `/` and `netprobe top` show: totals by reason, and per pod without `not_specified`. */
+  overview(): OverviewDrops {
+    const byReason = new Map<string, bigint>();
+    const pods = new Map<string, { namespace: string; pod: string; packets: bigint }>();
+    for (const d of this.last?.drops ?? []) {
+      byReason.set(d.reason, (byReason.get(d.reason) ?? 0n) + d.packets);
+      if (!d.pod || d.reason === NOISY_REASON) continue;
+      const key = `${d.namespace}/${d.pod}`;
+      const p = pods.get(key) ?? { namespace: d.namespace, pod: d.pod, packets: 0n };
+      p.packets += d.packets;
+      pods.set(key, p);
+    }
+    const problem = this.problem();
+    return {
+      active: this.exposition().active,
+      ...(problem ? { problem } : {}),
+      byReason: [...byReason].map(([reason, packets]) => ({ reason, packets: Number(packets) })).sort((a, b) => b.packets - a.packets),
+      pods: [...pods.values()].map((p) => ({ ...p, packets: Number(p.packets) })),
     };
   }
 

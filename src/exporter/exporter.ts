@@ -69,6 +69,8 @@ export interface ExporterOptions {
   socketMeterProblem?: string;
   /** With `drops.enabled`: the drop meter; the caller opens and closes it. */
   dropMeter?: DropCounterSource;
+  /** With `drops.enabled` and no drop meter: why (shown on `/`). */
+  dropMeterProblem?: string;
   /** The cgroup2 mount (for hostNetwork pods' drops); undefined: not known. */
   cgroupRoot?: string;
 }
@@ -509,6 +511,18 @@ export class Exporter {
     this.overviewInput = {
       samples: this.samples,
       roles,
+      ...(this.source.kind === 'ebpf'
+        ? {
+            drops: this.dropView?.overview() ?? {
+              active: false,
+              problem: this.config.drops.enabled
+                ? (this.opts.dropMeterProblem ?? 'the drop meter is not open')
+                : 'off (--collector.drops=false)',
+              byReason: [],
+              pods: [],
+            },
+          }
+        : {}),
       trust: {
         up: this.up,
         source: this.source.kind,
