@@ -51,6 +51,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bpf/netprobe.bpf.o ./bpf/netprobe.bpf.o
 COPY --from=build /src/bpf/socket-meter.bpf.o ./bpf/socket-meter.bpf.o
+COPY --from=build /src/bpf/drop-meter.bpf.o ./bpf/drop-meter.bpf.o
 EXPOSE 8081
 # SIGTERM (docker stop, Kubernetes) detaches every program and exits 0.
 STOPSIGNAL SIGTERM

@@ -5,6 +5,10 @@
  */
 import { openCounterSource, removePinnedCounters } from '../exporter/select-source.js';
 import { openPodSocketMeter } from '../exporter/select-socket-meter.js';
+import { openDropCounting } from '../exporter/select-drop-meter.js';
+import { openDropMeter } from '../bpf/drop-meter/drop-meter.js';
+import { findCgroup2Root } from '../bpf/socket-meter/cgroup-root.js';
+import type { DropCounterSource } from '../source/drop-counter-source.js';
 import type { SocketCounterSource } from '../source/socket-counter-source.js';
 import type { CounterSource } from '../source/counter-source.js';
 import type { ExporterConfig } from '../config/exporter-config.js';
@@ -38,11 +42,12 @@ export async function serve(opts: ServeOptions): Promise<number> {
   let source: CounterSource | undefined;
   let exporter: Exporter | undefined;
   let socketMeter: SocketCounterSource | undefined;
+  let dropMeter: DropCounterSource | undefined;
   // Fatal errors outside any await below (a throwing timer, a rejected
   // promise nobody awaited) still detach before exiting.
   const onFatal = (error: unknown): void => {
     logFailure(logger, 'fatal error', error);
-    void shutDown(exporter, [socketMeter, source], logger).finally(() => process.exit(1));
+    void shutDown(exporter, [dropMeter, socketMeter, source], logger).finally(() => process.exit(1));
   };
   process.on('uncaughtException', onFatal);
   process.on('unhandledRejection', onFatal);
@@ -66,11 +71,23 @@ export async function serve(opts: ServeOptions): Promise<number> {
       logger,
     });
     socketMeter = pods.meter;
+    // Before the capability drop below: loading a tracing program needs CAP_PERFMON.
+    const drops = await openDropCounting({
+      dropsEnabled: opts.exporterConfig.drops.enabled,
+      source,
+      pinPath: settings.pinPath,
+      logger,
+      open: openDropMeter,
+    });
+    dropMeter = drops.meter;
     exporter = new Exporter(source, opts.exporterConfig, {
       logger,
       version: opts.version,
       socketMeter,
       socketMeterProblem: pods.problem,
+      dropMeter,
+      dropMeterProblem: drops.problem,
+      cgroupRoot: dropMeter && opts.exporterConfig.pods.enabled ? (pods.meter?.cgroupRoot ?? cgroup2Root(logger)) : undefined,
     });
     // start() logs where it listens, the source and the attach mode.
     await exporter.start();
@@ -78,7 +95,7 @@ export async function serve(opts: ServeOptions): Promise<number> {
     opts.onStarted?.();
   } catch (error) {
     logFailure(logger, 'cannot start', error);
-    await shutDown(exporter, [socketMeter, source], logger);
+    await shutDown(exporter, [dropMeter, socketMeter, source], logger);
     return 1;
   }
   const signal = await stopRequested;
@@ -87,7 +104,17 @@ export async function serve(opts: ServeOptions): Promise<number> {
     { signal },
     source?.carryOver ? 'stopping: closing the server; the pinned programs keep counting' : 'stopping: closing the server and detaching',
   );
-  return shutDown(exporter, [socketMeter, source], logger);
+  return shutDown(exporter, [dropMeter, socketMeter, source], logger);
+}
+
+/** The cgroup2 mount, for hostNetwork pods' drops (undefined: none, they count as the node's). */
+function cgroup2Root(logger: Logger): string | undefined {
+  try {
+    return findCgroup2Root();
+  } catch (error) {
+    logger.warn({ err: error }, "no cgroup2 mount: drops at hostNetwork pods' sockets count as the node's");
+    return undefined;
+  }
 }
 
 /** `--ebpf.cleanup`: removes netprobe's pinned state; 0 when nothing of netprobe's is left. */
@@ -104,7 +131,7 @@ async function cleanUpPinned(pinPath: string, pinLockTimeoutMs: number, logger: 
 /** Stops serving and closes the sources (socket meter, then counters), within `SHUTDOWN_BOUND_MS`. Resolves to the exit status. */
 async function shutDown(
   exporter: Exporter | undefined,
-  sources: ReadonlyArray<CounterSource | SocketCounterSource | undefined>,
+  sources: ReadonlyArray<CounterSource | SocketCounterSource | DropCounterSource | undefined>,
   logger: Logger,
 ): Promise<number> {
   const bound = setTimeout(() => {

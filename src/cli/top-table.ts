@@ -88,7 +88,7 @@ interface Column {
   cell: (r: OverviewInterface) => string;
 }
 
-function columns(withPods: boolean): Column[] {
+function columns(withPods: boolean, drops: OverviewDocument['drops']): Column[] {
   const cols: Column[] = [{ title: 'INTERFACE', right: false, cell: (r) => terminalSafe(r.name) }];
   if (withPods) cols.push({ title: 'POD', right: false, cell: (r) => (r.pod ? terminalSafe(`${r.namespace ?? ''}/${r.pod}`) : '') });
   cols.push(
@@ -100,6 +100,11 @@ function columns(withPods: boolean): Column[] {
     { title: 'OUT pkt/s', right: true, cell: (r) => si(r.egress.packetsPerSecond) },
     { title: 'ACTIVE', right: true, cell: (r) => (r.departed ? 'gone' : r.active ? 'yes' : 'no') },
   );
+  if (withPods && drops?.active) {
+    // The pod's drops (not_specified left out), on each of its rows: drops are counted per pod, not per host veth.
+    const byPod = new Map(drops.pods.map((p) => [`${p.namespace}/${p.pod}`, p.packets]));
+    cols.push({ title: 'POD DROPS', right: true, cell: (r) => (r.pod ? si(byPod.get(`${r.namespace ?? ''}/${r.pod}`) ?? 0) : '') });
+  }
   return cols;
 }
 
@@ -143,7 +148,10 @@ function uplinksLabel(doc: OverviewDocument): string {
 export function tableLines(doc: OverviewDocument, view: TopView): string[] {
   const rows = selectInterfaces(doc, view);
   const shown = view.maxRows === undefined ? rows : rows.slice(0, Math.max(0, view.maxRows));
-  const cols = columns(doc.interfaces.some((r) => r.pod !== undefined));
+  const cols = columns(
+    doc.interfaces.some((r) => r.pod !== undefined),
+    doc.drops,
+  );
   const cells = shown.map((r) => cols.map((c) => c.cell(r)));
   const widths = cols.map((c, i) => Math.max(width(c.title), ...cells.map((row) => width(row[i]!))));
   const line = (values: string[]): string =>

@@ -40,6 +40,14 @@ export interface PodsConfig {
   containers: boolean;
 }
 
+/** Drops by reason (docs/metrics.md "Drops by reason"). */
+export interface DropsConfig {
+  /** Count drops by reason with the drop meter (ebpf source only). */
+  enabled: boolean;
+  /** Most (pod, interface, reason) series of netprobe_drops_total; more count as overflow. */
+  maxSeries: number;
+}
+
 /** The seed's ExporterConfig. Durations in milliseconds. */
 export interface ExporterConfig {
   server: ServerConfig;
@@ -65,12 +73,15 @@ export interface ExporterConfig {
    * exported, so a short-lived pod's last traffic is scraped at least once.
    */
   departedRetention: number;
+  /** Drops by reason; on by default (with the ebpf source). */
+  drops: DropsConfig;
 }
 
 /** Partial input accepted by `new Exporter(ebpf, config?)`: every field defaults. */
-export type ExporterConfigInput = Partial<Omit<ExporterConfig, 'server' | 'pods'>> & {
+export type ExporterConfigInput = Partial<Omit<ExporterConfig, 'server' | 'pods' | 'drops'>> & {
   server?: Partial<ServerConfig>;
   pods?: Partial<PodsConfig>;
+  drops?: Partial<DropsConfig>;
 };
 
 export const DEFAULT_PODS_CONFIG: Readonly<PodsConfig> = Object.freeze({
@@ -79,6 +90,11 @@ export const DEFAULT_PODS_CONFIG: Readonly<PodsConfig> = Object.freeze({
   perInterface: true,
   cgroupRoot: '/',
   containers: false,
+});
+
+export const DEFAULT_DROPS_CONFIG: Readonly<DropsConfig> = Object.freeze({
+  enabled: true,
+  maxSeries: 2000,
 });
 
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -103,6 +119,7 @@ export const DEFAULT_EXPORTER_CONFIG: Readonly<ExporterConfig> = Object.freeze({
   logLevel: 'info',
   pods: DEFAULT_PODS_CONFIG,
   departedRetention: 60_000,
+  drops: DEFAULT_DROPS_CONFIG,
 });
 
 /** Fills every missing field with its default (a fresh object; the input is not modified). */
@@ -117,6 +134,7 @@ export function withDefaults(input: ExporterConfigInput = {}): ExporterConfig {
     uplinks: Array.isArray(input.uplinks) ? [...input.uplinks] : (input.uplinks ?? [...DEFAULT_EXPORTER_CONFIG.uplinks]),
     server: { ...DEFAULT_SERVER_CONFIG, ...stripUndefined(input.server ?? {}) },
     pods: { ...DEFAULT_PODS_CONFIG, ...stripUndefined(input.pods ?? {}) },
+    drops: { ...DEFAULT_DROPS_CONFIG, ...stripUndefined(input.drops ?? {}) },
   };
 }
 

@@ -110,5 +110,6 @@ export function toExporterConfig(settings: Settings): ExporterConfig {
       containers: settings.podsContainers,
     },
     departedRetention: settings.departedRetention,
+    drops: { enabled: settings.drops, maxSeries: settings.dropsMaxSeries },
   });
 }

@@ -229,6 +229,20 @@ export const CONFIG_SCHEMA = {
     default: DEFAULT_EXPORTER_CONFIG.departedRetention,
     help: "With --collector.pods: how long a vanished interface keeps its final values exported, so a short-lived pod's last traffic is scraped at least once.",
   }),
+  drops: setting({
+    flag: 'collector.drops',
+    file: 'drops.enabled',
+    kind: booleanKind,
+    default: DEFAULT_EXPORTER_CONFIG.drops.enabled,
+    help: "With the ebpf source: count the packets the kernel drops, by the kernel's reason, per pod and namespace (netprobe_drops_total). Needs CAP_PERFMON beside CAP_BPF and a kernel with BTF; without them netprobe warns and counts everything else.",
+  }),
+  dropsMaxSeries: setting({
+    flag: 'collector.drops.max-series',
+    file: 'drops.maxSeries',
+    kind: integerKind({ min: 1, max: 1_000_000, placeholder: 'n' }),
+    default: DEFAULT_EXPORTER_CONFIG.drops.maxSeries,
+    help: 'Most (pod, interface, reason) series of netprobe_drops_total; drops of further keys count in their namespace total and in netprobe_drops_overflow_total.',
+  }),
   source: setting<SourceSetting>({
     flag: 'source',
     file: 'source',

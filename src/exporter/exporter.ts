@@ -37,6 +37,10 @@ import { InterfaceRoleWatcher } from '../net/interface-role-watcher.js';
 import { currentRole, type InterfaceRole } from '../net/interface-role.js';
 import type { SocketCounterSource } from '../source/socket-counter-source.js';
 import { SocketView } from './socket-view.js';
+import type { DropCounterSource } from '../source/drop-counter-source.js';
+import { DropView } from './drop-view.js';
+import { DropPods } from '../kubernetes/drop-pods.js';
+import { cgroupText } from '../kubernetes/proc-pods.js';
 import { PrecedingProgramsReader } from './preceding-programs-reader.js';
 
 /** Delay between an interface change reported by the source and the collection it triggers. */
@@ -63,6 +67,12 @@ export interface ExporterOptions {
   socketMeter?: SocketCounterSource;
   /** With `pods.enabled` and no socket meter: why (shown on `/`). */
   socketMeterProblem?: string;
+  /** With `drops.enabled`: the drop meter; the caller opens and closes it. */
+  dropMeter?: DropCounterSource;
+  /** With `drops.enabled` and no drop meter: why (shown on `/`). */
+  dropMeterProblem?: string;
+  /** The cgroup2 mount (for hostNetwork pods' drops); undefined: not known. */
+  cgroupRoot?: string;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopped';
@@ -108,6 +118,8 @@ export class Exporter {
   private carryOverFailed = false;
   /** The pod-side view (`--collector.pods` with the socket meter open). */
   private readonly socketView: SocketView | undefined;
+  /** Drops by reason (`--collector.drops` with the drop meter open). */
+  private readonly dropView: DropView | undefined;
   /** With the socket view: which TC programs run before netprobe's (read every so often). */
   private readonly preceding: PrecedingProgramsReader | undefined;
 
@@ -147,6 +159,21 @@ export class Exporter {
         logger: this.logger,
       });
     if (this.socketView) this.preceding = new PrecedingProgramsReader(this.logger);
+    if (effective.drops.enabled && opts.dropMeter)
+      this.dropView = new DropView(opts.dropMeter, {
+        departedRetentionMs: effective.departedRetention,
+        maxSeries: effective.drops.maxSeries,
+        logger: this.logger,
+        lookup: effective.pods.enabled
+          ? new DropPods({
+              cgroupRoot: opts.cgroupRoot ?? opts.socketMeter?.cgroupRoot,
+              hostNetnsInode: opts.dropMeter.hostNetnsInode,
+              logsDir: effective.pods.logsDir,
+              anchors: { cgroupRoot: effective.pods.cgroupRoot, own: cgroupText(process.pid) },
+              logger: this.logger,
+            })
+          : undefined,
+      });
     this.history = new RateHistory({ intervalMs: effective.collectInterval });
     this.loop = new CollectionLoop({
       intervalMs: effective.collectInterval,
@@ -193,6 +220,7 @@ export class Exporter {
       this.startRoleWatcher();
       this.restoreCarryOver();
       this.socketView?.restore();
+      this.dropView?.restore();
       await this.collectAndPublish();
       if (this.stopRequested()) return;
       const web = await this.webServerOptions();
@@ -398,6 +426,7 @@ export class Exporter {
   private async collectAndPublish(): Promise<void> {
     // The sockets first: a packet a socket received was then already past its veth (blind-spots.ts).
     this.socketView?.collect();
+    this.dropView?.collect();
     const outcome = this.collector.collect();
     this.roles = this.readRoles();
     const viewed = this.config.pods.enabled ? this.socketView?.exposition(outcome.ok ? outcome.samples : undefined) : undefined;
@@ -429,6 +458,17 @@ export class Exporter {
       sockets: this.config.pods.enabled
         ? (sockets ?? { open: false, containers: false, pods: [], namespaces: [], unattributed: [], blind: [] })
         : undefined,
+      drops:
+        this.source.kind === 'ebpf'
+          ? (this.dropView?.exposition() ?? {
+              active: false,
+              drops: [],
+              namespaces: [],
+              overflowPackets: 0n,
+              recursionMisses: 0n,
+              mapFull: 0n,
+            })
+          : undefined,
     };
     try {
       this.snapshot = await buildExpositionSnapshot(input, this.labelCache);
@@ -453,6 +493,7 @@ export class Exporter {
     this.publishOverview(outcome);
     if (outcome.ok) this.saveCarryOver();
     this.socketView?.save();
+    this.dropView?.save();
   }
 
   /**
@@ -470,6 +511,18 @@ export class Exporter {
     this.overviewInput = {
       samples: this.samples,
       roles,
+      ...(this.source.kind === 'ebpf'
+        ? {
+            drops: this.dropView?.overview() ?? {
+              active: false,
+              problem: this.config.drops.enabled
+                ? (this.opts.dropMeterProblem ?? 'the drop meter is not open')
+                : 'off (--collector.drops=false)',
+              byReason: [],
+              pods: [],
+            },
+          }
+        : {}),
       trust: {
         up: this.up,
         source: this.source.kind,

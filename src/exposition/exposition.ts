@@ -10,6 +10,7 @@ import { InterfaceLabelCache, type InterfaceLabelSets } from './interface-labels
 import * as F from './metric-families.js';
 import { writeProcessMetrics, type ProcessFamily } from './process-metrics.js';
 import { writePacketsAndBytes, writeSocketFamilies, type SocketExposition } from './socket-families.js';
+import { writeDropFamilies, type DropExposition } from './drop-families.js';
 
 export interface ExpositionInput {
   /** Exported interfaces; empty after a failed collection (no stale data served as fresh). */
@@ -35,6 +36,8 @@ export interface ExpositionInput {
   roles?: ReadonlyMap<number, InterfaceRole>;
   /** Present with --collector.pods on the ebpf source: the pod-side (socket) view. */
   sockets?: SocketExposition;
+  /** Present with the ebpf source: drops by reason (`--collector.drops`; inactive when off or when the meter could not load). */
+  drops?: DropExposition;
 }
 
 export interface PodExposition {
@@ -110,6 +113,7 @@ export function renderExposition(input: ExpositionInput, labels: InterfaceLabelC
   }
   if (pods) writePodFamilies(w, samples, pods);
   if (input.sockets) writeSocketFamilies(w, input.sockets);
+  if (input.drops) writeDropFamilies(w, input.drops);
   w.family(F.BUILD_INFO.name, F.BUILD_INFO.type, F.BUILD_INFO.help);
   w.sample(
     F.BUILD_INFO.name,

@@ -92,11 +92,24 @@ export interface OverviewHistory {
   top: Array<{ name: string; ifindex: number; namespace?: string; pod?: string; bytesPerSecond: Array<number | null> }>;
 }
 
+/** Drops by reason (with the ebpf source): cumulative counts, as in /metrics. */
+export interface OverviewDrops {
+  /** Drops are counted (false: `problem` says why; 0 never means "no drops"). */
+  active: boolean;
+  problem?: string;
+  /** Every reason's total over the whole node. */
+  byReason: Array<{ reason: string; packets: number }>;
+  /** Per pod, its drops with `not_specified` left out (that reason is mostly not a real drop). */
+  pods: Array<{ namespace: string; pod: string; packets: number }>;
+}
+
 export interface OverviewDocument {
   schema: 1;
   /** Unix ms when this document was built (one per collection). */
   generatedAt: number;
   trust: OverviewTrust;
+  /** Present with the ebpf source. */
+  drops?: OverviewDrops;
   /**
    * Node totals: the sum over the uplinks (role `uplink`: the default routes'
    * devices, or `--collector.uplinks`), i.e. what crosses the node's edge.

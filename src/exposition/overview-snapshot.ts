@@ -9,7 +9,7 @@
 import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import type { InterfaceSample, DirectionSample } from '../collector/interface-sample.js';
 import { HISTORY_WINDOW_MS, type RateHistory } from '../collector/rate-history.js';
-import type { OverviewDirection, OverviewDocument, OverviewInterface, OverviewTrust } from './overview-document.js';
+import type { OverviewDirection, OverviewDocument, OverviewDrops, OverviewInterface, OverviewTrust } from './overview-document.js';
 import { currentRole, type InterfaceRole } from '../net/interface-role.js';
 
 /** Interfaces whose history the document carries. */
@@ -24,6 +24,8 @@ export interface OverviewInput {
   roles?: ReadonlyMap<number, InterfaceRole>;
   /** Wall-clock ms of this build. */
   nowMs: number;
+  /** Drops by reason (present with the ebpf source). */
+  drops?: OverviewDrops;
 }
 
 export interface OverviewSnapshot {
@@ -101,6 +103,7 @@ export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
     schema: 1,
     generatedAt: input.nowMs,
     trust: { ...input.trust, uptimeSeconds: Math.max(0, Math.round((input.nowMs - input.trust.startedAt) / 1000)) },
+    ...(input.drops ? { drops: input.drops } : {}),
     totals: { ingress: sum((i) => i.ingress), egress: sum((i) => i.egress) },
     uplinks: uplinks.map((i) => ({ name: i.name, ifindex: i.ifindex })),
     interfaces,

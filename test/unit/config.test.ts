@@ -57,6 +57,9 @@ pods:
   cgroupRoot: /kubelet
   containers: true
 departedRetention: 30s
+drops:
+  enabled: false
+  maxSeries: 500
 ebpf:
   attachMode: tc
   include: [eth*]
@@ -88,6 +91,7 @@ test('a config file sets every setting it names', () => {
     logLevel: 'debug',
     pods: { enabled: true, logsDir: '/host/var/log/pods', perInterface: false, cgroupRoot: '/kubelet', containers: true },
     departedRetention: 30_000,
+    drops: { enabled: false, maxSeries: 500 },
   });
   assert.deepEqual(
     [settings.source, settings.attachMode, settings.include, settings.exclude, settings.logFormat],

@@ -34,14 +34,14 @@ function after(args: string[], flag: string): string | undefined {
   return i < 0 ? undefined : args[i + 1];
 }
 
-test('the shipped DaemonSet: host network, only BPF and NET_ADMIN, read-only root, root user, args after the image', async () => {
+test('the shipped DaemonSet: host network, only BPF, NET_ADMIN and PERFMON, read-only root, root user, args after the image', async () => {
   const ds = await loadDaemonSet();
   const spec = daemonSetToPodman(ds, { ...OPTS, hostPaths: standIns(ds) });
   const { args } = spec;
   assert.equal(after(args, '--network'), 'ns:/run/netns/t');
   assert.ok(args.includes('--cap-drop=ALL'));
-  assert.ok(args.includes('--cap-add=BPF,NET_ADMIN'));
-  assert.deepEqual(spec.capabilities, { drop: ['ALL'], add: ['BPF', 'NET_ADMIN'] });
+  assert.ok(args.includes('--cap-add=BPF,NET_ADMIN,PERFMON'));
+  assert.deepEqual(spec.capabilities, { drop: ['ALL'], add: ['BPF', 'NET_ADMIN', 'PERFMON'] });
   assert.ok(args.includes('--read-only') && args.includes('--read-only-tmpfs=false'));
   assert.equal(after(args, '--user'), '0');
   assert.equal(after(args, '--security-opt'), 'no-new-privileges');

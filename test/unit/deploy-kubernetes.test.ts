@@ -142,7 +142,7 @@ test('kustomization.yaml lists every manifest but the alternative PodMonitor, in
   assert.equal(retag.newTag, version);
 });
 
-test('the DaemonSet runs on every node in the host network, unprivileged, with only BPF and NET_ADMIN', async () => {
+test('the DaemonSet runs on every node in the host network, unprivileged, with only BPF, NET_ADMIN and PERFMON', async () => {
   const ds = only<DaemonSetShape>(await readManifests(), 'DaemonSet');
   const pod = ds.spec.template.spec;
   assert.ok(selects(ds.spec.selector.matchLabels, ds.spec.template.metadata.labels), 'selector matches the pod template');
@@ -171,7 +171,7 @@ test('the DaemonSet runs on every node in the host network, unprivileged, with o
   assert.equal(sc?.allowPrivilegeEscalation, false);
   assert.equal(sc?.readOnlyRootFilesystem, true);
   assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
-  assert.deepEqual([...(sc?.capabilities?.add ?? [])].sort(), ['BPF', 'NET_ADMIN']);
+  assert.deepEqual([...(sc?.capabilities?.add ?? [])].sort(), ['BPF', 'NET_ADMIN', 'PERFMON']);
 
   assert.deepEqual(
     container.volumeMounts,

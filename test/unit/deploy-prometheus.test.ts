@@ -13,6 +13,7 @@ import { DEFAULT_SERVER_CONFIG } from '../../src/config/exporter-config.js';
 import * as metricFamilies from '../../src/exposition/metric-families.js';
 import type { FamilyDefinition } from '../../src/exposition/metric-families.js';
 import * as socketFamilies from '../../src/exposition/socket-families.js';
+import * as dropFamilies from '../../src/exposition/drop-families.js';
 import {
   PROMETHEUS_DIR,
   allPanels,
@@ -32,7 +33,9 @@ import {
  * dashboard use against a live exporter).
  */
 const EXPORTED_METRICS = new Set([
-  ...[...Object.values(metricFamilies), ...Object.values(socketFamilies)].filter(isFamily).map((f) => f.name),
+  ...[...Object.values(metricFamilies), ...Object.values(socketFamilies), ...Object.values(dropFamilies)]
+    .filter(isFamily)
+    .map((f) => f.name),
   ...['uncounted_packets', 'interfaces_uncounted', 'interfaces_overflow'].map((key) => metricFamilies.sourceStatFamily(key, 'ebpf').name),
 ]);
 

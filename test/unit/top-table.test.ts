@@ -131,6 +131,29 @@ test('filter matches name, namespace or pod; pods get a column when present; row
   assert.equal(tableLines(d, { ...VIEW, maxRows: 2 }).length, 3);
 });
 
+test("with drops counted, pod rows show their pod's drops (not_specified left out by the exporter)", () => {
+  const d = {
+    ...doc([itf(7, 'lxcab12', 50, 50, { namespace: 'shop', pod: 'cart-0' }), itf(8, 'eth0', 1, 0, { namespace: '', pod: '' })]),
+    drops: {
+      active: true,
+      byReason: [{ reason: 'no_socket', packets: 1500 }],
+      pods: [{ namespace: 'shop', pod: 'cart-0', packets: 1500 }],
+    },
+  };
+  const lines = tableLines(d, VIEW);
+  assert.match(lines[0]!, /POD DROPS$/);
+  assert.match(
+    lines.find((l) => l.startsWith('lxcab12'))!,
+    /yes\s+1\.50 k$/,
+  );
+  assert.match(
+    lines.find((l) => l.startsWith('eth0'))!,
+    /(no|yes)$/,
+  );
+  const off = tableLines({ ...d, drops: { active: false, byReason: [], pods: [] } }, VIEW);
+  assert.doesNotMatch(off[0]!, /DROPS/);
+});
+
 test('the node line names the uplinks it sums, or says none is known', () => {
   const none = doc([itf(1, 'lo', 1, 1, { role: 'loopback' })]);
   assert.match(headerLines(none, VIEW)[1]!, /^node \(no uplink known: --collector\.uplinks\): in 1\.23 MB\/s/);
