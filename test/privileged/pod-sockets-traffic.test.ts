@@ -14,10 +14,11 @@
  *   was still there at the next collection, and otherwise wholly in the
  *   pod's or wholly in `reason="unmapped"`: never lost.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmdirSync } from 'node:fs';
 import { PodNode, type Pod } from '../support/cni-pod.js';
-import { startNetprobe } from '../support/netprobe-process.js';
+import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
 import { removeCgroup, UdpPeer, cgroupDirOf } from '../support/cgroup-process.js';
@@ -51,32 +52,42 @@ async function laterCollection(scraper: ScrapeLoop): Promise<Scrape> {
   return scraper.until((s) => (collections(s) >= seen + 2 ? s : undefined), 60_000, `collection ${seen + 2}`);
 }
 
+/** A node, netprobe with the pod-side view at `interval` in it, a scrape loop; all undone after the test. */
+async function podView(
+  t: TestContext,
+  nodeOpts: { ipv6?: boolean },
+  interval: string,
+): Promise<{ node: PodNode; np: NetprobeProcess; scraper: ScrapeLoop; stoppers: Array<{ stop(): Promise<void> }>; cgroups: string[] }> {
+  const node = await PodNode.create(nodeOpts);
+  const stoppers: Array<{ stop(): Promise<void> }> = [];
+  const cgroups: string[] = [];
+  t.after(async () => {
+    for (const s of stoppers.reverse()) await s.stop();
+    for (const dir of cgroups) removeCgroup(dir);
+    await node.cleanup();
+  });
+  const np = await startNetprobe(
+    node.ns,
+    [
+      '--source=ebpf',
+      '--collector.pods',
+      `--kubernetes.pod-logs-dir=${node.logsDir}`,
+      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
+      `--collector.interval=${interval}`,
+    ],
+    { wrap: OWN_MOUNTS },
+  );
+  t.after(() => np.stop('SIGKILL'));
+  const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
+  t.after(() => scraper.stop());
+  return { node, np, scraper, stoppers, cgroups };
+}
+
 test(
   'bridged and routed pods, IPv4 and IPv6: UDP exact both ways, TCP equal to the kernel’s per-socket segments, nobody flagged blind',
   { timeout: 300_000 },
   async (t) => {
-    const node = await PodNode.create({ ipv6: true });
-    const stoppers: Array<{ stop(): Promise<void> }> = [];
-    const cgroups: string[] = [];
-    t.after(async () => {
-      for (const s of stoppers.reverse()) await s.stop();
-      for (const dir of cgroups) removeCgroup(dir);
-      await node.cleanup();
-    });
-    const np = await startNetprobe(
-      node.ns,
-      [
-        '--source=ebpf',
-        '--collector.pods',
-        `--kubernetes.pod-logs-dir=${node.logsDir}`,
-        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-        '--collector.interval=500ms',
-      ],
-      { wrap: OWN_MOUNTS },
-    );
-    t.after(() => np.stop('SIGKILL'));
-    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
-    t.after(() => scraper.stop());
+    const { node, np, scraper, stoppers, cgroups } = await podView(t, { ipv6: true }, '500ms');
 
     const web = await node.addPod({ namespace: 'shop', name: 'web-7f9c', shape: 'bridge' });
     const db = await node.addPod({ namespace: 'data', name: 'db-1', shape: 'ptp' });
@@ -217,3 +228,86 @@ test(
     assert.equal(scraper.scrapes.filter((x) => x.status !== 200).length, 0, 'every scrape succeeded');
   },
 );
+
+test(
+  'a container that starts, sends and exits between two collections: in its pod’s series, or wholly unattributed, never lost',
+  { timeout: 300_000 },
+  async (t) => {
+    // A long interval: a container's whole life fits between two collections.
+    const { node, scraper, stoppers, cgroups } = await podView(t, {}, '10s');
+    const pod = await node.addPod({ namespace: 'jobs', name: 'cron-28391', shape: 'ptp' });
+    await node.quietNeighbours(pod);
+    const sink = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
+    stoppers.push(sink);
+    const unmapped = (s: Scrape): [number, number] => [
+      valueIn(s.lines, 'netprobe_unattributed_socket_packets_total', { direction: 'egress', reason: 'unmapped' }) ?? NaN,
+      valueIn(s.lines, 'netprobe_unattributed_socket_bytes_total', { direction: 'egress', reason: 'unmapped' }) ?? NaN,
+    ];
+    const podOut = (s: Scrape): [number, number] => {
+      const c = podCounts(s, 'jobs', 'cron-28391');
+      return [Number.isNaN(c[2]) ? 0 : c[2], Number.isNaN(c[3]) ? 0 : c[3]];
+    };
+    let received = 0;
+    /** One short-lived container: its cgroup, a process that sends `n` datagrams and exits; the cgroup removed at once or kept. */
+    const shortLived = async (name: string, n: number, size: number, removeAtOnce: boolean): Promise<string> => {
+      const { dir } = addContainerCgroup(node, pod, name);
+      cgroups.push(dir);
+      const peer = await UdpPeer.start({ netns: pod.netns, cgroupDir: dir, port: 7500, family: 'udp4' });
+      await peer.send(pod.gateway, 7001, n, size);
+      await peer.stop();
+      received += n;
+      assert.equal((await sink.receivedAtLeast(received)).packets, received, 'the node received every datagram');
+      if (removeAtOnce) await removeWhenEmpty(dir);
+      return dir;
+    };
+
+    // Kept until a collection has looked: the pod's, exactly.
+    const before = await laterCollection(scraper);
+    const kept = await shortLived('once-a', 120, 100, false);
+    const seen = await laterCollection(scraper);
+    await removeWhenEmpty(kept);
+    assert.deepEqual(podOut(seen), [podOut(before)[0] + 120, podOut(before)[1] + 120 * (100 + UDP4)], 'in its pod’s series');
+
+    // Gone before any collection looked: not in the pod's series, in `unmapped` (a lower bound: the meter
+    // is the machine's, and other processes' short-lived cgroups land there too). A collection that
+    // happened to run during the container's life places it in its pod: then the pod has all of it.
+    let unattributedOnce = false;
+    for (let attempt = 0; attempt < 5 && !unattributedOnce; attempt++) {
+      // Right after a collection (scraped every 300 ms, collected every 10 s).
+      const a = await laterCollection(scraper);
+      const c0 = collections(a);
+      const n = 80 + attempt;
+      await shortLived(`once-b${attempt}`, n, 200, true);
+      const between = collections(await scraper.fresh()) === c0;
+      const b = await laterCollection(scraper);
+      const dPod = [podOut(b)[0] - podOut(a)[0], podOut(b)[1] - podOut(a)[1]];
+      const dUnmapped = [unmapped(b)[0] - unmapped(a)[0], unmapped(b)[1] - unmapped(a)[1]];
+      const bytes = n * (200 + UDP4);
+      t.diagnostic(
+        `attempt ${attempt}: sent ${n}; pod +${JSON.stringify(dPod)}, unmapped +${JSON.stringify(dUnmapped)}, between collections: ${between}`,
+      );
+      if (dPod[0] === 0) {
+        assert.deepEqual(dPod, [0, 0]);
+        assert.ok(dUnmapped[0]! >= n && dUnmapped[1]! >= bytes, `unmapped +${JSON.stringify(dUnmapped)} holds all ${n} datagrams`);
+        unattributedOnce = true;
+      } else assert.deepEqual(dPod, [n, bytes], 'placed in its pod: the pod has all of it');
+    }
+    assert.ok(unattributedOnce, 'no attempt fitted between two collections');
+    assert.equal(scraper.scrapes.filter((x) => x.status !== 200).length, 0, 'every scrape succeeded');
+  },
+);
+
+/** rmdir of a container cgroup once the kernel no longer counts its exited process. */
+async function removeWhenEmpty(dir: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
