@@ -108,11 +108,16 @@ export function advanceBlindSpots(
   return { state, samples };
 }
 
-/** The blind totals a restarted exporter continues from. */
+/**
+ * The blind totals a restarted exporter continues from: those of pods that had a veth (a restored
+ * pod counts as having one, so a hostNetwork pod carried here would get a 0 series after a restart).
+ */
 export function carriedBlindSpots(
   state: BlindSpotState | undefined,
 ): Array<{ uid: string; namespace: string; pod: string; packets: bigint }> {
-  return [...(state ?? new Map<string, PodBaseline>())].map(([uid, b]) => ({ uid, namespace: b.namespace, pod: b.pod, packets: b.blind }));
+  return [...(state ?? new Map<string, PodBaseline>())]
+    .filter(([, b]) => b.hasVeth)
+    .map(([uid, b]) => ({ uid, namespace: b.namespace, pod: b.pod, packets: b.blind }));
 }
 
 /** The state a restart starts from: the totals kept, every comparison begins anew. */

@@ -42,6 +42,8 @@ export interface SocketViewOptions {
 export class SocketView {
   private readonly collector: SocketCollector;
   private last: SocketOutcome | undefined;
+  /** The last successful read: a failed one exports these values again instead of dropping the series. */
+  private lastGood: Extract<SocketOutcome, { ok: true }> | undefined;
   private blind: BlindSpotSample[] = [];
   /** Per pod UID: (wall ms, blind packets) of recent collections, oldest first, for the trust panel's window. */
   private readonly blindHistory = new Map<string, Array<[number, bigint]>>();
@@ -90,6 +92,7 @@ export class SocketView {
   collect(): void {
     this.last = this.collector.collect();
     if (this.last.ok) {
+      this.lastGood = this.last;
       if (this.lastError) this.opts.logger.info('pod socket counters are read again');
       this.lastError = undefined;
       return;
@@ -101,9 +104,10 @@ export class SocketView {
 
   /** The families for this collection; `interfaces` are its host-veth samples (undefined when that read failed). */
   exposition(interfaces: readonly InterfaceSample[] | undefined): SocketExposition {
-    const last = this.last;
-    if (!last?.ok) return { open: true, containers: this.opts.containers, pods: [], namespaces: [], unattributed: [], blind: [] };
-    if (interfaces) {
+    const last = this.lastGood;
+    if (!last) return { open: true, containers: this.opts.containers, pods: [], namespaces: [], unattributed: [], blind: [] };
+    // After a failed read the last good values stand (the blind comparison waits for a good one).
+    if (interfaces && this.last?.ok) {
       this.blind = this.collector.compare(interfaces);
       this.recordBlind(Date.now());
     }

@@ -12,8 +12,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodNode, type Pod } from '../support/cni-pod.js';
 import { privateBpffs } from '../support/bpffs.js';
@@ -22,34 +20,11 @@ import { installRedirectPeer, type RedirectPeer } from '../support/redirect-peer
 import { startNetprobe } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
-import { makeContainerCgroup, removeCgroup, UdpPeer, cgroupDirOf } from '../support/cgroup-process.js';
+import { removeCgroup, UdpPeer, cgroupDirOf } from '../support/cgroup-process.js';
+import { addContainer, OWN_MOUNTS, type Container } from '../support/pod-containers.js';
 
-/** Enter the test's own mount namespace again (cgroup2 and bpffs visible), keeping the node's network namespace. */
-const OWN_MOUNTS = ['nsenter', `--mount=/proc/${process.pid}/ns/mnt`, `--wd=${process.cwd()}`, '--'];
 /** UDP/IPv4 headers: the socket meter counts L3 bytes. */
 const L3 = 28;
-
-interface Container {
-  name: string;
-  dir: string;
-  peer: UdpPeer;
-}
-
-/** A container of `pod` named `name`: its cgroup, its kubelet log link, and a UDP peer in it. */
-async function addContainer(node: PodNode, pod: Pod, name: string, port: number, made: Container[]): Promise<Container> {
-  const id = randomUUID().replace(/-/g, '') + randomUUID().replace(/-/g, '');
-  const dir = makeContainerCgroup(pod.pid, id);
-  const links = join(node.dir, 'containers');
-  mkdirSync(links, { recursive: true });
-  symlinkSync(
-    join(node.logsDir, `${pod.spec.namespace}_${pod.spec.name}_${pod.uid}`, name, '0.log'),
-    join(links, `${pod.spec.name}_${pod.spec.namespace}_${name}-${id}.log`),
-  );
-  const peer = await UdpPeer.start({ netns: pod.netns || node.ns.name, cgroupDir: dir, port });
-  const c = { name, dir, peer };
-  made.push(c);
-  return c;
-}
 
 function socketValue(s: Scrape, family: string, labels: Record<string, string>): number {
   return valueIn(s.lines, family, labels) ?? NaN;

@@ -76,6 +76,9 @@ export interface Pod {
   ip: string;
   /** The node-side address the pod reaches the node by (bridge address or ptp host end). */
   gateway: string;
+  /** On a node made with `ipv6`: the pod's IPv6 address and the node-side IPv6 gateway; '' otherwise. */
+  ip6: string;
+  gateway6: string;
   pid: number;
   /** Runs a command inside the pod's network namespace. */
   exec(cmd: string, args: string[]): Promise<string>;
@@ -109,6 +112,8 @@ export class PodNode {
   private constructor(
     readonly ns: Netns,
     readonly dir: string,
+    /** Dual-stack pods (host-local hands out an IPv6 address beside the IPv4 one). */
+    readonly ipv6: boolean,
   ) {
     this.logsDir = join(dir, 'pods');
     this.dataDir = join(dir, 'cni-ipam');
@@ -121,15 +126,20 @@ export class PodNode {
     this.memoryBase = join(MEMORY, own);
   }
 
-  static async create(): Promise<PodNode> {
+  /** `ipv6`: dual-stack pods; IPv6 stays on in the node and its pods, without DAD (addresses usable at once). */
+  static async create(opts: { ipv6?: boolean } = {}): Promise<PodNode> {
     const ns = await Netns.create('npnode');
-    await ns.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-    return new PodNode(ns, mkdtempSync(join(tmpdir(), 'np-node-')));
+    await ns.exec('sysctl', ['-q', '-w', ...ipv6Sysctls(opts.ipv6 === true)]);
+    return new PodNode(ns, mkdtempSync(join(tmpdir(), 'np-node-')), opts.ipv6 === true);
   }
 
   /** The bridge network name and device of this node (one per node, like a flannel/kindnet node). */
   private config(shape: CniShape): string {
-    const ipam = { type: 'host-local', subnet: `10.${this.subnetSeed + (shape === 'ptp' ? 1 : 0)}.0.0/16`, dataDir: this.dataDir };
+    const v4 = `10.${this.subnetSeed + (shape === 'ptp' ? 1 : 0)}.0.0/16`;
+    const v6 = `fd00:${this.subnetSeed.toString(16)}:${shape === 'ptp' ? 1 : 0}::/64`;
+    const ipam = this.ipv6
+      ? { type: 'host-local', ranges: [[{ subnet: v4 }], [{ subnet: v6 }]], dataDir: this.dataDir }
+      : { type: 'host-local', subnet: v4, dataDir: this.dataDir };
     const conf =
       shape === 'bridge'
         ? { cniVersion: '0.4.0', name: `npbr${this.tag}`, type: 'bridge', bridge: `npbr${this.tag}`, isGateway: true, ipMasq: false, ipam }
@@ -181,6 +191,8 @@ export class PodNode {
       ifindex: 0,
       ip: '',
       gateway: '',
+      ip6: '',
+      gateway6: '',
       pid: 0,
       exec: async (cmd, args) =>
         (await run('ip', ['netns', 'exec', netns || this.ns.name, cmd, ...args], { timeout: 60_000, maxBuffer: 16 << 20 })).stdout,
@@ -204,10 +216,7 @@ export class PodNode {
     try {
       if (netns) {
         await run('ip', ['netns', 'add', netns]);
-        await pod.exec('sh', [
-          '-c',
-          'sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && ip link set lo up',
-        ]);
+        await pod.exec('sh', ['-c', `sysctl -q -w ${ipv6Sysctls(this.ipv6).join(' ')} && ip link set lo up`]);
       }
       // The pod's first process (the pause container), in its cgroup, before the network exists: as containerd does it.
       sleeper = spawn('ip', ['netns', 'exec', netns || this.ns.name, 'sleep', '3600'], { stdio: 'ignore' });
@@ -233,8 +242,12 @@ export class PodNode {
         if (!host) throw new Error(`CNI ADD named no host veth: ${JSON.stringify(result)}`);
         pod.hostVeth = host.name;
         pod.ifindex = await this.ns.ifindex(host.name);
-        pod.ip = result.ips![0]!.address.split('/')[0]!;
-        pod.gateway = result.ips![0]!.gateway ?? '';
+        const v4 = result.ips!.find((i) => !i.address.includes(':'))!;
+        const v6 = result.ips!.find((i) => i.address.includes(':'));
+        pod.ip = v4.address.split('/')[0]!;
+        pod.gateway = v4.gateway ?? '';
+        pod.ip6 = v6?.address.split('/')[0] ?? '';
+        pod.gateway6 = v6?.gateway ?? '';
         macs.set(pod, {
           pod: result.interfaces?.find((i) => i.sandbox)?.mac ?? '',
           node: result.interfaces?.find((i) => (full.shape === 'bridge' ? i.name === this.bridge : i.name === host.name))?.mac ?? '',
@@ -282,6 +295,13 @@ export class PodNode {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** IPv6 off (no chatter on the veths), or on without duplicate address detection (no tentative addresses). */
+function ipv6Sysctls(on: boolean): string[] {
+  return on
+    ? ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']
+    : ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
 }
 
 function rmdirQuiet(dir: string): void {

@@ -13,7 +13,7 @@ import {
   type SocketRules,
   type SocketState,
 } from '../../src/collector/socket-state.js';
-import { advanceBlindSpots } from '../../src/collector/blind-spots.js';
+import { advanceBlindSpots, carriedBlindSpots, restoredBlindSpots } from '../../src/collector/blind-spots.js';
 import { decodeSocketState, encodeSocketState } from '../../src/collector/socket-carry-over-record.js';
 import { carriedSocketState, restoredSocketState } from '../../src/collector/socket-state.js';
 import type { SocketCounterRow } from '../../src/source/socket-counter-source.js';
@@ -234,6 +234,22 @@ test('blind spots: a redirect past the veth is counted; a routed pod and a hostN
   assert.equal(b.samples[0]!.packets, 700n);
   const host = advanceBlindSpots(undefined, pods(10), []);
   assert.deepEqual(advanceBlindSpots(host.state, pods(500), []).samples, [], 'a hostNetwork pod has no veth view to be blind');
+});
+
+test('a hostNetwork pod gets no blind series after a restart either (only pods with a veth carry their blind totals)', () => {
+  const t = podTree();
+  const pods = (inn: number) => advanceSocketCollection(undefined, rows([11n, inn, 0]), 0, RULES, t).pods;
+  const host = advanceBlindSpots(undefined, pods(10), []);
+  const restored = restoredBlindSpots(carriedBlindSpots(host.state));
+  assert.deepEqual(advanceBlindSpots(restored, pods(500), []).samples, [], 'no 0 series for a pod without a veth');
+  // A pod with a veth keeps its total across the restart.
+  let b = advanceBlindSpots(undefined, pods(10), [veth(UID_A, 12)]);
+  b = advanceBlindSpots(b.state, pods(710), [veth(UID_A, 12)]);
+  const again = advanceBlindSpots(restoredBlindSpots(carriedBlindSpots(b.state)), pods(720), []);
+  assert.deepEqual(
+    again.samples.map((x) => x.packets),
+    [700n],
+  );
 });
 
 test('a bad pod socket carry-over record is refused with a reason: a deflate bomb, a negative or oversized count, an oversized list', () => {
