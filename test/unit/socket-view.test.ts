@@ -28,7 +28,7 @@ test('a failed read of the socket counters exports the last good values again', 
       if (fail) throw new Error('EIO reading the socket map');
       return rows;
     },
-    forget: () => undefined,
+    forget: () => new Map(),
     close: async () => undefined,
   };
   const view = new SocketView(meter, {
