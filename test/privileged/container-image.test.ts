@@ -371,7 +371,9 @@ test('the container image: built from the Dockerfile, run as the DaemonSet runs 
     st.after(() => podman.run(['rm', '--force', '--time', '0', cleanupName]));
     const cleanup = await podman.run(['run', ...cleanupArgs, pinArg, '--ebpf.cleanup']);
     assert.equal(cleanup.code, 0, cleanup.stdout + cleanup.stderr);
-    assert.match(cleanup.stdout + cleanup.stderr, /cleanup: removed 1 netprobe pin directory/);
+    // The TC counters' directory and the drop meter's (on by default with the ebpf source).
+    assert.match(cleanup.stdout + cleanup.stderr, /cleanup: removed 2 netprobe pin directories/);
+    assert.match(cleanup.stdout + cleanup.stderr, /"removed":\[[^\]]*netprobe-drop-meter-[0-9a-f]+"[^\]]*netprobe-bpf-[0-9a-f]+"\]/);
     assert.deepEqual(await attachedInterfaces(node), [], 'nothing attached after the cleanup');
     const pinDir = join(bpffs, pinArg.slice('--ebpf.pin-path=/sys/fs/bpf/'.length));
     const left = await readdir(pinDir, { recursive: true }).catch((e: NodeJS.ErrnoException) =>

@@ -150,7 +150,9 @@ for (const mode of ['tcx', 'tc'] as const) {
 
       const [node, nodeArgs] = cliCommand([`--ebpf.pin-path=${pinPath}`, '--ebpf.cleanup', '--log.format=json']);
       const { stdout, stderr } = await run('ip', ['netns', 'exec', left.name, node, ...nodeArgs], { timeout: 60_000 });
-      assert.match(stdout + stderr, /cleanup: removed 1 netprobe pin directory/);
+      // The TC counters' directory and the drop meter's (on by default with the ebpf source).
+      assert.match(stdout + stderr, /cleanup: removed 2 netprobe pin directories/);
+      assert.match(stdout + stderr, /"removed":\[[^\]]*netprobe-drop-meter-[0-9a-f]+"[^\]]*netprobe-bpf-[0-9a-f]+"\]/);
       assert.deepEqual(listTree(pinPath), ['foreign_map'], 'only the foreign pin is left under the pin path');
       assert.ok(existsSync(foreignProg), 'the foreign pinned program is untouched');
       const hooks = (await census(left))[link.a]!;

@@ -90,7 +90,8 @@ test(
     assert.equal(after.get('npdnew'), 0n);
     assert.ok(after.get('npdtwo')! >= before.get('npdtwo')!, 'the adopted interface continues');
     const links = listTree(pinPath)
-      .filter((p) => p.includes('/links/'))
+      // The TC counters' links only (the drop meter pins its own under netprobe-drop-meter-*).
+      .filter((p) => /^netprobe-bpf-[0-9a-f]+\/links\//.test(p))
       .map((p) => p.replace(/^.*\/links\//, ''))
       .sort();
     const idx = async (name: string): Promise<number> => ns.ifindex(name);
