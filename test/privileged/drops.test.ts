@@ -5,7 +5,10 @@
  * are N `no_socket` drops of that pod at its `eth0`, equal to the kernel's own
  * UdpNoPorts of the pod's namespace (nstat), in the pod's series and in its
  * namespace's total; a storm of them under continuous scraping fails no
- * scrape and is counted exactly.
+ * scrape and is counted exactly. A hostNetwork pod's socket whose receive
+ * buffer fills has its socket_rcvbuff drops at `lo`, equal to the socket's
+ * own drop count (/proc/net/udp); a node process's socket beside it adds
+ * nothing to the pod.
  *
  * netprobe keeps CAP_SYS_PTRACE here: without it the kernel refuses to show
  * it a pod process's ns/net link (the pod's processes hold capabilities
@@ -20,6 +23,10 @@ import { PodNode } from '../support/cni-pod.js';
 import { startNetprobe } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { cgroupDirOf, UdpPeer } from '../support/cgroup-process.js';
+import { addContainerCgroup } from '../support/pod-containers.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 
 const OWN_MOUNTS = ['nsenter', `--mount=/proc/${process.pid}/ns/mnt`, `--wd=${process.cwd()}`, '--'];
 /** No socket listens there in the pod. */
@@ -108,5 +115,104 @@ test(
     const end = await settle(after, `${after} no_socket drops after the storm`);
     assert.equal(single(end, 'netprobe_drop_recursion_misses_total'), 0);
     assert.equal(scraper.scrapes.filter((x) => x.status !== 200).length, 0, 'every scrape succeeded');
+  },
+);
+
+/** A UDP socket on 127.0.0.1:`port` with a 1 KiB receive buffer that never reads, started in `cgroupDir` (before it opens the socket) inside `netns`. */
+async function fullSocket(netns: string, cgroupDir: string, port: number): Promise<ChildProcess> {
+  const py = `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,1024)\ns.bind(("127.0.0.1",${port}))\nprint("ready",flush=True)\ntime.sleep(600)`;
+  const child = spawn(
+    'nsenter',
+    [`--net=/run/netns/${netns}`, 'sh', '-c', `echo $$ > ${cgroupDir}/cgroup.procs && exec python3 -c "$0"`, py],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const [data] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [unknown];
+  if (!Buffer.isBuffer(data) || !data.toString().includes('ready')) throw new Error(`receiver on ${port} did not start: ${out}`);
+  return child;
+}
+
+/** The drops column of the 127.0.0.1:`port` socket in /proc/net/udp of `netns` (read through the test's own /proc of a process there). */
+function udpSocketDrops(pid: number, port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const line = readFileSync(`/proc/${pid}/net/udp`, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .find((l) => l.trim().split(/\s+/)[1] === local);
+  if (!line) throw new Error(`no UDP socket on ${local} in /proc/${pid}/net/udp`);
+  return Number(line.trim().split(/\s+/).at(-1));
+}
+
+test(
+  "a hostNetwork pod's socket whose receive buffer fills: socket_rcvbuff at lo equal to /proc/net/udp; the node's own are no pod's",
+  { timeout: 240_000 },
+  async (t) => {
+    const node = await PodNode.create();
+    const children: ChildProcess[] = [];
+    let sender: UdpPeer | undefined;
+    t.after(async () => {
+      await sender?.stop();
+      const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+      const exits = running.map((c) => once(c, 'exit'));
+      for (const c of running) c.kill('SIGKILL');
+      await Promise.all(exits);
+      await node.cleanup();
+    });
+    // The default capability set: a hostNetwork pod's drops are found through its socket's cgroup, no ptrace needed.
+    const np = await startNetprobe(
+      node.ns,
+      [
+        '--source=ebpf',
+        '--collector.pods',
+        `--kubernetes.pod-logs-dir=${node.logsDir}`,
+        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
+        '--collector.interval=500ms',
+      ],
+      { wrap: OWN_MOUNTS },
+    );
+    t.after(() => np.stop('SIGKILL'));
+    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 200, keep: /drop/ });
+    t.after(() => scraper.stop());
+
+    const pod = await node.addPod({ namespace: 'ops', name: 'host-agent', hostNetwork: true });
+    const container = addContainerCgroup(node, pod, 'agent');
+    const PORT_POD = 5000;
+    const PORT_NODE = 5001;
+    const inPod = await fullSocket(node.ns.name, container.dir, PORT_POD);
+    children.push(inPod);
+    const ofNode = await fullSocket(node.ns.name, cgroupDirOf(process.pid), PORT_NODE);
+    children.push(ofNode);
+    sender = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7002 });
+    await sender.send('127.0.0.1', PORT_POD, 200, 300);
+    await sender.send('127.0.0.1', PORT_NODE, 150, 300);
+    const podKernel = udpSocketDrops(inPod.pid!, PORT_POD);
+    const nodeKernel = udpSocketDrops(ofNode.pid!, PORT_NODE);
+    assert.ok(podKernel > 0 && nodeKernel > 0, `both buffers overflowed (pod ${podKernel}, node ${nodeKernel})`);
+
+    const podLabels = { namespace: 'ops', pod: 'host-agent', interface: 'lo', reason: 'socket_rcvbuff' };
+    const noPod = { namespace: '', pod: '', interface: 'lo', reason: 'socket_rcvbuff' };
+    const s = await scraper
+      .until(
+        (x) =>
+          drops(x, podLabels) === podKernel &&
+          valueIn(x.lines, 'netprobe_namespace_drops_total', { namespace: 'ops', reason: 'socket_rcvbuff' }) === podKernel &&
+          drops(x, noPod) >= nodeKernel
+            ? x
+            : undefined,
+        60_000,
+        `${podKernel} socket_rcvbuff drops of the hostNetwork pod at lo, ${nodeKernel} of the node's own socket in no pod`,
+      )
+      .catch(async (e: unknown) => {
+        const last = await scraper.fresh();
+        throw new Error(`${String(e)}\n${last.lines.filter((l) => l.includes('drop')).join('\n')}\n${np.output().slice(-3000)}`);
+      });
+    // Both sockets are on lo of one namespace: only the socket's cgroup tells them apart.
+    const podSeries = s.lines.filter((l) => l.startsWith('netprobe_drops_total{') && l.includes('pod="host-agent"'));
+    assert.equal(podSeries.length, 1, `the pod has exactly one drop series:\n${podSeries.join('\n')}`);
+    assert.equal(udpSocketDrops(inPod.pid!, PORT_POD), podKernel, 'no drop after the reading');
   },
 );
