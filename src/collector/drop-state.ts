@@ -16,6 +16,9 @@
  *
  * Totals never go backwards while exported: a namespace that is gone leaves
  * its final counts in their buckets (and its kernel entries are forgotten);
+ * so does a device of the node's namespace that is gone (its entries are
+ * taken, final count and all, and its series of no pod depart after the
+ * departed retention: a churning node's host veths do not pile up);
  * a departed pod's series stays for the departed retention, and its totals
  * stay in `netprobe_namespace_drops_total` for good. New series beyond
  * `maxSeries` count in their namespace total and in the overflow count only.
@@ -114,6 +117,18 @@ export interface DropState {
   readonly gone: ReadonlyMap<string, GoneKey>;
 }
 
+/** The node namespace's devices, for retiring the drops of those that are gone. */
+export interface DropNode {
+  /** Ifindexes of the node namespace's devices, read after the drop counters; undefined: unknown (nothing is retired). */
+  devices?: ReadonlySet<number>;
+  /**
+   * Deletes the kernel entries of these rows and returns each one's count at
+   * its deletion, in the rows' order (undefined: the entry was already gone).
+   * Without it nothing is retired.
+   */
+  take?: (rows: readonly DropRow[]) => ReadonlyArray<bigint | undefined>;
+}
+
 export interface DropStep {
   state: DropState;
   /** Exported series, departed ones within their retention, sorted. */
@@ -155,6 +170,7 @@ export function advanceDropCollection(
   nowMs: number,
   rules: DropRules,
   lookup: DropPodLookup,
+  node: DropNode = {},
 ): DropStep {
   const prev = previous ?? emptyDropState();
   lookup.newCollection();
@@ -208,6 +224,12 @@ export function advanceDropCollection(
     const packets = read.get(k)!;
     const row = rowOf.get(k)!;
     const wasGone = gone.get(k);
+    if (wasGone && buckets.has(wasGone.bucket) && row.netnsInode === rules.hostNetnsInode) {
+      // A node device's entry that was taken (so it starts again from 0): its bucket continues.
+      keys.set(k, { netns: row.netnsInode, packets, bucket: wasGone.bucket, firstSeenAt: nowMs });
+      gone.delete(k);
+      continue;
+    }
     if (wasGone && buckets.has(wasGone.bucket)) {
       const owner = lookup.podOfNetns(row.netnsInode);
       if (owner === undefined || owner.uid === buckets.get(wasGone.bucket)!.pod?.uid) {
@@ -238,6 +260,24 @@ export function advanceDropCollection(
     }
   }
 
+  // Node devices that are gone: their entries are taken whole (a drop between the read and the delete included).
+  if (node.devices && node.take) {
+    const retire: DropRow[] = [];
+    for (const [k, t] of keys) {
+      const row = rowOf.get(k)!;
+      if (t.netns === rules.hostNetnsInode && t.bucket && row.ifindex !== 0 && !node.devices.has(row.ifindex)) retire.push(row);
+    }
+    const finals = retire.length > 0 ? node.take(retire) : [];
+    for (const [i, row] of retire.entries()) {
+      const k = kernelKey(row);
+      const t = keys.get(k)!;
+      const final = finals[i];
+      addBase(t.bucket!, final !== undefined && final > t.packets ? final : t.packets);
+      gone.set(k, { bucket: t.bucket!, at: nowMs, taken: 0n });
+      keys.delete(k);
+    }
+  }
+
   // Pod namespaces that are gone: their finals stay, their kernel entries go.
   const podNetns = new Set<number>();
   for (const t of keys.values()) if (t.bucket && buckets.get(t.bucket)!.pod && t.netns !== rules.hostNetnsInode) podNetns.add(t.netns);
@@ -263,10 +303,21 @@ export function advanceDropCollection(
     totals.set(t.bucket, totals.get(t.bucket)! + t.packets);
     if (t.netns !== rules.hostNetnsInode) live.add(t.bucket);
   }
+  const fed = new Set<string>();
+  for (const t of keys.values()) if (t.bucket) fed.add(t.bucket);
   const drops: DropSample[] = [];
   let liveOverflow = 0n;
   const alive = new Map<string, boolean>();
   for (const [k, b] of buckets) {
+    if (!b.pod && b.interface !== '' && !b.overflow) {
+      // A device's series of no pod: it departs when no kernel entry feeds it any more (the device is gone).
+      b.departedAt = fed.has(k) ? undefined : (b.departedAt ?? nowMs);
+      if (b.departedAt !== undefined && nowMs - b.departedAt >= rules.departedRetentionMs) {
+        buckets.delete(k);
+        exported--;
+        continue;
+      }
+    }
     if (b.pod) {
       let up = alive.get(b.pod.uid);
       if (up === undefined) alive.set(b.pod.uid, (up = live.has(k) || lookup.podAlive(b.pod.uid)));

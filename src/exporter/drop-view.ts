@@ -32,6 +32,8 @@ export interface DropViewOptions {
   logger: Logger;
   /** Whether pods are attributed (`--collector.pods`); without, every drop has empty pod labels. */
   lookup: DropPodLookup | undefined;
+  /** The node namespace's device ifindexes now (undefined: unknown); the drops of devices gone are retired. */
+  nodeDevices?: () => ReadonlySet<number> | undefined;
   /** Monotonic ms (for tests). */
   now?: () => number;
 }
@@ -93,7 +95,12 @@ export class DropView {
     try {
       const rows = this.meter.readDropCounters();
       const stats = this.meter.readSourceStats();
-      const step = advanceDropCollection(this.state, rows, this.now(), this.rules, this.opts.lookup ?? NO_PODS);
+      // Read after the counters: a device that dropped is in the list unless it is gone since.
+      const devices = this.opts.nodeDevices?.();
+      const step = advanceDropCollection(this.state, rows, this.now(), this.rules, this.opts.lookup ?? NO_PODS, {
+        devices,
+        take: (gone) => this.meter.takeEntries(gone),
+      });
       this.state = step.state;
       if (step.forget.length > 0) this.meter.forgetNamespaces(step.forget);
       this.last = { drops: step.drops, namespaces: step.namespaces, overflowPackets: step.overflowPackets };

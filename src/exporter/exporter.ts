@@ -164,6 +164,7 @@ export class Exporter {
         departedRetentionMs: effective.departedRetention,
         maxSeries: effective.drops.maxSeries,
         logger: this.logger,
+        nodeDevices: () => this.nodeDevices(),
         lookup: effective.pods.enabled
           ? new DropPods({
               cgroupRoot: opts.cgroupRoot ?? opts.socketMeter?.cgroupRoot,
@@ -333,6 +334,16 @@ export class Exporter {
         { err: error },
         `interface roles are unknown: ${error instanceof Error ? error.message : String(error)}; node totals (the uplinks' traffic) stay 0`,
       );
+    }
+  }
+
+  /** The node namespace's device ifindexes now (fresh from netlink), or undefined when they cannot be read. */
+  private nodeDevices(): ReadonlySet<number> | undefined {
+    try {
+      const roles = this.opts.roles?.() ?? this.roleWatcher?.roles();
+      return roles && new Set(roles.keys());
+    } catch {
+      return undefined; // readRoles() logs the failure
     }
   }
 

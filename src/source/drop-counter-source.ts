@@ -23,6 +23,8 @@ export interface DropCounterRow {
   socketCgroupId: bigint;
   /** Packets dropped since the drop meter began counting this key. */
   packets: bigint;
+  /** The kernel map's key of this entry, for takeEntries() (absent where a source has none). */
+  entry?: Uint8Array;
 }
 
 export interface DropCounterSource {
@@ -40,6 +42,11 @@ export interface DropCounterSource {
   readSourceStats(): Record<string, bigint>;
   /** Deletes the kernel entries of the given network namespaces once their final counts are taken (a pod's namespace gone). */
   forgetNamespaces(netnsInodes: readonly number[]): void;
+  /**
+   * Deletes the kernel entries of these rows (a node device that is gone) and returns
+   * each one's count at its deletion, in order; undefined where the entry was already gone.
+   */
+  takeEntries(rows: readonly DropCounterRow[]): Array<bigint | undefined>;
   /** A small record kept with the pins (present only with --ebpf.pin-path). */
   readonly carryOver?: CarryOverStore;
   close(): Promise<void>;

@@ -8,7 +8,8 @@
  * scrape and is counted exactly. A hostNetwork pod's socket whose receive
  * buffer fills has its socket_rcvbuff drops at `lo`, equal to the socket's
  * own drop count (/proc/net/udp); a node process's socket beside it adds
- * nothing to the pod.
+ * nothing to the pod. Drops on a device of the node's namespace are no
+ * pod's; when the device is deleted its series departs after the retention.
  *
  * netprobe keeps CAP_SYS_PTRACE here: without it the kernel refuses to show
  * it a pod process's ns/net link (the pod's processes hold capabilities
@@ -24,6 +25,7 @@ import { startNetprobe } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { cgroupDirOf, UdpPeer } from '../support/cgroup-process.js';
 import { addContainerCgroup } from '../support/pod-containers.js';
+import { Netns, vethBetween } from '../support/netns.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -214,5 +216,66 @@ test(
     const podSeries = s.lines.filter((l) => l.startsWith('netprobe_drops_total{') && l.includes('pod="host-agent"'));
     assert.equal(podSeries.length, 1, `the pod has exactly one drop series:\n${podSeries.join('\n')}`);
     assert.equal(udpSocketDrops(inPod.pid!, PORT_POD), podKernel, 'no drop after the reading');
+  },
+);
+
+test(
+  "drops on a node device are no pod's, equal to UdpNoPorts; once the device is deleted its series departs after the retention",
+  { timeout: 240_000 },
+  async (t) => {
+    const node = await PodNode.create();
+    let outside: Netns | undefined;
+    let sender: UdpPeer | undefined;
+    t.after(async () => {
+      await sender?.stop();
+      await outside?.delete();
+      await node.cleanup();
+    });
+    const np = await startNetprobe(
+      node.ns,
+      [
+        '--source=ebpf',
+        '--collector.pods',
+        `--kubernetes.pod-logs-dir=${node.logsDir}`,
+        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
+        '--collector.interval=500ms',
+        '--collector.departed-retention=3s',
+      ],
+      { wrap: OWN_MOUNTS },
+    );
+    t.after(() => np.stop('SIGKILL'));
+    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 200, keep: /drop/ });
+    t.after(() => scraper.stop());
+
+    outside = await Netns.create('npdo');
+    const link = await vethBetween(node.ns, outside);
+    sender = await UdpPeer.start({ netns: outside.name, cgroupDir: cgroupDirOf(process.pid), port: 7003 });
+    const before = await udpNoPorts(node.ns.name);
+    const N = 250;
+    await sender.send(link.addrA, CLOSED_PORT, N, 64);
+    const kernel = (await udpNoPorts(node.ns.name)) - before;
+    assert.equal(kernel, N, "the node namespace's UdpNoPorts");
+    const labels = { namespace: '', pod: '', interface: link.a, reason: 'no_socket' };
+    await scraper
+      .until((x) => (drops(x, labels) === N ? x : undefined), 60_000, `${N} no_socket drops at ${link.a}, no pod's`)
+      .catch(async (e: unknown) => {
+        const last = await scraper.fresh();
+        throw new Error(`${String(e)}\n${last.lines.filter((l) => l.includes('drop')).join('\n')}\n${np.output().slice(-3000)}`);
+      });
+
+    await node.ns.ip(['link', 'del', link.a]);
+    const gone = await scraper.until(
+      (x) => (x.lines.some((l) => l.startsWith('netprobe_drops_total{') && l.includes(`interface="${link.a}"`)) ? undefined : x),
+      60_000,
+      `the series of ${link.a} departed`,
+    );
+    assert.equal(single(gone, 'netprobe_drop_counting_active'), 1);
+    // Until it departed it kept its final count: no scrape showed less.
+    const seen = scraper.scrapes.filter((x) => x.status === 200).map((x) => drops(x, labels));
+    const firstFull = seen.indexOf(N);
+    assert.ok(
+      seen.slice(firstFull).every((v) => v === N || v === 0),
+      `the series only ever showed ${N} until it went: ${[...new Set(seen)].join(',')}`,
+    );
   },
 );

@@ -291,3 +291,60 @@ test('the families: drops by reason, namespace totals and the meter health; with
   assert.match(off, /^# TYPE netprobe_drops_total counter$/m);
   assert.doesNotMatch(off, /^netprobe_drop_recursion_misses_total /m);
 });
+
+test('a node device that is gone: its entries are taken with the drops counted up to the delete, its series departs after the retention; made again, it continues', () => {
+  const n = node();
+  const veth = (packets: bigint, ifindex = 7): DropRow => ({ ...row(HOST, 'veth7', 'tc_egress', packets), ifindex });
+  const lo = (packets: bigint): DropRow => ({ ...row(HOST, 'lo', 'socket_rcvbuff', packets, HOSTNET_CGROUP), ifindex: 1 });
+  const foreign = (packets: bigint): DropRow => ({ ...row(OTHER, 'eth9', 'no_socket', packets), ifindex: 7 });
+  const taken: Array<readonly DropRow[]> = [];
+  const take = (finals: Array<bigint | undefined>) => (rows: readonly DropRow[]) => {
+    taken.push([...rows]);
+    return finals;
+  };
+  let step = advanceDropCollection(undefined, [veth(10n), lo(3n), foreign(2n)], 0, RULES, n, { devices: new Set([1, 7]), take: take([]) });
+  assert.equal(taken.length, 0, 'nothing taken while the device lives');
+  // (The other namespace's key waits for a pod until the grace ends.)
+  assert.deepEqual(series(step), ['/ veth7 tc_egress 10', 'kube-system/agent lo socket_rcvbuff 3']);
+
+  // veth7 is gone; the kernel entry held one more drop when it was taken (after the read).
+  step = advanceDropCollection(step.state, [veth(12n), lo(3n), foreign(2n)], 1_000, RULES, n, { devices: new Set([1]), take: take([13n]) });
+  assert.deepEqual(
+    taken.map((rows) => rows.map((r) => r.interfaceName)),
+    [['veth7']],
+    "only the gone device's entry of the node's namespace is taken (not another namespace's on the same ifindex)",
+  );
+  assert.deepEqual(series(step), ['/ veth7 tc_egress 13 departed', 'kube-system/agent lo socket_rcvbuff 3']);
+
+  // Within the retention: kept, nothing more is taken.
+  step = advanceDropCollection(step.state, [lo(3n), foreign(2n)], 30_000, RULES, n, { devices: new Set([1]), take: take([]) });
+  assert.equal(taken.length, 1);
+  assert.deepEqual(series(step), ['/ eth9 no_socket 2', '/ veth7 tc_egress 13 departed', 'kube-system/agent lo socket_rcvbuff 3']);
+  // Made again under the same name and ifindex: its new entry starts from 0 and the series continues.
+  step = advanceDropCollection(step.state, [veth(4n), lo(3n), foreign(2n)], 40_000, RULES, n, { devices: new Set([1, 7]), take: take([]) });
+  assert.deepEqual(series(step), ['/ eth9 no_socket 2', '/ veth7 tc_egress 17', 'kube-system/agent lo socket_rcvbuff 3']);
+  // Gone again, and this time the entry had vanished before the take: its last reading is its final.
+  step = advanceDropCollection(step.state, [veth(5n), lo(3n), foreign(2n)], 50_000, RULES, n, {
+    devices: new Set([1]),
+    take: take([undefined]),
+  });
+  assert.deepEqual(series(step), ['/ eth9 no_socket 2', '/ veth7 tc_egress 18 departed', 'kube-system/agent lo socket_rcvbuff 3']);
+  // Past the retention: gone.
+  step = advanceDropCollection(step.state, [lo(3n), foreign(2n)], 50_000 + RULES.departedRetentionMs, RULES, n, {
+    devices: new Set([1]),
+    take: take([]),
+  });
+  assert.deepEqual(series(step), ['/ eth9 no_socket 2', 'kube-system/agent lo socket_rcvbuff 3']);
+  assert.equal(step.state.buckets.size, 2);
+  assert.deepEqual(step.forget, [], "the node's namespace is never forgotten whole");
+});
+
+test('without the node devices (no role watcher) nothing of the node namespace is retired', () => {
+  const n = node();
+  const veth = (packets: bigint): DropRow => ({ ...row(HOST, 'veth7', 'tc_egress', packets), ifindex: 7 });
+  const take = (): Array<bigint | undefined> => assert.fail('nothing may be taken');
+  let step = advanceDropCollection(undefined, [veth(10n)], 0, RULES, n, { take });
+  step = advanceDropCollection(step.state, [veth(11n)], 1_000, RULES, n, { devices: undefined, take });
+  step = advanceDropCollection(step.state, [veth(11n)], 2 * RULES.departedRetentionMs, RULES, n, { take });
+  assert.deepEqual(series(step), ['/ veth7 tc_egress 11']);
+});

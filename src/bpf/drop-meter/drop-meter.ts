@@ -228,6 +228,8 @@ export class DropMeter implements DropCounterSource {
         reason,
         socketCgroupId: key.cgroupId,
         packets,
+        // A copy: the batch buffers are read into again next time.
+        entry: Buffer.from(batch.keys.subarray(i * DROP_KEY_SIZE, (i + 1) * DROP_KEY_SIZE)),
       });
     }
     return rows;
@@ -252,6 +254,15 @@ export class DropMeter implements DropCounterSource {
       const at = i * DROP_KEY_SIZE;
       if (gone.has(batch.keys.readUInt32LE(at))) map.delete(Buffer.from(batch.keys.subarray(at, at + DROP_KEY_SIZE)));
     }
+  }
+
+  takeEntries(rows: readonly DropCounterRow[]): Array<bigint | undefined> {
+    const map = this.held.drops;
+    return rows.map((r) => {
+      if (!r.entry || r.entry.length !== DROP_KEY_SIZE) return undefined;
+      const value = map.take(Buffer.from(r.entry));
+      return value ? sumPerCpuU64(value, 0, this.cpus) : undefined;
+    });
   }
 
   /**
