@@ -14,32 +14,15 @@
  *   was still there at the next collection, and otherwise wholly in the
  *   pod's or wholly in `reason="unmapped"`: never lost.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmdirSync } from 'node:fs';
-import { PodNode, type Pod } from '../support/cni-pod.js';
-import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import { type Pod } from '../support/cni-pod.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
-import { removeCgroup, UdpPeer, cgroupDirOf } from '../support/cgroup-process.js';
-import { addContainerCgroup, OWN_MOUNTS } from '../support/pod-containers.js';
+import { UdpPeer, cgroupDirOf, removeWhenEmpty } from '../support/cgroup-process.js';
+import { addContainerCgroup } from '../support/pod-containers.js';
+import { podSocketCounts as podCounts, podSocketView, UDP4, UDP6, type Four } from '../support/pod-socket-view.js';
 import { startTcpServer, tcpSocketStats, tcpTransfer, type TcpTransfer } from '../support/tcp-stream.js';
-
-/** L3 + UDP headers: the socket meter counts L3 bytes. */
-const UDP4 = 28;
-const UDP6 = 48;
-
-type Four = [number, number, number, number]; // ingress packets, ingress bytes, egress packets, egress bytes
-
-function podCounts(s: Scrape, namespace: string, pod: string): Four {
-  const v = (family: string, direction: string): number => valueIn(s.lines, family, { direction, namespace, pod }) ?? NaN;
-  return [
-    v('netprobe_pod_socket_packets_total', 'ingress'),
-    v('netprobe_pod_socket_bytes_total', 'ingress'),
-    v('netprobe_pod_socket_packets_total', 'egress'),
-    v('netprobe_pod_socket_bytes_total', 'egress'),
-  ];
-}
 
 function collections(s: Scrape): number {
   const line = s.lines.find((l) => l.startsWith('netprobe_collection_total '));
@@ -52,42 +35,11 @@ async function laterCollection(scraper: ScrapeLoop): Promise<Scrape> {
   return scraper.until((s) => (collections(s) >= seen + 2 ? s : undefined), 60_000, `collection ${seen + 2}`);
 }
 
-/** A node, netprobe with the pod-side view at `interval` in it, a scrape loop; all undone after the test. */
-async function podView(
-  t: TestContext,
-  nodeOpts: { ipv6?: boolean },
-  interval: string,
-): Promise<{ node: PodNode; np: NetprobeProcess; scraper: ScrapeLoop; stoppers: Array<{ stop(): Promise<void> }>; cgroups: string[] }> {
-  const node = await PodNode.create(nodeOpts);
-  const stoppers: Array<{ stop(): Promise<void> }> = [];
-  const cgroups: string[] = [];
-  t.after(async () => {
-    for (const s of stoppers.reverse()) await s.stop();
-    for (const dir of cgroups) removeCgroup(dir);
-    await node.cleanup();
-  });
-  const np = await startNetprobe(
-    node.ns,
-    [
-      '--source=ebpf',
-      '--collector.pods',
-      `--kubernetes.pod-logs-dir=${node.logsDir}`,
-      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-      `--collector.interval=${interval}`,
-    ],
-    { wrap: OWN_MOUNTS },
-  );
-  t.after(() => np.stop('SIGKILL'));
-  const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
-  t.after(() => scraper.stop());
-  return { node, np, scraper, stoppers, cgroups };
-}
-
 test(
   'bridged and routed pods, IPv4 and IPv6: UDP exact both ways, TCP equal to the kernel’s per-socket segments, nobody flagged blind',
   { timeout: 300_000 },
   async (t) => {
-    const { node, np, scraper, stoppers, cgroups } = await podView(t, { ipv6: true }, '500ms');
+    const { node, np, scraper, stoppers, cgroups } = await podSocketView(t, { ipv6: true, interval: '500ms' });
 
     const web = await node.addPod({ namespace: 'shop', name: 'web-7f9c', shape: 'bridge' });
     const db = await node.addPod({ namespace: 'data', name: 'db-1', shape: 'ptp' });
@@ -234,7 +186,7 @@ test(
   { timeout: 300_000 },
   async (t) => {
     // A long interval: a container's whole life fits between two collections.
-    const { node, scraper, stoppers, cgroups } = await podView(t, {}, '10s');
+    const { node, scraper, stoppers, cgroups } = await podSocketView(t, { interval: '10s' });
     const pod = await node.addPod({ namespace: 'jobs', name: 'cron-28391', shape: 'ptp' });
     await node.quietNeighbours(pod);
     const sink = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
@@ -296,18 +248,3 @@ test(
     assert.equal(scraper.scrapes.filter((x) => x.status !== 200).length, 0, 'every scrape succeeded');
   },
 );
-
-/** rmdir of a container cgroup once the kernel no longer counts its exited process. */
-async function removeWhenEmpty(dir: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}

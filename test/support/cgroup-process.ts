@@ -127,3 +127,18 @@ export function removeCgroup(dir: string): void {
     /* busy or gone: the node's cleanup removes the whole prefix */
   }
 }
+
+/** rmdir of a cgroup once the kernel no longer counts its exited processes (bounded); gone already is fine. */
+export async function removeWhenEmpty(dir: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
