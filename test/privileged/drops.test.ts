@@ -20,9 +20,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PodNode } from '../support/cni-pod.js';
-import { startNetprobe } from '../support/netprobe-process.js';
-import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
+import { podSocketView } from '../support/pod-socket-view.js';
+import { valueIn, type Scrape } from '../support/scrape-loop.js';
 import { cgroupDirOf, UdpPeer } from '../support/cgroup-process.js';
 import { addContainerCgroup } from '../support/pod-containers.js';
 import { Netns, vethBetween } from '../support/netns.js';
@@ -30,7 +29,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 
-const OWN_MOUNTS = ['nsenter', `--mount=/proc/${process.pid}/ns/mnt`, `--wd=${process.cwd()}`, '--'];
 /** No socket listens there in the pod. */
 const CLOSED_PORT = 7999;
 
@@ -54,33 +52,18 @@ test(
   'drops by reason: datagrams to a closed port in a pod are its no_socket drops at eth0, equal to UdpNoPorts; a storm under scraping is exact',
   { timeout: 240_000 },
   async (t) => {
-    const node = await PodNode.create();
-    let sender: UdpPeer | undefined;
-    t.after(async () => {
-      await sender?.stop();
-      await node.cleanup();
+    const { node, np, scraper, stoppers } = await podSocketView(t, {
+      interval: '500ms',
+      // Reading a pod process's ns/net link needs CAP_SYS_PTRACE once the other capabilities are dropped (docs/metrics.md).
+      args: ['--capabilities.keep=bpf,net_admin,sys_ptrace'],
+      scrape: { intervalMs: 200, keep: /drop/ },
     });
-    const np = await startNetprobe(
-      node.ns,
-      [
-        '--source=ebpf',
-        '--collector.pods',
-        `--kubernetes.pod-logs-dir=${node.logsDir}`,
-        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-        '--collector.interval=500ms',
-        // Reading a pod process's ns/net link needs CAP_SYS_PTRACE once the other capabilities are dropped (docs/metrics.md).
-        '--capabilities.keep=bpf,net_admin,sys_ptrace',
-      ],
-      { wrap: OWN_MOUNTS },
-    );
-    t.after(() => np.stop('SIGKILL'));
-    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 200, keep: /drop/ });
-    t.after(() => scraper.stop());
     assert.match(np.output(), /drops are counted/);
 
     const pod = await node.addPod({ namespace: 'shop', name: 'web-drops', shape: 'bridge' });
     await node.quietNeighbours(pod);
-    sender = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
+    const sender = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
+    stoppers.push(sender);
     const labels = { namespace: 'shop', pod: pod.spec.name, interface: 'eth0', reason: 'no_socket' };
 
     const settle = async (want: number, what: string): Promise<Scrape> =>
@@ -120,6 +103,14 @@ test(
   },
 );
 
+/** Ends a process this test started, by its PID, and waits for it. */
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
 /** A UDP socket on 127.0.0.1:`port` with a 1 KiB receive buffer that never reads, started in `cgroupDir` (before it opens the socket) inside `netns`. */
 async function fullSocket(netns: string, cgroupDir: string, port: number): Promise<ChildProcess> {
   const py = `import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,1024)\ns.bind(("127.0.0.1",${port}))\nprint("ready",flush=True)\ntime.sleep(600)`;
@@ -153,42 +144,18 @@ test(
   "a hostNetwork pod's socket whose receive buffer fills: socket_rcvbuff at lo equal to /proc/net/udp; the node's own are no pod's",
   { timeout: 240_000 },
   async (t) => {
-    const node = await PodNode.create();
-    const children: ChildProcess[] = [];
-    let sender: UdpPeer | undefined;
-    t.after(async () => {
-      await sender?.stop();
-      const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
-      const exits = running.map((c) => once(c, 'exit'));
-      for (const c of running) c.kill('SIGKILL');
-      await Promise.all(exits);
-      await node.cleanup();
-    });
     // The default capability set: a hostNetwork pod's drops are found through its socket's cgroup, no ptrace needed.
-    const np = await startNetprobe(
-      node.ns,
-      [
-        '--source=ebpf',
-        '--collector.pods',
-        `--kubernetes.pod-logs-dir=${node.logsDir}`,
-        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-        '--collector.interval=500ms',
-      ],
-      { wrap: OWN_MOUNTS },
-    );
-    t.after(() => np.stop('SIGKILL'));
-    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 200, keep: /drop/ });
-    t.after(() => scraper.stop());
-
+    const { node, np, scraper, stoppers } = await podSocketView(t, { interval: '500ms', scrape: { intervalMs: 200, keep: /drop/ } });
     const pod = await node.addPod({ namespace: 'ops', name: 'host-agent', hostNetwork: true });
     const container = addContainerCgroup(node, pod, 'agent');
     const PORT_POD = 5000;
     const PORT_NODE = 5001;
     const inPod = await fullSocket(node.ns.name, container.dir, PORT_POD);
-    children.push(inPod);
+    stoppers.push({ stop: () => kill(inPod) });
     const ofNode = await fullSocket(node.ns.name, cgroupDirOf(process.pid), PORT_NODE);
-    children.push(ofNode);
-    sender = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7002 });
+    stoppers.push({ stop: () => kill(ofNode) });
+    const sender = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7002 });
+    stoppers.push(sender);
     await sender.send('127.0.0.1', PORT_POD, 200, 300);
     await sender.send('127.0.0.1', PORT_NODE, 150, 300);
     const podKernel = udpSocketDrops(inPod.pid!, PORT_POD);
@@ -223,33 +190,16 @@ test(
   "drops on a node device are no pod's, equal to UdpNoPorts; once the device is deleted its series departs after the retention",
   { timeout: 240_000 },
   async (t) => {
-    const node = await PodNode.create();
-    let outside: Netns | undefined;
-    let sender: UdpPeer | undefined;
-    t.after(async () => {
-      await sender?.stop();
-      await outside?.delete();
-      await node.cleanup();
+    const { node, np, scraper, stoppers } = await podSocketView(t, {
+      interval: '500ms',
+      args: ['--collector.departed-retention=3s'],
+      scrape: { intervalMs: 200, keep: /drop/ },
     });
-    const np = await startNetprobe(
-      node.ns,
-      [
-        '--source=ebpf',
-        '--collector.pods',
-        `--kubernetes.pod-logs-dir=${node.logsDir}`,
-        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-        '--collector.interval=500ms',
-        '--collector.departed-retention=3s',
-      ],
-      { wrap: OWN_MOUNTS },
-    );
-    t.after(() => np.stop('SIGKILL'));
-    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 200, keep: /drop/ });
-    t.after(() => scraper.stop());
-
-    outside = await Netns.create('npdo');
+    const outside = await Netns.create('npdo');
+    stoppers.push({ stop: () => outside.delete() });
     const link = await vethBetween(node.ns, outside);
-    sender = await UdpPeer.start({ netns: outside.name, cgroupDir: cgroupDirOf(process.pid), port: 7003 });
+    const sender = await UdpPeer.start({ netns: outside.name, cgroupDir: cgroupDirOf(process.pid), port: 7003 });
+    stoppers.push(sender);
     const before = await udpNoPorts(node.ns.name);
     const N = 250;
     await sender.send(link.addrA, CLOSED_PORT, N, 64);

@@ -155,8 +155,13 @@ test(
 
     // After the retention nothing names a deleted pod: the collection after it ends drops them,
     // whenever that collection runs on a busy machine.
-    // (Series that name a pod: its name or uid. The node's own drops on a host veth, which carry no pod labels, are not the pod's.)
-    const names = (m: Made): string[] => [`pod="${m.pod.spec.name}"`, m.pod.uid];
+    // Series that name a pod (its name or uid) or its host veth: the veth's traffic and the node's own
+    // drops there (a bridge drops a few packets while the port learns), which carry no pod labels.
+    const names = (m: Made): string[] => [
+      `pod="${m.pod.spec.name}"`,
+      m.pod.uid,
+      ...(m.pod.hostVeth ? [`interface="${m.pod.hostVeth}"`] : []),
+    ];
     const leftovers = (s: Scrape): string[] => s.lines.filter((l) => deleted.some((m) => names(m).some((n) => l.includes(n))));
     const deadline = Date.now() + RETENTION_MS + 60_000;
     let last = await scraper.fresh();
