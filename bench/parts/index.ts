@@ -3,6 +3,7 @@ import type { BenchPart } from '../lib/context.js';
 import { adoptionPart } from './adoption.js';
 import { collectionPart } from './collection.js';
 import { costPart } from './cost.js';
+import { dropCostPart } from './drop-cost.js';
 import { hotplugPart } from './hotplug.js';
 import { lifecyclePart } from './lifecycle.js';
 import { memoryPart } from './memory.js';
@@ -15,6 +16,7 @@ import { throughputPart } from './throughput.js';
 export const PARTS: BenchPart[] = [
   costPart,
   socketCostPart,
+  dropCostPart,
   throughputPart,
   collectionPart,
   scrapePart,

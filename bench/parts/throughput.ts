@@ -33,7 +33,7 @@ interface IperfJson {
 }
 
 /** One iperf3 run from `client` to `server`; returns what the receiver got per second. */
-async function iperf(
+export async function iperf(
   client: Netns,
   serverAddr: string,
   protocol: Protocol,
@@ -68,10 +68,10 @@ async function detach(p: NsProcess): Promise<number> {
 }
 
 /**
- * The iperf3 server in `ns`, inside `cgroup` before it opens a socket (nsenter keeps /sys; `ip netns
- * exec` would not), listening when this returns; `stop()` ends it by its pid.
+ * The iperf3 server in `ns`, inside `cgroup` (if any) before it opens a socket (nsenter keeps /sys; `ip
+ * netns exec` would not), listening when this returns; `stop()` ends it by its pid.
  */
-async function startServer(ns: Netns, cgroup: TestCgroup, addr: string): Promise<{ stop(): Promise<void> }> {
+export async function startServer(ns: Netns, cgroup: TestCgroup | undefined, addr: string): Promise<{ stop(): Promise<void> }> {
   const [cmd, argv] = inNetns(ns, cgroup, 'iperf3', ['-s', '-B', addr, '-p', String(IPERF_PORT)]);
   const child = spawn(cmd, argv, { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

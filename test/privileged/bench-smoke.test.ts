@@ -113,6 +113,29 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
     if (r.program.startsWith('netprobe_')) assert.equal(r.counted, expected, `${r.program} did not count on the measured path`);
   }
 
+  // Part 1c: every storm round dropped exactly what was sent (UdpNoPorts; the meter's no_socket count when attached).
+  const drop = part('drop-cost').data as {
+    plan: { rounds: number; datagrams: number };
+    without: Array<{ sent: number; noPorts: number; cpuNs: number; wallNs: number }>;
+    withMeter: Array<{ sent: number; noPorts: number; metered: number; cpuNs: number; wallNs: number }>;
+    cpuRatioMedian: number;
+    wallRatioMedian: number;
+    runRatioMedian: number;
+    counted: boolean;
+    runsMatch: boolean;
+  };
+  assert.equal(drop.without.length, drop.plan.rounds);
+  assert.equal(drop.withMeter.length, drop.plan.rounds);
+  for (const r of [...drop.without, ...drop.withMeter]) {
+    assert.equal(r.sent, drop.plan.datagrams);
+    assert.equal(r.noPorts, r.sent, "the receiver's UdpNoPorts grew by the datagrams sent");
+    assert.ok(positive(r.cpuNs) && positive(r.wallNs), `drop-cost round: ${JSON.stringify(r)}`);
+  }
+  for (const r of drop.withMeter)
+    assert.equal(r.metered, r.sent, "the meter counted every datagram as a no_socket drop of the receiver's namespace");
+  assert.ok(drop.counted && drop.runsMatch, 'drop-cost: counts verified');
+  assert.ok(positive(drop.cpuRatioMedian) && positive(drop.wallRatioMedian) && positive(drop.runRatioMedian), 'drop-cost ratios');
+
   const throughput = part('throughput').data as Record<string, unknown> & { countedPackets: number[]; meterCountedPackets: number[] };
   for (const key of ['tcp|none', 'tcp|tcx', 'tcp|tc', 'tcp|all', 'udp64|none', 'udp64|tcx', 'udp64|tc', 'udp64|all']) {
     const v = throughput[key] as { median: number; ratio: number };
