@@ -5,7 +5,9 @@
  * its socket (test/support/cgroup-process.ts), the real socket meter, and
  * netprobe with --collector.pods. Every pod's socket counters are compared
  * with what its peer received and sent; the node's own peer (outside
- * kubepods) lands in no pod; no routed or bridged pod is flagged blind.
+ * kubepods) lands in no pod; no routed or bridged pod is flagged blind. A
+ * SIGKILLed CLI without a pin path leaves none of its programs (TC, socket
+ * meter, drop meter) or links in the kernel, nothing at the cgroup2 root.
  *
  * netprobe runs in the node namespace but in the test's own mount namespace
  * (`ip netns exec` remounts /sys, which hides the cgroup2 mount).
@@ -17,14 +19,34 @@ import { PodNode, type Pod } from '../support/cni-pod.js';
 import { privateBpffs } from '../support/bpffs.js';
 import { Netns, vethBetween } from '../support/netns.js';
 import { installRedirectPeer, type RedirectPeer } from '../support/redirect-peer.js';
-import { startNetprobe } from '../support/netprobe-process.js';
+import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
 import { removeCgroup, UdpPeer, cgroupDirOf } from '../support/cgroup-process.js';
 import { addContainer, OWN_MOUNTS, type Container } from '../support/pod-containers.js';
+import { heldBy, loadedPrograms, nothingThere, stillThere } from '../support/bpf-holdings.js';
+import { attachedInterfaces } from '../support/tc-attachments.js';
+import { waitFor } from '../support/wait-for.js';
+import { findCgroup2Root } from '../../src/bpf/socket-meter/cgroup-root.js';
 
 /** UDP/IPv4 headers: the socket meter counts L3 bytes. */
 const L3 = 28;
+
+/** netprobe with the pod-side view in the node's namespace and the test's own mount namespace (cgroup2 visible); `more` flags added. */
+function startPodView(node: PodNode, ...more: string[]): Promise<NetprobeProcess> {
+  return startNetprobe(
+    node.ns,
+    [
+      '--source=ebpf',
+      '--collector.pods',
+      `--kubernetes.pod-logs-dir=${node.logsDir}`,
+      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
+      '--collector.interval=500ms',
+      ...more,
+    ],
+    { wrap: OWN_MOUNTS },
+  );
+}
 
 function socketValue(s: Scrape, family: string, labels: Record<string, string>): number {
   return valueIn(s.lines, family, labels) ?? NaN;
@@ -43,18 +65,7 @@ test(
       for (const c of containers) removeCgroup(c.dir);
       await node.cleanup();
     });
-    const np = await startNetprobe(
-      node.ns,
-      [
-        '--source=ebpf',
-        '--collector.pods',
-        `--kubernetes.pod-logs-dir=${node.logsDir}`,
-        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-        '--collector.interval=500ms',
-        '--log.level=debug',
-      ],
-      { wrap: OWN_MOUNTS },
-    );
+    const np = await startPodView(node, '--log.level=debug');
     t.after(() => np.stop('SIGKILL'));
     const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
     t.after(() => scraper.stop());
@@ -156,18 +167,7 @@ test(
       for (const c of containers) removeCgroup(c.dir);
       await node.cleanup();
     });
-    const np = await startNetprobe(
-      node.ns,
-      [
-        '--source=ebpf',
-        '--collector.pods',
-        '--collector.pods.containers',
-        `--kubernetes.pod-logs-dir=${node.logsDir}`,
-        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-        '--collector.interval=500ms',
-      ],
-      { wrap: OWN_MOUNTS },
-    );
+    const np = await startPodView(node, '--collector.pods.containers');
     t.after(() => np.stop('SIGKILL'));
     const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
     t.after(() => scraper.stop());
@@ -229,7 +229,7 @@ test(
     const bpffs = await privateBpffs();
     const containers: Container[] = [];
     let nodePeer: UdpPeer | undefined;
-    let np: Awaited<ReturnType<typeof startNetprobe>> | undefined;
+    let np: NetprobeProcess | undefined;
     let scraper: ScrapeLoop | undefined;
     t.after(async () => {
       await scraper?.stop();
@@ -241,18 +241,7 @@ test(
       await node.cleanup();
     });
     const start = async (): Promise<void> => {
-      np = await startNetprobe(
-        node.ns,
-        [
-          '--source=ebpf',
-          '--collector.pods',
-          `--kubernetes.pod-logs-dir=${node.logsDir}`,
-          `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-          '--collector.interval=500ms',
-          `--ebpf.pin-path=${join(bpffs.dir, 'np')}`,
-        ],
-        { wrap: OWN_MOUNTS },
-      );
+      np = await startPodView(node, `--ebpf.pin-path=${join(bpffs.dir, 'np')}`);
       scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
     };
     const expect = async (ingress: number, egress: number, what: string): Promise<void> => {
@@ -321,17 +310,7 @@ test(
       await outside.delete();
       await node.cleanup();
     });
-    const np = await startNetprobe(
-      node.ns,
-      [
-        '--source=ebpf',
-        '--collector.pods',
-        `--kubernetes.pod-logs-dir=${node.logsDir}`,
-        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-        '--collector.interval=500ms',
-      ],
-      { wrap: OWN_MOUNTS },
-    );
+    const np = await startPodView(node);
     t.after(() => np.stop('SIGKILL'));
     const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
     t.after(() => scraper.stop());
@@ -392,5 +371,48 @@ test(
       trust: { podSockets?: { open: boolean; blindPods: string[] } };
     };
     assert.deepEqual(overview.trust.podSockets?.blindPods, ['edge/gw-1'], 'the trust panel names that pod and no other');
+  },
+);
+
+test(
+  "SIGKILL without a pin path: none of netprobe's cgroup_skb programs stays at the cgroup2 root, none of its programs stays loaded, the drop meter's link goes too",
+  { timeout: 180_000 },
+  async (t) => {
+    const node = await PodNode.create();
+    t.after(() => node.cleanup());
+    const pod = await node.addPod({ namespace: 'shop', name: 'cart-2', shape: 'ptp' });
+    const np = await startPodView(node);
+    t.after(() => np.stop('SIGKILL'));
+    assert.match(np.output(), /pods are also counted at their sockets/);
+    const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
+    t.after(() => scraper.stop());
+    await scraper.until(
+      (s) => valueIn(s.lines, 'netprobe_tc_packets_total', { interface: pod.hostVeth, pod: pod.spec.name }),
+      60_000,
+      `${pod.hostVeth} counted`,
+    );
+    await scraper.stop();
+
+    // Everything the process holds, by id: the TC counters (tcx links), the socket meter (two cgroup links
+    // at the root), the drop meter (a tracing link).
+    const held = heldBy(np.pid);
+    const names = await loadedPrograms();
+    const progNames = held.progs.map((id) => names.get(id) ?? '?').sort();
+    const linkTypes = [...held.linkTypes.values()];
+    for (const name of ['netprobe_tc_in', 'netprobe_tc_eg', 'netprobe_sk_in', 'netprobe_sk_eg'])
+      assert.ok(progNames.includes(name), `${name} among ${progNames.join(',')}`);
+    assert.equal(progNames.filter((n) => n.startsWith('netprobe_drop')).length, 1, progNames.join(','));
+    assert.equal(linkTypes.filter((x) => x === 'cgroup').length, 2, linkTypes.join(','));
+    assert.equal(linkTypes.filter((x) => x === 'tracing' || x === 'raw_tracepoint').length, 1, linkTypes.join(','));
+    // lo and the pod's host veth, both hooks.
+    assert.ok(linkTypes.filter((x) => x === 'tcx').length >= 4, linkTypes.join(','));
+    const root = findCgroup2Root();
+    assert.deepEqual((await stillThere(held, root)).atCgroup.map((a) => a.split('#')[0]).sort(), ['netprobe_sk_eg', 'netprobe_sk_in']);
+
+    assert.equal(await np.stop('SIGKILL'), 'SIGKILL');
+    // The kernel lets go of the links and programs after the fds close, asynchronously.
+    const left = await waitFor(() => stillThere(held, root), nothingThere, { timeoutMs: 120_000 });
+    assert.deepEqual(left, { loaded: [], links: [], atCgroup: [] }, 'nothing of netprobe left in the kernel');
+    assert.deepEqual(await attachedInterfaces(node.ns), [], 'no TC program on any interface of the node');
   },
 );
