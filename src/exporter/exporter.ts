@@ -27,6 +27,8 @@ import type { ExpositionInput } from '../exposition/exposition.js';
 import { buildExpositionSnapshot, type ExpositionSnapshot } from '../exposition/exposition-snapshot.js';
 import { buildOverviewSnapshot, type OverviewInput, type OverviewSnapshot } from '../exposition/overview-snapshot.js';
 import { RateHistory } from '../collector/rate-history.js';
+import { DropRateHistory } from '../collector/drop-rate-history.js';
+import { DROP_SHARE_LIMIT, DROP_SHARE_MIN_DROPS, DROP_SHARE_WINDOW_MS, DropShareWindow, dropShareCounts } from '../collector/drop-share.js';
 import { InterfaceLabelCache } from '../exposition/interface-labels.js';
 import { packageVersion } from './package-version.js';
 import { PodResolver, UNRESOLVED_REASONS } from '../kubernetes/pod-resolver.js';
@@ -96,6 +98,10 @@ export class Exporter {
   private overview: OverviewSnapshot | undefined;
   private overviewInput: Omit<OverviewInput, 'history' | 'nowMs'> | undefined;
   private readonly history: RateHistory;
+  /** Drops/s by reason, a point with each of `history`'s (with the ebpf source). */
+  private readonly dropHistory: DropRateHistory;
+  /** Pods' and interfaces' drops against their packets over the last 5 minutes (the trust panel). */
+  private readonly dropShare = new DropShareWindow();
   private readonly startedAtMs = Date.now();
   private samples: readonly InterfaceSample[] = [];
   /** With `pods.enabled`: labels pod veths (undefined until started, or when it could not start). */
@@ -176,6 +182,7 @@ export class Exporter {
           : undefined,
       });
     this.history = new RateHistory({ intervalMs: effective.collectInterval });
+    this.dropHistory = new DropRateHistory(this.history.capacity);
     this.loop = new CollectionLoop({
       intervalMs: effective.collectInterval,
       debounceMs: INTERFACE_CHANGE_DEBOUNCE_MS,
@@ -514,7 +521,22 @@ export class Exporter {
    */
   private publishOverview(outcome: CollectionOutcome): void {
     const roles = this.roles;
-    if (outcome.ok && this.up) this.history.record(outcome.wallTimeMs, this.samples, (s) => currentRole(roles, s)?.role === 'uplink');
+    const drops =
+      this.source.kind === 'ebpf'
+        ? (this.dropView?.overview() ?? {
+            active: false,
+            problem: this.config.drops.enabled
+              ? (this.opts.dropMeterProblem ?? 'the drop meter is not open')
+              : 'off (--collector.drops=false)',
+            byReason: [],
+            pods: [],
+          })
+        : undefined;
+    if (outcome.ok && this.up) {
+      if (this.history.record(outcome.wallTimeMs, this.samples, (s) => currentRole(roles, s)?.role === 'uplink') && drops)
+        this.dropHistory.record(outcome.wallTimeMs, drops.byReason);
+      this.dropShare.record(outcome.wallTimeMs, dropShareCounts(this.samples, drops?.pods ?? []));
+    }
     const stat = (key: string): number | null => {
       const v = this.lastSourceStats[key];
       return v === undefined ? null : Number(v);
@@ -522,18 +544,7 @@ export class Exporter {
     this.overviewInput = {
       samples: this.samples,
       roles,
-      ...(this.source.kind === 'ebpf'
-        ? {
-            drops: this.dropView?.overview() ?? {
-              active: false,
-              problem: this.config.drops.enabled
-                ? (this.opts.dropMeterProblem ?? 'the drop meter is not open')
-                : 'off (--collector.drops=false)',
-              byReason: [],
-              pods: [],
-            },
-          }
-        : {}),
+      ...(drops ? { drops, dropHistory: this.dropHistory } : {}),
       trust: {
         up: this.up,
         source: this.source.kind,
@@ -561,6 +572,13 @@ export class Exporter {
                   },
             }
           : {}),
+        dropShare: {
+          windowMs: DROP_SHARE_WINDOW_MS,
+          limit: DROP_SHARE_LIMIT,
+          minDrops: DROP_SHARE_MIN_DROPS,
+          since: this.dropShare.since(),
+          over: this.dropShare.over(),
+        },
       },
     };
     this.overview = undefined;

@@ -63,6 +63,19 @@ export interface OverviewTrust {
   series: number;
   /** With pod attribution on: whether pods are also counted at their sockets, and where the veth view is blind. */
   podSockets?: OverviewPodSockets;
+  /** Pods and interfaces that dropped too large a share of their packets lately (src/collector/drop-share.ts). */
+  dropShare?: OverviewDropShare;
+}
+
+export interface OverviewDropShare {
+  /** The rule: over `windowMs`, drops / (drops + packets) above `limit` with at least `minDrops` drops. */
+  windowMs: number;
+  limit: number;
+  minDrops: number;
+  /** Unix ms the window reaches back to now (later than `windowMs` ago while the exporter is younger); null before the first collection. */
+  since: number | null;
+  /** Those above the rule, largest share first: pods without `not_specified` drops; interfaces by the kernel's drop counters. */
+  over: Array<{ kind: 'pod' | 'interface'; name: string; drops: number; packets: number; share: number }>;
 }
 
 export interface OverviewPodSockets {
@@ -90,6 +103,8 @@ export interface OverviewHistory {
   };
   /** The busiest interfaces now (bytes/s both ways), each with its bytes/s history aligned with `times` (null: not there yet). */
   top: Array<{ name: string; ifindex: number; namespace?: string; pod?: string; bytesPerSecond: Array<number | null> }>;
+  /** With the ebpf source: the node's drops/s by reason (every reason, `not_specified` included) aligned with `times`, the most in the window first; null where unknown. */
+  drops?: Array<{ reason: string; perSecond: Array<number | null> }>;
 }
 
 /** Drops by reason (with the ebpf source): cumulative counts, as in /metrics. */

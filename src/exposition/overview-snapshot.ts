@@ -9,6 +9,7 @@
 import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import type { InterfaceSample, DirectionSample } from '../collector/interface-sample.js';
 import { HISTORY_WINDOW_MS, type RateHistory } from '../collector/rate-history.js';
+import type { DropRateHistory } from '../collector/drop-rate-history.js';
 import type { OverviewDirection, OverviewDocument, OverviewDrops, OverviewInterface, OverviewTrust } from './overview-document.js';
 import { currentRole, type InterfaceRole } from '../net/interface-role.js';
 
@@ -20,6 +21,8 @@ export interface OverviewInput {
   /** Everything in `trust` except uptime, which is derived from `nowMs`. */
   trust: Omit<OverviewTrust, 'uptimeSeconds'>;
   history: RateHistory;
+  /** Drops/s by reason, recorded with `history`'s points (with the ebpf source). */
+  dropHistory?: DropRateHistory;
   /** Every interface's kind and role by ifindex; the uplinks' sum is the node totals. */
   roles?: ReadonlyMap<number, InterfaceRole>;
   /** Wall-clock ms of this build. */
@@ -118,8 +121,20 @@ export function buildOverviewDocument(input: OverviewInput): OverviewDocument {
         egressPacketsPerSecond: totals.egressPacketsPerSecond,
       },
       top,
+      ...(input.dropHistory ? { drops: alignedDrops(input.dropHistory, totals.times.length) } : {}),
     },
   };
+}
+
+/** The drop series with exactly `points` values, newest last (they are recorded together; padding is only a guard). */
+function alignedDrops(history: DropRateHistory, points: number): NonNullable<OverviewDocument['history']['drops']> {
+  return history.series().map((s) => ({
+    reason: s.reason,
+    perSecond:
+      s.perSecond.length >= points
+        ? s.perSecond.slice(s.perSecond.length - points)
+        : [...new Array<null>(points - s.perSecond.length).fill(null), ...s.perSecond],
+  }));
 }
 
 /**

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { HISTORY_WINDOW_MS, RateHistory, historyCapacity } from '../../src/collector/rate-history.js';
+import { DropRateHistory } from '../../src/collector/drop-rate-history.js';
 import type { InterfaceSample } from '../../src/collector/interface-sample.js';
 import {
   OVERVIEW_TOP_INTERFACES,
@@ -209,4 +210,20 @@ test('JSON embedded in HTML: no < survives (no </script>, no <!--), and it parse
   assert.ok(!snap.json.toString().includes('<'));
   assert.deepEqual(gunzipSync(snap.gzip), snap.json);
   assert.equal((JSON.parse(snap.json.toString()) as OverviewDocument).interfaces[0]!.name, hostile);
+});
+
+test('the document: the drops chart history is aligned with the points; the trust carries the drop share as given', () => {
+  const history = new RateHistory({ intervalMs: 1000, capacity: 3 });
+  const drops = new DropRateHistory(history.capacity);
+  for (let i = 1; i <= 4; i++) {
+    assert.equal(history.record(i * 1000, [withRate(2, 'eth0', 10)]), true);
+    drops.record(i * 1000, [{ reason: 'no_socket', packets: i * 10 }]);
+  }
+  const dropShare = { windowMs: 300_000, limit: 0.01, minDrops: 100, since: 1000, over: [] };
+  const doc = buildOverviewDocument({ samples: [], trust: { ...TRUST, dropShare }, history, dropHistory: drops, nowMs: 5000 });
+  assert.deepEqual(doc.history.times, [2000, 3000, 4000]);
+  assert.deepEqual(doc.history.drops, [{ reason: 'no_socket', perSecond: [10, 10, 10] }]);
+  assert.deepEqual(doc.trust.dropShare, dropShare);
+  // Without the ebpf source there is no drop history at all.
+  assert.equal(buildOverviewDocument({ samples: [], trust: TRUST, history, nowMs: 5000 }).history.drops, undefined);
 });
