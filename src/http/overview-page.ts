@@ -58,6 +58,7 @@ export function renderOverviewPage(status: ExporterStatus, metricsPath: string, 
 <figure><figcaption>Node total (uplinks), bytes/s</figcaption><div id="chart-bytes" class="chart" role="img" aria-label="node bytes per second across the uplinks, in and out"></div></figure>
 <figure><figcaption>Node total (uplinks), packets/s</figcaption><div id="chart-packets" class="chart" role="img" aria-label="node packets per second across the uplinks, in and out"></div></figure>
 <figure class="wide"><figcaption>Busiest interfaces, bytes/s (in + out)</figcaption><div id="chart-top" class="chart" role="img" aria-label="busiest interfaces, bytes per second"></div></figure>
+<figure class="wide" id="drops-figure" hidden><figcaption>Drops by reason, packets/s (<code>not_specified</code> left out: mostly not a real drop)</figcaption><div id="chart-drops" class="chart" role="img" aria-label="packets dropped per second on the node, by the kernel's reason"></div></figure>
 </div></section>
 <section aria-labelledby="table-title"><h2 id="table-title">Interfaces</h2>
 <div class="tools"><label for="filter">Filter by name</label> <input id="filter" type="search" placeholder="press / to filter" autocomplete="off" spellcheck="false"> <span id="count" class="count"></span></div>

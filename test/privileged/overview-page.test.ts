@@ -181,8 +181,8 @@ test('the page shows what /metrics says in the same collection; charts have poin
   }
   assert.ok(matched, 'page and /metrics were read within the same collection');
 
-  // The charts: three, each with points, and the busy interface among the busiest.
-  assert.equal(await page.locator('.uplot canvas').count(), 3);
+  // The charts: three of traffic, each with points, and the busy interface among the busiest; with the ebpf source a fourth of drops.
+  assert.equal(await page.locator('.uplot canvas').count(), 4);
   assert.match(
     await page.locator('#totals-scope').innerText(),
     new RegExp(`crossing the uplinks: ${busy.a}\\.`),

@@ -13,7 +13,11 @@
   var lastFetchOk = true;
   var lastFetchError = '';
   var fetchedAt = Date.now();
-  var charts = { bytes: null, packets: null, top: null, topKey: '' };
+  var charts = { bytes: null, packets: null, top: null, topKey: '', drops: null, dropsKey: '' };
+  /** Left out of the drops chart: mostly not a real drop (plain kfree_skb). */
+  var NOISY_REASON = 'not_specified';
+  /** Reasons the drops chart draws at most (the most drops in the window). */
+  var DROP_REASONS_SHOWN = 5;
   var sort = { key: 'busy', desc: true };
   var filterText = '';
   var rows = new Map(); // key -> { tr, cells, texts }
@@ -128,9 +132,33 @@
         'pods whose sockets received traffic their host veth never carried (>100 packets in 10 min): use netprobe_pod_socket_* for them',
       ]);
     }
+    if (t.dropShare) items.push(dropShareItem(t.dropShare));
     if (!lastFetchOk)
       items.unshift(['Page', 'cannot refresh: ' + lastFetchError, 'bad', 'the numbers below are from the last successful refresh']);
     return items;
+  }
+
+  /** A share as a percentage: whole above 10 %, one decimal below (1 %, 0.7 %, 49 %). */
+  function percent(share) {
+    var v = share * 100;
+    return (v >= 10 ? Math.round(v) : Math.round(v * 10) / 10) + ' %';
+  }
+
+  /** Pods and interfaces whose drops passed the rule over the last 5 minutes (the server decides; docs/overview.md). */
+  function dropShareItem(ds) {
+    var rule =
+      'pods and interfaces whose drops passed ' +
+      percent(ds.limit) +
+      ' of drops + packets (and at least ' +
+      count(ds.minDrops) +
+      ' drops) over the last ' +
+      ds.windowMs / 60000 +
+      ' min; a pod\u2019s drops leave out not_specified, an interface\u2019s are the kernel\u2019s drop counters';
+    if (ds.over.length === 0) return ['Drop share', 'none above ' + percent(ds.limit), 'ok', rule];
+    var named = ds.over.map(function (o) {
+      return o.kind + ' ' + o.name + ': ' + percent(o.share) + ' (' + count(o.drops) + ' drops, ' + count(o.packets) + ' packets)';
+    });
+    return ['Drop share', named.join('; '), 'warn', rule];
   }
 
   function renderTrust(d) {
@@ -139,7 +167,7 @@
     var frag = document.createDocumentFragment();
     for (var i = 0; i < items.length; i++) {
       var it = items[i];
-      var div = make('div', 'tile ' + it[2]);
+      var div = make('div', 'tile ' + it[2] + (it[1].length > 40 ? ' long' : ''));
       div.dataset.name = it[0];
       var dt = make('dt', null, it[0]);
       var dd = make('dd', null, (it[2] === 'bad' ? '✖ ' : it[2] === 'warn' ? '▲ ' : '') + it[1]);
@@ -149,6 +177,8 @@
       frag.appendChild(div);
     }
     dl.replaceChildren(frag);
+    // Which document the panel shows, for a glance in the inspector (and the browser test).
+    dl.dataset.generatedAt = String(d.generatedAt);
   }
 
   // ---- charts ----
@@ -297,10 +327,57 @@
     } else {
       charts.top.setData(topData);
     }
+    drawDrops(d, rebuild);
+  }
+
+  /** The drops chart (with the ebpf source): drops/s by reason, not_specified left out. */
+  function drawDrops(d, rebuild) {
+    var figure = el('drops-figure');
+    var all = d.history.drops;
+    figure.hidden = !all;
+    if (!all) return;
+    var shown = all
+      .filter(function (r) {
+        return r.reason !== NOISY_REASON;
+      })
+      .slice(0, DROP_REASONS_SHOWN);
+    var xs = d.history.times.map(function (t) {
+      return t / 1000;
+    });
+    var data = [xs].concat(
+      shown.map(function (r) {
+        return r.perSecond;
+      }),
+    );
+    var key = shown
+      .map(function (r) {
+        return r.reason;
+      })
+      .join('\u0001');
+    var chart = el('chart-drops');
+    chart.dataset.points = String(xs.length);
+    chart.dataset.reasons = key.split('\u0001').filter(Boolean).join(',');
+    showCollecting('chart-drops', xs.length);
+    var note = chart.parentNode.querySelector('.collecting');
+    if (xs.length >= 2 && shown.length === 0) {
+      note.hidden = false;
+      note.textContent = 'No drops other than ' + NOISY_REASON + ' in this window.';
+    }
+    if (rebuild || !charts.drops || charts.dropsKey !== key) {
+      if (charts.drops) charts.drops.destroy();
+      var palette = [cssVar('--c1'), cssVar('--c2'), cssVar('--c3'), cssVar('--c4'), cssVar('--c5')];
+      var series = shown.map(function (r, i) {
+        return { label: r.reason, color: palette[i % palette.length] };
+      });
+      charts.drops = new uPlot(chartOptions(chart, series, ' pkt/s'), data, chart);
+      charts.dropsKey = key;
+    } else {
+      charts.drops.setData(data);
+    }
   }
 
   function resizeCharts() {
-    for (var k of ['bytes', 'packets', 'top']) {
+    for (var k of ['bytes', 'packets', 'top', 'drops']) {
       var c = charts[k];
       if (c) c.setSize({ width: Math.max(200, c.root.parentNode.clientWidth), height: 190 });
     }
