@@ -19,28 +19,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { PodNode } from '../support/cni-pod.js';
+import { podSocketView } from '../support/pod-socket-view.js';
 import { Netns, vethBetween } from '../support/netns.js';
-import { startNetprobe } from '../support/netprobe-process.js';
 import { cgroupDirOf, UdpPeer } from '../support/cgroup-process.js';
 import { haveChromium, launchBrowserIn } from '../support/browser.js';
 import { quietIpv6 } from '../support/traffic.js';
-import { readSysfsFaults, sendRawFrames } from '../support/link-faults.js';
+import { readSysfsFaults, sendRawFrames, udpNoPorts } from '../support/link-faults.js';
 import { waitFor } from '../support/wait-for.js';
 import type { OverviewDocument } from '../../src/exposition/overview-document.js';
 
-const OWN_MOUNTS = ['nsenter', `--mount=/proc/${process.pid}/ns/mnt`, `--wd=${process.cwd()}`, '--'];
 /** No socket listens there in the pods. */
 const CLOSED_PORT = 7999;
-
-/** The kernel's own count of UDP datagrams to no socket in a pod's namespace. */
-async function udpNoPorts(netns: string): Promise<number> {
-  const { execFileSync } = await import('node:child_process');
-  const out = execFileSync('nsenter', [`--net=/run/netns/${netns}`, 'nstat', '-asz', 'UdpNoPorts'], { encoding: 'utf8' });
-  const m = /^UdpNoPorts\s+(\d+)/m.exec(out);
-  if (!m) throw new Error(`nstat printed no UdpNoPorts:\n${out}`);
-  return Number(m[1]);
-}
 
 /** The overview document as the page fetches it. */
 function fetchDocument(page: Page): Promise<OverviewDocument> {
@@ -87,28 +76,12 @@ test(
   { timeout: 420_000 },
   async (t) => {
     assert.ok(haveChromium(), 'chromium is installed (scripts/install.sh test)');
-    const node = await PodNode.create();
-    let far: Netns | undefined;
-    let sender: UdpPeer | undefined;
-    t.after(async () => {
-      await sender?.stop();
-      await far?.delete();
-      await node.cleanup();
+    const { node, np, stoppers } = await podSocketView(t, {
+      interval: '1s',
+      // Reading a pod process's ns/net link needs CAP_SYS_PTRACE once the other capabilities are dropped (docs/metrics.md).
+      args: ['--capabilities.keep=bpf,net_admin,sys_ptrace'],
+      scrape: { intervalMs: 1000, keep: /^netprobe_collection/ },
     });
-    const np = await startNetprobe(
-      node.ns,
-      [
-        '--source=ebpf',
-        '--collector.pods',
-        `--kubernetes.pod-logs-dir=${node.logsDir}`,
-        `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-        '--collector.interval=1s',
-        // Reading a pod process's ns/net link needs CAP_SYS_PTRACE once the other capabilities are dropped (docs/metrics.md).
-        '--capabilities.keep=bpf,net_admin,sys_ptrace',
-      ],
-      { wrap: OWN_MOUNTS },
-    );
-    t.after(() => np.stop('SIGKILL'));
     assert.match(np.output(), /drops are counted/);
 
     const calm = await node.addPod({ namespace: 'shop', name: 'web-calm', shape: 'bridge' });
@@ -119,10 +92,12 @@ test(
       const mac = (JSON.parse(await pod.exec('ip', ['-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>)[0]!.address;
       await node.ns.exec('bridge', ['fdb', 'replace', mac, 'dev', pod.hostVeth, 'master', 'static']);
     }
-    far = await Netns.create('npdf');
+    const far = await Netns.create('npdf');
+    stoppers.push({ stop: () => far.delete() });
     await quietIpv6(far);
     const pair = await vethBetween(node.ns, far);
-    sender = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
+    const sender = await UdpPeer.start({ netns: node.ns.name, cgroupDir: cgroupDirOf(process.pid), port: 7001 });
+    stoppers.push(sender);
 
     const browser = await launchBrowserIn(node.ns);
     t.after(() => browser.close());

@@ -42,6 +42,15 @@ export async function readSysfsFaults(ns: Netns, ifname: string): Promise<SysfsF
   return Object.fromEntries(FILES.map((f, i) => [f, values[i]!])) as unknown as SysfsFaults;
 }
 
+/** The kernel's own count of UDP datagrams to no socket in the network namespace /run/netns/`netns` (nstat). */
+export async function udpNoPorts(netns: string): Promise<number> {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync('nsenter', [`--net=/run/netns/${netns}`, 'nstat', '-asz', 'UdpNoPorts'], { encoding: 'utf8' });
+  const m = /^UdpNoPorts\s+(\d+)/m.exec(out);
+  if (!m) throw new Error(`nstat printed no UdpNoPorts:\n${out}`);
+  return Number(m[1]);
+}
+
 const RAW_FRAMES = `
 import socket, sys
 ifname, count, ethertype = sys.argv[1], int(sys.argv[2]), int(sys.argv[3], 16)
