@@ -25,21 +25,13 @@ import { valueIn, type Scrape } from '../support/scrape-loop.js';
 import { cgroupDirOf, UdpPeer } from '../support/cgroup-process.js';
 import { addContainerCgroup } from '../support/pod-containers.js';
 import { Netns, vethBetween } from '../support/netns.js';
+import { udpNoPorts } from '../support/link-faults.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 
 /** No socket listens there in the pod. */
 const CLOSED_PORT = 7999;
-
-/** The kernel's own count of UDP datagrams to no socket in the pod's namespace. */
-async function udpNoPorts(netns: string): Promise<number> {
-  const { execFileSync } = await import('node:child_process');
-  const out = execFileSync('nsenter', [`--net=/run/netns/${netns}`, 'nstat', '-asz', 'UdpNoPorts'], { encoding: 'utf8' });
-  const m = /^UdpNoPorts\s+(\d+)/m.exec(out);
-  if (!m) throw new Error(`nstat printed no UdpNoPorts:\n${out}`);
-  return Number(m[1]);
-}
 
 /** The value of an unlabelled sample. */
 const single = (s: Scrape, name: string): number | undefined => {
