@@ -33,24 +33,39 @@ export function ensureBuilt(ctx: BenchContext): Promise<void> {
   return built;
 }
 
-/** `onSpawn` runs as soon as the PID is known, before the process is waited for (e.g. to move it into a cgroup). */
+/** Another build of netprobe to run instead of this tree's dist/ (e.g. a release, bench/lib/release-build.ts). */
+export interface NetprobeBuild {
+  /** Its `dist/cli/main.js`. */
+  cli: string;
+}
+
+/**
+ * `onSpawn` runs as soon as the PID is known, before the process is waited
+ * for (e.g. to move it into a cgroup). `wrap` goes before node on the
+ * command line (e.g. OWN_MOUNTS, so the cgroup2 mount stays visible); it
+ * must exec node in place, keeping the PID.
+ */
 export async function startNetprobe(
   ctx: BenchContext,
   ns: Netns,
   extraArgs: string[] = [],
   onSpawn?: (pid: number) => void,
+  opts: { build?: NetprobeBuild; wrap?: readonly string[] } = {},
 ): Promise<NsProcess> {
-  await ensureBuilt(ctx);
+  if (!opts.build) await ensureBuilt(ctx);
+  const command = [
+    ...(opts.wrap ?? []),
+    process.execPath,
+    opts.build?.cli ?? join(ctx.repoRoot, 'dist', 'cli', 'main.js'),
+    `--web.listen-address=127.0.0.1:${NETPROBE_PORT}`,
+    '--source=ebpf',
+    '--log.level=warn',
+    ...extraArgs,
+  ];
   const p = startInNs(
     ns,
-    process.execPath,
-    [
-      join(ctx.repoRoot, 'dist', 'cli', 'main.js'),
-      `--web.listen-address=127.0.0.1:${NETPROBE_PORT}`,
-      '--source=ebpf',
-      '--log.level=warn',
-      ...extraArgs,
-    ],
+    command[0]!,
+    command.slice(1),
     // Each attach and detach waits on the kernel: thousands take seconds on a quiet machine, a minute under heavy load.
     { label: `netprobe in ${ns.name}`, stopGraceMs: 180_000 },
   );

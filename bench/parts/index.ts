@@ -7,6 +7,7 @@ import { dropCostPart } from './drop-cost.js';
 import { hotplugPart } from './hotplug.js';
 import { lifecyclePart } from './lifecycle.js';
 import { memoryPart } from './memory.js';
+import { memoryPodsPart } from './memory-pods.js';
 import { overviewPart } from './overview.js';
 import { podLabelPart } from './pod-label.js';
 import { scrapePart } from './scrape.js';
@@ -24,6 +25,7 @@ export const PARTS: BenchPart[] = [
   lifecyclePart,
   adoptionPart,
   memoryPart,
+  memoryPodsPart,
   overviewPart,
   podLabelPart,
 ];

@@ -14,8 +14,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import type { BenchPart } from '../lib/context.js';
+import type { BenchContext, BenchPart } from '../lib/context.js';
 import { startNetprobe, startNodeExporter, NETPROBE_PORT, NODE_EXPORTER_PORT, type ExporterName } from '../lib/exporters.js';
+import type { Netns } from '../../test/support/netns.js';
 import type { NsProcess } from '../../test/support/ns-process.js';
 import { cpuSeconds, rssBytes } from '../lib/proc-stats.js';
 import { createMemoryCgroup, type MemoryCgroup } from '../lib/memory-cgroup.js';
@@ -29,11 +30,11 @@ const SMALL_SIZE = 10;
 const LARGE_SIZE = 2000;
 /** Growth over the soak above this share of the warm RSS counts as growth (GC noise stays below). */
 const GROWTH_TOLERANCE = 0.1;
-const SCRAPE_INTERVAL_MS = 1000;
-const COLLECT_INTERVAL = '1s';
+export const SCRAPE_INTERVAL_MS = 1000;
+export const COLLECT_INTERVAL = '1s';
 const EXPORTERS: ExporterName[] = ['netprobe', 'node_exporter'];
 /** Fresh processes per measurement: a peak happens once per process life, so one run is one sample. */
-const ROUNDS = 3;
+export const ROUNDS = 3;
 
 /**
  * Runs inside a namespace with plain node (no loader: ~40 MiB less beside the
@@ -65,17 +66,18 @@ console.log(JSON.stringify({ scrapes, errors }));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Subject {
-  size: number;
-  name: ExporterName;
+/** One process under measurement; its figures are keyed by `key`. */
+export interface MeasuredProcess {
+  key: string;
   proc: NsProcess;
-  farm: VethFarm;
+  /** Where it listens on 127.0.0.1:`port` (its scrapers run there). */
+  ns: Netns;
+  port: number;
   cgroup: MemoryCgroup | undefined;
-  rss: number[];
 }
 
 /** One process's figures from one round. */
-interface RoundFigures {
+export interface RoundFigures {
   warm: number;
   end: number;
   median: number;
@@ -92,6 +94,15 @@ interface RoundFigures {
   failedScrapes: number;
 }
 
+/** Warm-up and soak durations (seconds) and the RSS sampling period (ms) of a run. */
+export function soakPlan(ctx: BenchContext): { warmupSeconds: number; soakSeconds: number; sampleEveryMs: number } {
+  return {
+    warmupSeconds: ctx.smoke ? 3 : 60,
+    soakSeconds: Math.round(ctx.soakMinutes * 60),
+    sampleEveryMs: ctx.smoke ? 1000 : 15_000,
+  };
+}
+
 /** A `kB` field of /proc/<pid>/status, in bytes: VmRSS = RssAnon + RssFile + RssShmem; VmHWM its peak. */
 function statusBytes(pid: number, field: 'RssFile' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -103,27 +114,73 @@ const median = (values: number[]): number => {
   return s[Math.floor(s.length / 2)]!;
 };
 
-function scrapeLoop(s: Subject, seconds: number): Promise<{ scrapes: number; errors: number }> {
-  const port = s.name === 'netprobe' ? NETPROBE_PORT : NODE_EXPORTER_PORT;
-  return s.farm.ns
+function scrapeLoop(s: MeasuredProcess, seconds: number): Promise<{ scrapes: number; errors: number }> {
+  return s.ns
     .exec(
       process.execPath,
-      ['--input-type=module', '-e', SCRAPE_LOOP_SCRIPT, `http://127.0.0.1:${port}/metrics`, String(SCRAPE_INTERVAL_MS), String(seconds)],
+      ['--input-type=module', '-e', SCRAPE_LOOP_SCRIPT, `http://127.0.0.1:${s.port}/metrics`, String(SCRAPE_INTERVAL_MS), String(seconds)],
       (seconds + 60) * 1000,
     )
     .then((out) => JSON.parse(out.trim().split('\n').pop() ?? '') as { scrapes: number; errors: number });
 }
 
+/**
+ * Measures running processes at once: scraped every second (plain and gzip)
+ * through a warm-up and a soak, RSS sampled over the soak; figures per `key`.
+ */
+export async function warmUpAndSoak(ctx: BenchContext, subjects: MeasuredProcess[], label: string): Promise<Map<string, RoundFigures>> {
+  const { warmupSeconds, soakSeconds, sampleEveryMs } = soakPlan(ctx);
+  const scrapeAll = (seconds: number): Promise<Array<{ scrapes: number; errors: number }>> =>
+    Promise.all(subjects.map((s) => scrapeLoop(s, seconds)));
+  const rss = subjects.map((): number[] => []);
+
+  ctx.log(`${label}: warm-up ${warmupSeconds} s, ${subjects.length} exporter(s)`);
+  await scrapeAll(warmupSeconds);
+  const warm = subjects.map((s) => rssBytes(s.proc.pid));
+  const cpuAtWarm = subjects.map((s) => cpuSeconds(s.proc.pid));
+  const soakStarted = performance.now();
+  ctx.log(`${label}: soak ${soakSeconds} s`);
+  const soak = scrapeAll(soakSeconds);
+  let soaking = true;
+  const done = (): void => void (soaking = false);
+  soak.then(done, done);
+  while (soaking) {
+    subjects.forEach((s, i) => rss[i]!.push(rssBytes(s.proc.pid)));
+    await Promise.race([sleep(sampleEveryMs), soak.catch(() => undefined)]);
+  }
+  const counts = await soak;
+  const soakElapsed = (performance.now() - soakStarted) / 1000;
+  const figures = new Map<string, RoundFigures>();
+  subjects.forEach((s, i) => {
+    const samples = rss[i]!;
+    samples.push(rssBytes(s.proc.pid));
+    const end = samples[samples.length - 1]!;
+    figures.set(s.key, {
+      warm: warm[i]!,
+      end,
+      median: median(samples),
+      max: Math.max(...samples),
+      // VmHWM lags behind the kernel's per-CPU RSS counters by a few pages; a sampled RSS above it is a peak too.
+      peak: Math.max(statusBytes(s.proc.pid, 'VmHWM'), ...samples),
+      cgroupPeak: s.cgroup ? s.cgroup.peakBytes() : NaN,
+      file: statusBytes(s.proc.pid, 'RssFile'),
+      cpuShare: (cpuSeconds(s.proc.pid) - cpuAtWarm[i]!) / soakElapsed,
+      growth: (end - warm[i]!) / warm[i]!,
+      samples,
+      scrapes: counts[i]!.scrapes,
+      failedScrapes: counts[i]!.errors,
+    });
+  });
+  return figures;
+}
+
 /** One round: fresh exporters for every size (in their own cgroups), warm-up, soak; figures per `size|name`. */
 async function runRound(
-  ctx: Parameters<BenchPart['run']>[0],
+  ctx: BenchContext,
   farms: VethFarm[],
   round: number,
 ): Promise<{ figures: Map<string, RoundFigures>; netprobeCommand: string[] }> {
-  const warmupSeconds = ctx.smoke ? 3 : 60;
-  const soakSeconds = Math.round(ctx.soakMinutes * 60);
-  const sampleEveryMs = ctx.smoke ? 1000 : 15_000;
-  const subjects: Subject[] = [];
+  const subjects: MeasuredProcess[] = [];
   try {
     for (const farm of farms) {
       const size = farm.names.length;
@@ -135,49 +192,12 @@ async function runRound(
           name === 'netprobe'
             ? await startNetprobe(ctx, farm.ns, [`--collector.interval=${COLLECT_INTERVAL}`], adopt)
             : await startNodeExporter(farm.ns, adopt);
-        subjects.push({ size, name, proc, farm, cgroup, rss: [] });
+        const port = name === 'netprobe' ? NETPROBE_PORT : NODE_EXPORTER_PORT;
+        subjects.push({ key: `${size}|${name}`, proc, ns: farm.ns, port, cgroup });
       }
     }
     const netprobeCommand = readFileSync(`/proc/${subjects[0]!.proc.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    const scrapeAll = (seconds: number): Promise<Array<{ scrapes: number; errors: number }>> =>
-      Promise.all(subjects.map((s) => scrapeLoop(s, seconds)));
-
-    ctx.log(`memory: round ${round + 1}: warm-up ${warmupSeconds} s, ${subjects.length} exporters`);
-    await scrapeAll(warmupSeconds);
-    const warm = subjects.map((s) => rssBytes(s.proc.pid));
-    const cpuAtWarm = subjects.map((s) => cpuSeconds(s.proc.pid));
-    const soakStarted = performance.now();
-    ctx.log(`memory: round ${round + 1}: soak ${soakSeconds} s`);
-    const soak = scrapeAll(soakSeconds);
-    let soaking = true;
-    const done = (): void => void (soaking = false);
-    soak.then(done, done);
-    while (soaking) {
-      for (const s of subjects) s.rss.push(rssBytes(s.proc.pid));
-      await Promise.race([sleep(sampleEveryMs), soak.catch(() => undefined)]);
-    }
-    const counts = await soak;
-    const soakElapsed = (performance.now() - soakStarted) / 1000;
-    const figures = new Map<string, RoundFigures>();
-    subjects.forEach((s, i) => {
-      s.rss.push(rssBytes(s.proc.pid));
-      const end = s.rss[s.rss.length - 1]!;
-      figures.set(`${s.size}|${s.name}`, {
-        warm: warm[i]!,
-        end,
-        median: median(s.rss),
-        max: Math.max(...s.rss),
-        // VmHWM lags behind the kernel's per-CPU RSS counters by a few pages; a sampled RSS above it is a peak too.
-        peak: Math.max(statusBytes(s.proc.pid, 'VmHWM'), ...s.rss),
-        cgroupPeak: s.cgroup ? s.cgroup.peakBytes() : NaN,
-        file: statusBytes(s.proc.pid, 'RssFile'),
-        cpuShare: (cpuSeconds(s.proc.pid) - cpuAtWarm[i]!) / soakElapsed,
-        growth: (end - warm[i]!) / warm[i]!,
-        samples: s.rss,
-        scrapes: counts[i]!.scrapes,
-        failedScrapes: counts[i]!.errors,
-      });
-    });
+    const figures = await warmUpAndSoak(ctx, subjects, `memory: round ${round + 1}`);
     return { figures, netprobeCommand };
   } finally {
     for (const s of subjects) {
@@ -188,8 +208,85 @@ async function runRound(
 }
 
 /** Median over rounds of one figure. */
-function across(rounds: RoundFigures[], pick: (r: RoundFigures) => number): number {
+export function across(rounds: RoundFigures[], pick: (r: RoundFigures) => number): number {
   return median(rounds.map(pick));
+}
+
+/** The columns `figureRow` fills, after a part's own leading ones. */
+export const FIGURE_HEADERS = [
+  'scrapes',
+  'RSS warm',
+  'steady',
+  'RSS max',
+  'peak',
+  'cgroup peak',
+  'files',
+  'anon',
+  'growth',
+  'steady ratio',
+  'peak ratio',
+  'cgroup ratio',
+  'CPU',
+];
+
+/** One process's figures over the rounds (medians; failed scrapes summed), as stored in results.json. */
+export type FigureSummary = Omit<RoundFigures, 'samples'> & {
+  /** RSS at the end less its file-backed part. */
+  anon: number;
+  rounds: RoundFigures[];
+};
+
+/**
+ * The FIGURE_HEADERS cells and the stored summary of one process's rounds;
+ * the ratio cells compare it with `peer`'s rounds (left empty without one).
+ */
+export function figureRow(rs: RoundFigures[], peer?: RoundFigures[]): { cells: string[]; summary: FigureSummary; ratios: Ratios } {
+  const fig = (pick: (r: RoundFigures) => number): number => across(rs, pick);
+  const summary: FigureSummary = {
+    warm: fig((r) => r.warm),
+    end: fig((r) => r.end),
+    median: fig((r) => r.median),
+    max: fig((r) => r.max),
+    peak: fig((r) => r.peak),
+    cgroupPeak: fig((r) => r.cgroupPeak),
+    file: fig((r) => r.file),
+    anon: fig((r) => r.end - r.file),
+    cpuShare: fig((r) => r.cpuShare),
+    growth: fig((r) => r.growth),
+    scrapes: fig((r) => r.scrapes),
+    failedScrapes: rs.reduce((n, r) => n + r.failedScrapes, 0),
+    rounds: rs,
+  };
+  const ratios: Ratios = {
+    steady: peer ? summary.median / across(peer, (r) => r.median) : NaN,
+    peak: peer ? summary.peak / across(peer, (r) => r.peak) : NaN,
+    cgroup: peer ? summary.cgroupPeak / across(peer, (r) => r.cgroupPeak) : NaN,
+  };
+  const ratioCell = (x: number): string => (Number.isNaN(x) ? '' : fmt.ratio(x));
+  const { scrapes, failedScrapes: failed, growth, cgroupPeak } = summary;
+  const cells = [
+    failed > 0 ? `${fmt.count(scrapes)} (${fmt.count(failed)} failed)` : fmt.count(scrapes),
+    fmt.bytes(summary.warm),
+    fmt.bytes(summary.median),
+    fmt.bytes(summary.max),
+    fmt.bytes(summary.peak),
+    Number.isNaN(cgroupPeak) ? '–' : fmt.bytes(cgroupPeak),
+    fmt.bytes(summary.file),
+    fmt.bytes(summary.anon),
+    `${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%`,
+    ratioCell(ratios.steady),
+    ratioCell(ratios.peak),
+    ratioCell(ratios.cgroup),
+    `${(100 * summary.cpuShare).toFixed(1)}%`,
+  ];
+  return { cells, summary, ratios };
+}
+
+/** Figures of one process over another's: steady, peak (VmHWM), cgroup peak; NaN without a peer. */
+export interface Ratios {
+  steady: number;
+  peak: number;
+  cgroup: number;
 }
 
 export const memoryPart: BenchPart = {
@@ -197,10 +294,8 @@ export const memoryPart: BenchPart = {
   title: 'Part 5 — memory (RSS, peak, memory cgroup) under continuous scraping',
   needs: ['src/cli/main.ts', 'src/bpf/index.ts'],
   async run(ctx): Promise<PartResult> {
-    const warmupSeconds = ctx.smoke ? 3 : 60;
+    const { warmupSeconds, soakSeconds, sampleEveryMs } = soakPlan(ctx);
     const loadBefore = loadavg()[0]!;
-    const soakSeconds = Math.round(ctx.soakMinutes * 60);
-    const sampleEveryMs = ctx.smoke ? 1000 : 15_000;
     const rounds = ctx.smoke ? 1 : ROUNDS;
     const farms: VethFarm[] = [];
     try {
@@ -220,23 +315,8 @@ export const memoryPart: BenchPart = {
           `plain and gzip; RSS after ${warmupSeconds} s of warm-up, then sampled every ${sampleEveryMs / 1000} s for ${(soakSeconds / 60).toFixed(1)} min. ` +
           `Each process in a memory cgroup of its own. ${rounds} round(s) with fresh processes; every figure is the median over the rounds. All sizes ran at the same time, each in its own namespace. ` +
           '"steady" is the median of the soak samples; "peak" is VmHWM at the end (the resident peak of the whole life, start-up included); "cgroup peak" is the cgroup\'s memory.max_usage_in_bytes, what a container memory limit sees (anonymous and kernel memory such as BPF maps, plus page cache the process brought in itself). ' +
-          'Ratios = netprobe / node_exporter; "files" is the file-backed part of RSS at the end (binary, libraries); CPU is the share of one core over the soak.',
-        headers: [
-          'interfaces',
-          'exporter',
-          'scrapes',
-          'RSS warm',
-          'steady',
-          'RSS max',
-          'peak',
-          'cgroup peak',
-          'files',
-          'growth',
-          'steady ratio',
-          'peak ratio',
-          'cgroup ratio',
-          'CPU',
-        ],
+          'Ratios = netprobe / node_exporter; "files" is the file-backed part of RSS at the end (binary, libraries), "anon" the rest; CPU is the share of one core over the soak.',
+        headers: ['interfaces', 'exporter', ...FIGURE_HEADERS],
         rows: [],
       };
       const data: Record<string, unknown> = {
@@ -254,46 +334,12 @@ export const memoryPart: BenchPart = {
         const peer = of(size, 'node_exporter');
         for (const name of EXPORTERS) {
           const rs = of(size, name);
+          const row = figureRow(rs, name === 'netprobe' ? peer : undefined);
+          const { median: steady, peak, cgroupPeak, growth, failedScrapes: failed } = row.summary;
+          const { steady: steadyRatio, peak: peakRatio, cgroup: cgroupRatio } = row.ratios;
           const fig = (pick: (r: RoundFigures) => number): number => across(rs, pick);
-          const steady = fig((r) => r.median);
-          const peak = fig((r) => r.peak);
-          const cgroupPeak = fig((r) => r.cgroupPeak);
-          const growth = fig((r) => r.growth);
-          const steadyRatio = steady / across(peer, (r) => r.median);
-          const peakRatio = peak / across(peer, (r) => r.peak);
-          const cgroupRatio = cgroupPeak / across(peer, (r) => r.cgroupPeak);
-          const failed = rs.reduce((n, r) => n + r.failedScrapes, 0);
-          const scrapes = fig((r) => r.scrapes);
-          table.rows.push([
-            fmt.count(size),
-            name,
-            failed > 0 ? `${fmt.count(scrapes)} (${fmt.count(failed)} failed)` : fmt.count(scrapes),
-            fmt.bytes(fig((r) => r.warm)),
-            fmt.bytes(steady),
-            fmt.bytes(fig((r) => r.max)),
-            fmt.bytes(peak),
-            Number.isNaN(cgroupPeak) ? '–' : fmt.bytes(cgroupPeak),
-            fmt.bytes(fig((r) => r.file)),
-            `${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%`,
-            name === 'netprobe' ? fmt.ratio(steadyRatio) : '',
-            name === 'netprobe' ? fmt.ratio(peakRatio) : '',
-            name === 'netprobe' && !Number.isNaN(cgroupRatio) ? fmt.ratio(cgroupRatio) : '',
-            `${(100 * fig((r) => r.cpuShare)).toFixed(1)}%`,
-          ]);
-          data[`${size}|${name}`] = {
-            warm: fig((r) => r.warm),
-            end: fig((r) => r.end),
-            median: steady,
-            max: fig((r) => r.max),
-            peak,
-            cgroupPeak,
-            file: fig((r) => r.file),
-            cpuShare: fig((r) => r.cpuShare),
-            growth,
-            scrapes,
-            failedScrapes: failed,
-            rounds: rs,
-          };
+          table.rows.push([fmt.count(size), name, ...row.cells]);
+          data[`${size}|${name}`] = row.summary;
           if (failed > 0)
             notes.push(
               `${name} at ${fmt.count(size)} interfaces: ${fmt.count(failed)} scrape(s) failed (10 s timeout): the machine was overloaded.`,

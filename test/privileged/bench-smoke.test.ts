@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PARTS } from '../../bench/parts/index.js';
+import { UNIFIED } from '../support/cni-pod.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -73,7 +74,7 @@ function exitOf(child: ReturnType<typeof spawn>): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : null))));
 }
 
-test('bench --smoke runs every part and reports well-formed numbers', { timeout: 300_000 }, async (t) => {
+test('bench --smoke runs every part and reports well-formed numbers', { timeout: 600_000 }, async (t) => {
   const missing = await missingTools();
   if (missing.length > 0) return t.skip(`not installed: ${missing.join(', ')} (scripts/install.sh bench installs them)`);
   const dir = await mkdtemp(join(tmpdir(), 'netprobe-bench-smoke-'));
@@ -200,6 +201,31 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
       [],
       'the bench left memory cgroups behind',
     );
+
+  // Part 5b: this tree and 0.2.0 (built from its commit) each measured with 10 interfaces and 2 pods; nothing left.
+  const pods = part('memory-pods').data as Record<string, unknown> & {
+    interfaces: number;
+    pods: number;
+    trafficPid: number;
+  };
+  assert.equal(pods.interfaces, 10);
+  assert.equal(pods.pods, 2);
+  for (const version of ['current', 'release']) {
+    const m = pods[version] as { median: number; peak: number; file: number; scrapes: number; failedScrapes: number };
+    assert.ok(positive(m.median) && positive(m.file) && positive(m.scrapes), `memory-pods ${version}: ${JSON.stringify(m)}`);
+    assert.ok(positive(m.peak) && m.peak >= m.median, `memory-pods ${version} peak: ${JSON.stringify(m)}`);
+  }
+  assert.equal(alive(pods.trafficPid), false, "the pods' traffic process outlived the bench");
+  assert.deepEqual(
+    readdirSync(UNIFIED).filter((d) => d.startsWith(`np-${child.pid!}-`)),
+    [],
+    "the bench left the pods' cgroups behind",
+  );
+  assert.deepEqual(
+    readdirSync(tmpdir()).filter((d) => d.startsWith(`netprobe-release-${child.pid!}-`)),
+    [],
+    'the bench left the release build behind',
+  );
 
   // Part 7: both attach modes started (every interface attached, then exported), stopped with status 0, left nothing.
   const lifecycle = part('lifecycle').data as {

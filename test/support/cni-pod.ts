@@ -43,7 +43,8 @@ process.once('exit', () => {
   for (const l of leftovers) for (const dir of [...l.cgroups].reverse()) rmdirQuiet(dir);
 });
 const CNI_PATH = '/usr/lib/cni';
-const UNIFIED = '/sys/fs/cgroup/unified';
+/** The cgroup2 mount the pods' (systemd driver) cgroups are made under. */
+export const UNIFIED = '/sys/fs/cgroup/unified';
 const MEMORY = '/sys/fs/cgroup/memory';
 
 export type CniShape = 'bridge' | 'ptp';

@@ -25,6 +25,20 @@ export async function createVethFarm(count: number, prefix = 'npbf'): Promise<Ve
   if (count % 2 !== 0) throw new Error(`veth farm size must be even, got ${count}`);
   const ns = await Netns.create(prefix);
   const remove = onCleanup(`namespace ${ns.name}`, () => ns.delete());
+  try {
+    return { ns, ...(await addVethPairs(ns, count)), remove };
+  } catch (e) {
+    await remove();
+    throw e;
+  }
+}
+
+/**
+ * Adds `count` veth interfaces (`count`/2 pairs, both ends in `ns`, all up)
+ * to an existing namespace, e.g. a pod node's; they go with the namespace.
+ */
+export async function addVethPairs(ns: Netns, count: number): Promise<{ names: string[]; createSeconds: number }> {
+  if (count % 2 !== 0) throw new Error(`veth count must be even, got ${count}`);
   const dir = await mkdtemp(join(tmpdir(), 'netprobe-bench-'));
   try {
     const names: string[] = [];
@@ -39,10 +53,7 @@ export async function createVethFarm(count: number, prefix = 'npbf'): Promise<Ve
     await writeFile(batch, lines.join('\n') + '\n');
     const started = performance.now();
     await ns.ip(['-batch', batch], 300_000);
-    return { ns, names, createSeconds: (performance.now() - started) / 1000, remove };
-  } catch (e) {
-    await remove();
-    throw e;
+    return { names, createSeconds: (performance.now() - started) / 1000 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
