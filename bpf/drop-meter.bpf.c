@@ -91,17 +91,22 @@ struct {
  * rbtree node (TCP out-of-order queues, defrag, fq), so at drop time it can be
  * anything. Trust it only when it points at a net_device linked into its
  * namespace's device list (its list node's successor points back at it).
- * Every read is a probe read: a garbage pointer faults harmlessly to 0.
+ *
+ * The tracepoint's arguments are BTF-typed (tp_btf), so fields are read with
+ * plain loads (CO-RE relocated), not bpf_probe_read_kernel calls: the verifier
+ * makes every load through a pointer it walked to a PROBE_MEM load, which reads
+ * 0 where the address faults, as a probe read would. A garbage pointer is
+ * harmless, and a load costs a load instead of a helper call.
  */
 static __always_inline struct net_device *valid_dev(struct sk_buff *skb)
 {
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct net_device *dev = skb->dev;
 
 	if (!dev)
 		return NULL;
-	struct list_head *next = BPF_CORE_READ(dev, dev_list.next);
+	struct list_head *next = dev->dev_list.next;
 
-	if (!next || BPF_CORE_READ(next, prev) != &dev->dev_list)
+	if (!next || next->prev != &dev->dev_list)
 		return NULL;
 	return dev;
 }
@@ -135,12 +140,12 @@ static __always_inline __u64 *entry_of(struct dm_key *key)
 static __always_inline int count_drop(struct sk_buff *skb, __u32 reason, struct sock *rx_sk)
 {
 	/* Network packets only: AF_UNIX and netlink messages have no protocol. */
-	if (BPF_CORE_READ(skb, protocol) == 0)
+	if (skb->protocol == 0)
 		return 0;
-	struct sock *sk = rx_sk ? rx_sk : BPF_CORE_READ(skb, sk);
+	struct sock *sk = rx_sk ? rx_sk : skb->sk;
 
 	if (sk) {
-		__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		__u16 family = sk->__sk_common.skc_family;
 
 		if (family == AF_UNIX || family == AF_NETLINK)
 			return 0;
@@ -153,11 +158,15 @@ static __always_inline int count_drop(struct sk_buff *skb, __u32 reason, struct 
 	struct net_device *dev = valid_dev(skb);
 
 	if (dev) {
-		key.ifindex = BPF_CORE_READ(dev, ifindex);
-		bpf_core_read(&key.ifname, sizeof(key.ifname), &dev->name);
-		key.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		key.ifindex = dev->ifindex;
+		/* The name as two 8-byte loads (within the array, as the verifier requires). */
+		__u64 *name = (__u64 *)key.ifname;
+
+		name[0] = *(__u64 *)&dev->name[0];
+		name[1] = *(__u64 *)&dev->name[8];
+		key.netns = dev->nd_net.net->ns.inum;
 	} else if (sk) {
-		key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		key.netns = sk->__sk_common.skc_net.net->ns.inum;
 	}
 
 	/* A socket in the node's namespace may be a hostNetwork pod's: its cgroup says whose. */
@@ -166,7 +175,7 @@ static __always_inline int count_drop(struct sk_buff *skb, __u32 reason, struct 
 		struct dm_config *cfg = bpf_map_lookup_elem(&dm_config, &zero);
 
 		if (cfg && cfg->host_netns == key.netns)
-			key.cgroup = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+			key.cgroup = sk->sk_cgrp_data.cgroup->kn->id;
 	}
 
 	__u64 *v = entry_of(&key);
