@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { cleanupAll, cleanupOnSignals, sweepOwnNamespaces } from '../test/support/cleanup-registry.js';
 import type { BenchContext, BenchPart } from './lib/context.js';
 import { describeMachine, type MachineInfo } from './lib/machine.js';
-import { markdownTable, partMarkdown, replaceSection, summaryTable, type PartResult } from './lib/report.js';
+import { mergedSummary, partMarkdown, replaceSection, type PartResult } from './lib/report.js';
 import { PARTS } from './parts/index.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -188,7 +188,8 @@ async function writeDocs(
   const inOrder = PARTS.map((p) => stored.parts[p.name])
     .filter((r): r is StoredResults['parts'][string] => r !== undefined)
     .sort((a, b) => partNumber(a.title) - partNumber(b.title));
-  doc = replaceSection(doc, 'summary', markdownTable(summaryTable(inOrder))).doc;
+  const previousSummary = /<!-- bench:summary -->\n([\s\S]*?)<!-- \/bench:summary -->/.exec(doc)?.[1] ?? '';
+  doc = replaceSection(doc, 'summary', mergedSummary(previousSummary, inOrder)).doc;
   for (const r of shown) {
     const replaced = replaceSection(doc, r.part, partMarkdown(r));
     if (!replaced.found) process.stderr.write(`bench: docs/benchmarks.md has no <!-- bench:${r.part} --> section; not written\n`);

@@ -67,6 +67,33 @@ export function summaryTable(results: PartResult[]): Table {
   };
 }
 
+/** Where a part sits in the doc: 'Part 1' < 'Part 1b' < 'Part 2' < 'Part 10'. */
+function comparePartLabels(a: string, b: string): number {
+  const key = (label: string): [number, string] => {
+    const m = /^Part (\d+)(\w*)/.exec(label);
+    return m ? [Number(m[1]), m[2]!] : [Infinity, label];
+  };
+  const [na, sa] = key(a);
+  const [nb, sb] = key(b);
+  return na - nb || (sa < sb ? -1 : sa > sb ? 1 : 0);
+}
+
+/**
+ * The summary table as the doc should show it: the rows of every part in
+ * `results`, and the doc's current rows (`previous`, the section's body) of
+ * the parts that have none here — a run with --only in a checkout that holds
+ * no stored results of the other parts keeps their rows.
+ */
+export function mergedSummary(previous: string, results: PartResult[]): string {
+  const label = (row: string): string => row.slice(1, row.indexOf(' | ')).trim();
+  const [header, rule, ...fresh] = markdownTable(summaryTable(results)).split('\n');
+  const have = new Set(fresh.map(label));
+  const kept = previous.split('\n').filter((l) => /^\| Part /.test(l) && !have.has(label(l)));
+  // A stable sort: the rows of one part keep their order.
+  const rows = [...fresh, ...kept].sort((a, b) => comparePartLabels(label(a), label(b)));
+  return [header, rule, ...rows].join('\n');
+}
+
 /** Replaces the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`; false if the markers are missing. */
 export function replaceSection(doc: string, name: string, body: string): { doc: string; found: boolean } {
   const start = `<!-- bench:${name} -->`;
