@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PodNode } from '../support/cni-pod.js';
-import { startNetprobe } from '../support/netprobe-process.js';
+import { startPodNetprobe } from '../support/pod-socket-view.js';
 import { ScrapeLoop, valueIn } from '../support/scrape-loop.js';
 import { sendUdp } from '../support/traffic.js';
 import { CGROUP2 } from '../support/cgroup-process.js';
@@ -25,17 +25,7 @@ test('without the cgroup2 mount: a message naming it, the socket view off, the p
   t.after(() => node.cleanup());
   const pod = await node.addPod({ namespace: 'shop', name: 'web-1', shape: 'bridge' });
   await node.quietNeighbours(pod);
-  const np = await startNetprobe(
-    node.ns,
-    [
-      '--source=ebpf',
-      '--collector.pods',
-      `--kubernetes.pod-logs-dir=${node.logsDir}`,
-      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-      '--collector.interval=500ms',
-    ],
-    { wrap: WITHOUT_CGROUP2 },
-  );
+  const np = await startPodNetprobe(node, { wrap: WITHOUT_CGROUP2 });
   t.after(() => np.stop('SIGKILL'));
   const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300 });
   t.after(() => scraper.stop());

@@ -19,11 +19,12 @@ import { PodNode, type Pod } from '../support/cni-pod.js';
 import { privateBpffs } from '../support/bpffs.js';
 import { Netns, vethBetween } from '../support/netns.js';
 import { installRedirectPeer, type RedirectPeer } from '../support/redirect-peer.js';
-import { startNetprobe, type NetprobeProcess } from '../support/netprobe-process.js';
+import type { NetprobeProcess } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
 import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
 import { removeCgroup, UdpPeer, cgroupDirOf } from '../support/cgroup-process.js';
-import { addContainer, OWN_MOUNTS, type Container } from '../support/pod-containers.js';
+import { addContainer, type Container } from '../support/pod-containers.js';
+import { startPodNetprobe } from '../support/pod-socket-view.js';
 import { heldBy, loadedPrograms, nothingThere, stillThere } from '../support/bpf-holdings.js';
 import { attachedInterfaces } from '../support/tc-attachments.js';
 import { waitFor } from '../support/wait-for.js';
@@ -32,20 +33,9 @@ import { findCgroup2Root } from '../../src/bpf/socket-meter/cgroup-root.js';
 /** UDP/IPv4 headers: the socket meter counts L3 bytes. */
 const L3 = 28;
 
-/** netprobe with the pod-side view in the node's namespace and the test's own mount namespace (cgroup2 visible); `more` flags added. */
+/** netprobe with the pod-side view, `more` flags added. */
 function startPodView(node: PodNode, ...more: string[]): Promise<NetprobeProcess> {
-  return startNetprobe(
-    node.ns,
-    [
-      '--source=ebpf',
-      '--collector.pods',
-      `--kubernetes.pod-logs-dir=${node.logsDir}`,
-      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-      '--collector.interval=500ms',
-      ...more,
-    ],
-    { wrap: OWN_MOUNTS },
-  );
+  return startPodNetprobe(node, { args: more });
 }
 
 function socketValue(s: Scrape, family: string, labels: Record<string, string>): number {

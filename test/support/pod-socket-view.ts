@@ -29,6 +29,25 @@ export interface PodSocketView {
   cgroups: string[];
 }
 
+/** netprobe with the pod-side view on `node`, in the test's own mount namespace (cgroup2 visible) unless `wrap` says otherwise. */
+export function startPodNetprobe(
+  node: PodNode,
+  opts: { interval?: string; args?: readonly string[]; wrap?: string[] } = {},
+): Promise<NetprobeProcess> {
+  return startNetprobe(
+    node.ns,
+    [
+      '--source=ebpf',
+      '--collector.pods',
+      `--kubernetes.pod-logs-dir=${node.logsDir}`,
+      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
+      `--collector.interval=${opts.interval ?? '500ms'}`,
+      ...(opts.args ?? []),
+    ],
+    { wrap: opts.wrap ?? OWN_MOUNTS },
+  );
+}
+
 /** A node, netprobe with the pod-side view at `interval` (and `args`) in it, a scrape loop; all undone after the test. */
 export async function podSocketView(
   t: TestContext,
@@ -42,18 +61,7 @@ export async function podSocketView(
     for (const dir of cgroups) removeCgroup(dir);
     await node.cleanup();
   });
-  const np = await startNetprobe(
-    node.ns,
-    [
-      '--source=ebpf',
-      '--collector.pods',
-      `--kubernetes.pod-logs-dir=${node.logsDir}`,
-      `--kubernetes.cgroup-root=${node.cgroupRoot}`,
-      `--collector.interval=${opts.interval}`,
-      ...(opts.args ?? []),
-    ],
-    { wrap: OWN_MOUNTS },
-  );
+  const np = await startPodNetprobe(node, { interval: opts.interval, args: opts.args });
   t.after(() => np.stop('SIGKILL'));
   const scraper = new ScrapeLoop(node.ns, `http://127.0.0.1:${np.port}/metrics`, { intervalMs: 300, ...opts.scrape });
   t.after(() => scraper.stop());
