@@ -26,6 +26,7 @@ import { gunzipSync } from 'node:zlib';
 import { BpfObject } from '../../src/bpf/bpf-object.js';
 import { openDropMeter, type DropMeter } from '../../src/bpf/drop-meter/drop-meter.js';
 import { programRunStats } from '../../src/bpf/prog-info.js';
+import { NOISY_REASON } from '../../src/exporter/drop-view.js';
 import { libbpf } from '../../src/sys/libbpf.js';
 import { onCleanup } from '../../test/support/cleanup-registry.js';
 import { twoHosts, type Netns } from '../../test/support/netns.js';
@@ -120,6 +121,25 @@ function meteredNoSocket(meter: DropMeter, ns: Netns): number {
     .readDropCounters()
     .filter((r) => r.netnsInode === inode && r.reason === 'no_socket')
     .reduce((sum, r) => sum + Number(r.packets), 0);
+}
+
+/** Every reason's drops counted so far, summed over namespaces, devices and CPUs. */
+function dropsByReason(meter: DropMeter): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const r of meter.readDropCounters()) sums.set(r.reason, (sums.get(r.reason) ?? 0) + Number(r.packets));
+  return sums;
+}
+
+/** Drops per second by reason between two readings (reasons that did not move are left out). */
+function reasonRates(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  seconds: number,
+): Array<{ reason: string; perSecond: number }> {
+  return [...after]
+    .map(([reason, n]) => ({ reason, perSecond: (n - (before.get(reason) ?? 0)) / seconds }))
+    .filter((r) => r.perSecond > 0)
+    .sort((a, b) => b.perSecond - a.perSecond || a.reason.localeCompare(b.reason));
 }
 
 /** One storm of `count` datagrams; throws unless every one was dropped as UdpNoPorts (and, with `meter`, metered). */
@@ -230,6 +250,7 @@ export const dropCostPart: BenchPart = {
       const closeMeterFd = onCleanup('drop meter fd', () => void libbpf().close(meterFd));
       const perRun: Array<{ meter: number; floor: number; meterRuns: number; floorRuns: number }> = [];
       let idleRuns = NaN;
+      let idleByReason: Array<{ reason: string; perSecond: number }> = [];
       let busyRuns = NaN;
       let iperfBits = NaN;
       try {
@@ -261,9 +282,12 @@ export const dropCostPart: BenchPart = {
         const closeStats2 = onCleanup('bpf stats', () => void libbpf().close(stats2));
         try {
           const idle0 = programRunStats(fd).runCount;
+          const reasons0 = dropsByReason(m.meter);
           const t0 = performance.now();
           await new Promise((r) => setTimeout(r, plan.idleSeconds * 1000));
-          idleRuns = Number(programRunStats(fd).runCount - idle0) / ((performance.now() - t0) / 1000);
+          const idleSeconds = (performance.now() - t0) / 1000;
+          idleRuns = Number(programRunStats(fd).runCount - idle0) / idleSeconds;
+          idleByReason = reasonRates(reasons0, dropsByReason(m.meter), idleSeconds);
           const server = await startServer(hosts.right, undefined, hosts.link.addrB);
           try {
             const busy0 = programRunStats(fd).runCount;
@@ -280,7 +304,19 @@ export const dropCostPart: BenchPart = {
       } finally {
         await m.close();
       }
-      return report(ctx, plan, { without, withIt, perRun, idleRuns, busyRuns, iperfBits, cpu, irqTime, statsAtStorm, kernel: release() });
+      return report(ctx, plan, {
+        without,
+        withIt,
+        perRun,
+        idleRuns,
+        idleByReason,
+        busyRuns,
+        iperfBits,
+        cpu,
+        irqTime,
+        statsAtStorm,
+        kernel: release(),
+      });
     } finally {
       await removeHosts();
     }
@@ -295,6 +331,7 @@ function report(
     withIt: StormRound[];
     perRun: Array<{ meter: number; floor: number; meterRuns: number; floorRuns: number }>;
     idleRuns: number;
+    idleByReason: Array<{ reason: string; perSecond: number }>;
     busyRuns: number;
     iperfBits: number;
     cpu: number;
@@ -363,6 +400,15 @@ function report(
       [`TCP over a veth pair (iperf3, ${plan.iperfSeconds} s, ${(r.iperfBits / 1e9).toFixed(1)} Gbit/s)`, r.busyRuns.toFixed(1)],
     ],
   };
+  const noisy = r.idleByReason.find((x) => x.reason === NOISY_REASON)?.perSecond ?? 0;
+  const idleReasons: Table = {
+    caption: `Drops the meter counted in the same ${plan.idleSeconds} s with no traffic of the bench's own, by reason (all namespaces; reasons with none left out). \`${NOISY_REASON}\` is the plain kfree_skb() that netprobe counts but keeps out of alerts and of the page's drop share.`,
+    headers: ['reason', 'drops per second'],
+    rows: (r.idleByReason.some((x) => x.reason === NOISY_REASON)
+      ? r.idleByReason
+      : [...r.idleByReason, { reason: NOISY_REASON, perSecond: 0 }]
+    ).map((x) => [`\`${x.reason}\``, x.perSecond.toFixed(2)]),
+  };
   const notes = [
     met
       ? `Target met: with the meter the storm gets ${lower(cpuRatio.median)} drops per CPU-second (target: at most 5% fewer).`
@@ -378,7 +424,7 @@ function report(
   return {
     part: 'drop-cost',
     title: dropCostPart.title,
-    tables: [storm, runTime, runs],
+    tables: [storm, runTime, runs, idleReasons],
     notes,
     verdicts: [
       {
@@ -389,6 +435,10 @@ function report(
       {
         target: 'drop meter run time per run',
         result: `${fmt.ratio(runRatio.median)} an empty tp_btf/kfree_skb program (${fmt.ns(meterRun.median)} vs ${fmt.ns(floorRun.median)})`,
+      },
+      {
+        target: `\`${NOISY_REASON}\` drops on a quiet node (measured; kept out of alerting)`,
+        result: `${noisy.toFixed(2)} per second over ${plan.idleSeconds} s with no traffic of the bench's own`,
       },
     ],
     data: {
@@ -404,6 +454,8 @@ function report(
       perRun: r.perRun,
       runRatioMedian: runRatio.median,
       idleRunsPerSecond: r.idleRuns,
+      idleDropsPerSecondByReason: Object.fromEntries(r.idleByReason.map((x) => [x.reason, x.perSecond])),
+      idleNotSpecifiedPerSecond: noisy,
       busyRunsPerSecond: r.busyRuns,
       counted,
       runsMatch,

@@ -124,6 +124,8 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
     runRatioMedian: number;
     counted: boolean;
     runsMatch: boolean;
+    idleDropsPerSecondByReason: Record<string, number>;
+    idleNotSpecifiedPerSecond: number;
   };
   assert.equal(drop.without.length, drop.plan.rounds);
   assert.equal(drop.withMeter.length, drop.plan.rounds);
@@ -135,6 +137,10 @@ test('bench --smoke runs every part and reports well-formed numbers', { timeout:
   for (const r of drop.withMeter)
     assert.equal(r.metered, r.sent, "the meter counted every datagram as a no_socket drop of the receiver's namespace");
   assert.ok(drop.counted && drop.runsMatch, 'drop-cost: counts verified');
+  // The quiet window's drops by reason: rates, never negative; not_specified's is the one the docs quote.
+  for (const [reason, rate] of Object.entries(drop.idleDropsPerSecondByReason))
+    assert.ok(Number.isFinite(rate) && rate > 0, `idle drops of ${reason}: ${rate}`);
+  assert.equal(drop.idleNotSpecifiedPerSecond, drop.idleDropsPerSecondByReason.not_specified ?? 0);
   assert.ok(positive(drop.cpuRatioMedian) && positive(drop.wallRatioMedian) && positive(drop.runRatioMedian), 'drop-cost ratios');
 
   const throughput = part('throughput').data as Record<string, unknown> & { countedPackets: number[]; meterCountedPackets: number[] };
