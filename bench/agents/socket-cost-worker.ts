@@ -57,7 +57,7 @@ try {
   const seen = cgroups.lookupAll();
   for (let i = 0; i < seen.count; i++) {
     const id = seen.keys.readBigUInt64LE(i * cgroups.keySize);
-    if (id !== 0n && !slots.claim(id)) throw new Error(`cgroup ${id}: its slot is not free`);
+    if (id !== 0n && !slots.claim(id)) throw new Error(`cgroup ${id}: its slot could not be claimed`);
   }
   const programs = [
     { program: 'empty cgroup_skb', fd: floor.programFd('socket_floor') },

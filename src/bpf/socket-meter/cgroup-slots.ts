@@ -48,13 +48,21 @@ export class CgroupSlots {
     return out;
   }
 
-  /** Gives `cgroupId` its slot when that slot is free; returns whether it owns it now. Never the overflow id 0. */
+  /**
+   * Gives `cgroupId` its slot when that slot is free; returns whether it owns
+   * it now. Never the overflow id 0. Never throws: a failed claim leaves the
+   * cgroup counting in the hash, and the next read tries again.
+   */
   claim(cgroupId: bigint): boolean {
     if (cgroupId === SM_OVERFLOW_CGROUP) return false;
     const index = smSlotIndex(cgroupId);
     const owner = this.owners.get(index);
     if (owner !== undefined || this.stale.has(index)) return owner === cgroupId;
-    this.map.update(encodeArrayKey(index), encodeSmSlot(cgroupId, this.map.cpus), BPF_ANY);
+    try {
+      this.map.update(encodeArrayKey(index), encodeSmSlot(cgroupId, this.map.cpus), BPF_ANY);
+    } catch {
+      return false;
+    }
     this.owners.set(index, cgroupId);
     return true;
   }
