@@ -11,6 +11,14 @@
 #include <bpf/bpf_helpers.h>
 #include "socket-meter.h"
 
+/* Claimed and released by user space only (see socket-meter.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SM_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sm_slot);
+} sm_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, SM_CGROUPS_MAX);
@@ -59,8 +67,16 @@ static __always_inline int meter(struct __sk_buff *skb, int egress)
 	if (skb->ifindex == SM_LOOPBACK_IFINDEX)
 		return 1;
 
-	struct sm_counters *c = entry_of(bpf_skb_cgroup_id(skb));
+	__u64 cgroup = bpf_skb_cgroup_id(skb);
+	__u32 idx = cgroup & (SM_SLOTS - 1);
+	struct sm_slot *slot = bpf_map_lookup_elem(&sm_slots, &idx);
+	struct sm_counters *c;
 
+	/* Id 0 (no full socket) must not match a free slot's owner 0. */
+	if (slot && slot->cgroup == cgroup && cgroup)
+		c = &slot->c;
+	else
+		c = entry_of(cgroup);
 	if (!c)
 		return 1;
 	struct sm_dir *d = egress ? &c->egress : &c->ingress;

@@ -4,13 +4,15 @@
  * the run happens on lo, which the meter skips at once). Loads the shipped
  * bpf/socket-meter.bpf.o and the empty cgroup_skb program, runs both in
  * rotated order per round, and prints one JSON line: per-case samples
- * (kernel-measured ns per run) and the packets the meter counted, summed over
- * its entries (proof the measured path counted: the run's socket is in this
- * process's cgroup).
+ * (kernel-measured ns per run) and the packets the meter counted, in all and
+ * in slots (proof the measured path is the steady counting path: the run's
+ * socket is in this process's cgroup, whose slot is claimed before the
+ * measured runs, as netprobe claims it after its first read).
  */
 import { BpfObject } from '../../src/bpf/bpf-object.js';
 import { progTestRun, skbContext } from '../../src/bpf/prog-test-run.js';
-import { encodeCgroupKey, MAP_CGROUPS, PROG_EGRESS, PROG_INGRESS, sumSocketCounts } from '../../src/bpf/socket-meter/abi.js';
+import { encodeCgroupKey, MAP_CGROUPS, MAP_SLOTS, PROG_EGRESS, PROG_INGRESS, sumSocketCounts } from '../../src/bpf/socket-meter/abi.js';
+import { CgroupSlots } from '../../src/bpf/socket-meter/cgroup-slots.js';
 import { BPF_NOEXIST } from '../../src/sys/libbpf.js';
 
 export interface SocketCostPlan {
@@ -47,6 +49,16 @@ try {
   floor.load();
   const cgroups = meter.map(MAP_CGROUPS);
   cgroups.update(encodeCgroupKey(0n), Buffer.alloc(cgroups.valueBufferSize), BPF_NOEXIST);
+  const ctxIn = skbContext({ ifindex: plan.ifindex });
+  // One packet puts this process's cgroup in the hash; its slot is then claimed as netprobe's reader claims it.
+  const warm = progTestRun(meter.programFd(PROG_INGRESS), { dataIn: frame(64), ctxIn, repeat: 1 });
+  if (warm.retval !== 1) throw new Error(`${PROG_INGRESS} returned ${warm.retval}, not 1 (allow)`);
+  const slots = new CgroupSlots(meter.map(MAP_SLOTS));
+  const seen = cgroups.lookupAll();
+  for (let i = 0; i < seen.count; i++) {
+    const id = seen.keys.readBigUInt64LE(i * cgroups.keySize);
+    if (id !== 0n && !slots.claim(id)) throw new Error(`cgroup ${id}: its slot could not be claimed`);
+  }
   const programs = [
     { program: 'empty cgroup_skb', fd: floor.programFd('socket_floor') },
     { program: PROG_INGRESS, fd: meter.programFd(PROG_INGRESS) },
@@ -54,7 +66,6 @@ try {
   ];
   const cases: Array<SocketCostCase & { fd: number }> = [];
   for (const size of plan.frameSizes) for (const p of programs) cases.push({ ...p, frameSize: size, samples: [] });
-  const ctxIn = skbContext({ ifindex: plan.ifindex });
   for (let round = 0; round < plan.rounds; round++) {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[(i + round) % cases.length];
@@ -64,15 +75,20 @@ try {
       c.samples.push(r.durationNs);
     }
   }
-  let counted = 0n;
+  let inHash = 0n;
   const all = cgroups.lookupAll();
   for (let i = 0; i < all.count; i++) {
     const s = sumSocketCounts(all.values, i * cgroups.valueBufferSize, cgroups.cpus);
-    counted += s.ingressPackets + s.egressPackets;
+    inHash += s.ingressPackets + s.egressPackets;
   }
+  let inSlots = 0n;
+  for (const s of slots.read().values()) inSlots += s.ingressPackets + s.egressPackets;
   process.stdout.write(
-    JSON.stringify({ cases: cases.map(({ program, frameSize, samples }) => ({ program, frameSize, samples })), counted: String(counted) }) +
-      '\n',
+    JSON.stringify({
+      cases: cases.map(({ program, frameSize, samples }) => ({ program, frameSize, samples })),
+      counted: String(inHash + inSlots - 1n), // without the warm-up packet
+      inSlots: String(inSlots),
+    }) + '\n',
   );
 } finally {
   meter.close();

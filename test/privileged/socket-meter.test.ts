@@ -5,7 +5,10 @@
  * what their sockets sent and received (packets, and L3 bytes); loopback adds
  * nothing; a SIGKILLed holder without a pin path leaves nothing attached;
  * with a pin path counts stay exact across SIGKILL and SIGTERM, and cleanup
- * removes links and pins; no cgroup2 mount is a clear error.
+ * removes links and pins; no cgroup2 mount is a clear error. The slot fast
+ * path: a cgroup counted in the hash, then in its claimed slot, totals exactly;
+ * one whose slot another cgroup holds counts exactly in the hash; a forgotten
+ * cgroup's slot is released with its final counts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +28,22 @@ import { privateBpffs } from '../support/bpffs.js';
 import { fixturePath } from '../support/repo-paths.js';
 import { LEAST_PRIVILEGE, runnable } from '../support/netprobe-process.js';
 import { testCgroup, udpReceive, udpSend } from '../support/socket-traffic.js';
+import { ComponentPins } from '../../src/bpf/component-pins.js';
+import { mapFromFd } from '../../src/bpf/pinned-objects.js';
+import type { BpfMap } from '../../src/bpf/bpf-map.js';
+import { SOCKET_METER_PINS } from '../../src/bpf/socket-meter/socket-meter-pins.js';
+import { encodeArrayKey } from '../../src/bpf/abi.js';
+import {
+  encodeCgroupKey,
+  encodeSmSlot,
+  MAP_CGROUPS,
+  MAP_SLOTS,
+  SM_SLOTS,
+  smSlotIndex,
+  smSlotOwner,
+  sumSlotCounts,
+  sumSocketCounts,
+} from '../../src/bpf/socket-meter/abi.js';
 
 const ROOT = findCgroup2Root();
 const AGENT = fixturePath('socket-meter-agent.ts');
@@ -295,4 +314,82 @@ test('Cilium-style redirect past the host veth: the pod cgroup counts what its s
   const after = await node.linkStats(hostVeth);
   assert.equal(after.tx.packets - before.tx.packets, 0, 'the host veth never carried them');
   assert.deepEqual(counts(meter.readSocketCounters(), cg.id).ingress, { packets: BigInt(received), bytes: BigInt(received * (28 + 300)) });
+});
+
+test('slots: counted in the hash, then in the claimed slot, exact in sum; a colliding cgroup counts exactly in the hash; forget releases the slot with its finals', async (t) => {
+  const { link, left, cg } = await lab(t);
+  const bpffs = await privateBpffs();
+  t.after(() => bpffs.cleanup());
+  const pinPath = `${bpffs.dir}/netprobe`;
+  const wire = (n: bigint): { packets: bigint; bytes: bigint } => ({ packets: n, bytes: n * (28n + 64n) });
+  const send = (n: number): Promise<void> => udpSend(left, cg, link.addrB, 45_000, n, 64);
+
+  let meter = await openSocketMeter({ pinPath });
+  t.after(() => meter.close());
+  t.after(() => EbpfManager.removePinned({ pinPath, stateDir: bpffs.dir + '-state' }));
+  // The test's own view of the pinned maps, to see where the kernel counted.
+  const pins = ComponentPins.open(SOCKET_METER_PINS, meter.pinDir ?? '');
+  const open = (name: string): BpfMap => {
+    const m = mapFromFd(pins.get('maps', name));
+    assert.ok(m, name);
+    t.after(() => libbpf().close(m.fd));
+    return m;
+  };
+  const slots = open(MAP_SLOTS);
+  const hash = open(MAP_CGROUPS);
+  const index = encodeArrayKey(smSlotIndex(cg.id));
+  const inHash = (): bigint => {
+    const v = hash.lookup(encodeCgroupKey(cg.id));
+    return v ? sumSocketCounts(v, 0, hash.cpus).egressPackets : 0n;
+  };
+  const inSlot = (): { owner: bigint; egress: bigint } => {
+    const v = slots.lookup(index);
+    assert.ok(v);
+    return { owner: smSlotOwner(v, 0), egress: sumSlotCounts(v, 0, slots.cpus).egressPackets };
+  };
+
+  // Another cgroup id on the same slot (no real cgroup: the program only compares ids), claimed in the map
+  // itself; the adopting meter takes the owners from there.
+  const other = cg.id ^ BigInt(SM_SLOTS);
+  slots.update(index, encodeSmSlot(other, slots.cpus));
+  await meter.close();
+  meter = await openSocketMeter({ pinPath });
+  assert.ok(meter.slotOwners().includes(other), 'adoption reads the owners from sm_slots');
+
+  await send(100);
+  assert.deepEqual(counts(meter.readSocketCounters(), cg.id).egress, wire(100n));
+  assert.deepEqual(inSlot(), { owner: other, egress: 0n }, "the slot stays the other cgroup's");
+  assert.equal(inHash(), 100n, 'the colliding cgroup counts in the hash');
+  await send(20);
+  assert.deepEqual(counts(meter.readSocketCounters(), cg.id).egress, wire(120n));
+  assert.equal(inHash(), 120n);
+
+  // The other cgroup is gone: its slot is released (its finals returned), and the next read claims it for ours.
+  const gone = meter.forget([other]).get(other);
+  assert.deepEqual(gone, { ingress: { packets: 0n, bytes: 0n }, egress: { packets: 0n, bytes: 0n } });
+  assert.deepEqual(inSlot(), { owner: 0n, egress: 0n }, 'released: all zero');
+  assert.deepEqual(counts(meter.readSocketCounters(), cg.id).egress, wire(120n));
+  assert.deepEqual(inSlot(), { owner: cg.id, egress: 0n }, 'claimed after a read saw the cgroup in the hash');
+
+  await send(50);
+  assert.deepEqual(inSlot(), { owner: cg.id, egress: 50n }, 'after the claim: counted in the slot');
+  assert.equal(inHash(), 120n, 'the hash keeps what it counted before the claim');
+  assert.deepEqual(counts(meter.readSocketCounters(), cg.id).egress, wire(170n));
+
+  // Across an adoption the slot stays the cgroup's and counting continues there.
+  await meter.close();
+  meter = await openSocketMeter({ pinPath });
+  assert.ok(meter.slotOwners().includes(cg.id));
+  await send(7);
+  assert.deepEqual(counts(meter.readSocketCounters(), cg.id).egress, wire(177n));
+
+  // forget: hash entry and slot in one result, late packets included; the slot is free again.
+  await send(30);
+  const finals = meter.forget([cg.id]).get(cg.id);
+  assert.deepEqual(finals, { ingress: { packets: 0n, bytes: 0n }, egress: wire(207n) });
+  assert.deepEqual(inSlot(), { owner: 0n, egress: 0n });
+  assert.equal(inHash(), 0n);
+  assert.ok(!meter.slotOwners().includes(cg.id));
+  assert.equal(meter.readSocketCounters().filter((r) => r.cgroupId === cg.id).length, 0);
+  assert.equal(meter.forget([cg.id]).get(cg.id), 'absent');
 });

@@ -32,6 +32,8 @@ test('constants equal socket-meter.h', () => {
   assert.equal(abi.SM_LOOPBACK_IFINDEX, define('SM_LOOPBACK_IFINDEX'));
   assert.equal(abi.SM_STAT_MAP_FULL, enumValue('SM_STAT_MAP_FULL'));
   assert.equal(abi.SM_STAT_MAX, enumValue('SM_STAT_MAX'));
+  assert.equal(abi.SM_SLOT_BITS, define('SM_SLOT_BITS'));
+  assert.equal(abi.SM_SLOTS, 1 << define('SM_SLOT_BITS'));
 });
 
 test('struct layout equals what clang compiles from socket-meter.h', () => {
@@ -45,19 +47,27 @@ test('struct layout equals what clang compiles from socket-meter.h', () => {
 #include <linux/types.h>
 #include "socket-meter.h"
 int main(void) {
-  printf("%zu %zu %zu %zu\\n", sizeof(struct sm_counters), offsetof(struct sm_counters, egress), offsetof(struct sm_dir, bytes), sizeof(__u64));
+  printf("%zu %zu %zu %zu %zu %zu %zu\\n", sizeof(struct sm_counters), offsetof(struct sm_counters, egress), offsetof(struct sm_dir, bytes), sizeof(__u64),
+    sizeof(struct sm_slot), offsetof(struct sm_slot, c), offsetof(struct sm_slot, cgroup));
   return 0;
 }
 `,
     );
     const archInclude = `/usr/include/${arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
     execFileSync('clang', ['-I', join(repo, 'bpf'), '-I', archInclude, src, '-o', join(dir, 'probe')]);
-    const [size, egress, bytes, key] = execFileSync(join(dir, 'probe'), { encoding: 'utf8' }).trim().split(' ').map(Number);
+    const [size, egress, bytes, key, slot, slotCounters, owner] = execFileSync(join(dir, 'probe'), { encoding: 'utf8' })
+      .trim()
+      .split(' ')
+      .map(Number);
     assert.equal(abi.SM_COUNTERS_SIZE, size);
     assert.equal(abi.SM_EGRESS_OFFSET, egress);
     assert.equal(bytes, 8);
     assert.equal(abi.CGROUP_KEY_SIZE, key);
     assert.deepEqual(abi.EXPECTED_MAPS.sm_cgroups, { keySize: key, valueSize: size });
+    assert.equal(abi.SM_SLOT_SIZE, slot);
+    assert.equal(slotCounters, 0);
+    assert.equal(abi.SM_SLOT_OWNER_OFFSET, owner);
+    assert.deepEqual(abi.EXPECTED_MAPS.sm_slots, { keySize: abi.STATS_KEY_SIZE, valueSize: slot });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -94,6 +104,35 @@ test('per-CPU sm_counters sum exactly, per direction', () => {
     egressBytes: 3000n,
   });
   assert.equal(abi.encodeCgroupKey(0x1234_5678_9abcn).readBigUInt64LE(0), 0x1234_5678_9abcn);
+});
+
+test('sm_slots: index = low bits of the id; a claim sets the owner last on every CPU; slot + hash counts add', () => {
+  assert.equal(abi.smSlotIndex(5n), 5);
+  assert.equal(abi.smSlotIndex(BigInt(abi.SM_SLOTS) + 5n), 5, 'ids SM_SLOTS apart share a slot');
+  assert.equal(abi.smSlotIndex((1n << 63n) + 1023n), 1023);
+  const cpus = 3;
+  const claim = abi.encodeSmSlot(0x1_0000_0007n, cpus);
+  assert.equal(claim.length, abi.SM_SLOT_SIZE * cpus);
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const at = cpu * abi.SM_SLOT_SIZE;
+    assert.equal(abi.smSlotOwner(claim, at), 0x1_0000_0007n);
+    assert.ok(
+      claim.subarray(at, at + abi.SM_SLOT_OWNER_OFFSET).every((b) => b === 0),
+      'counters zero',
+    );
+  }
+  assert.ok(
+    abi.encodeSmSlot(0n, cpus).every((b) => b === 0),
+    'a release zeroes all',
+  );
+  for (let cpu = 0; cpu < cpus; cpu++) claim.writeBigUInt64LE(BigInt(cpu + 1), cpu * abi.SM_SLOT_SIZE + abi.SM_EGRESS_OFFSET);
+  const slot = abi.sumSlotCounts(claim, 0, cpus);
+  assert.deepEqual(slot, { ingressPackets: 0n, ingressBytes: 0n, egressPackets: 6n, egressBytes: 0n });
+  const hash = { ingressPackets: 1n, ingressBytes: 2n, egressPackets: 3n, egressBytes: 4n };
+  assert.deepEqual(abi.addSocketCounts(hash, slot), { ingressPackets: 1n, ingressBytes: 2n, egressPackets: 9n, egressBytes: 4n });
+  assert.deepEqual(abi.addSocketCounts(undefined, slot), slot);
+  assert.deepEqual(abi.addSocketCounts(hash, undefined), hash);
+  assert.deepEqual(abi.addSocketCounts(undefined, undefined), { ingressPackets: 0n, ingressBytes: 0n, egressPackets: 0n, egressBytes: 0n });
 });
 
 const HYBRID = `25 1 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw

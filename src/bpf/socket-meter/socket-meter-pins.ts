@@ -4,7 +4,7 @@
  *
  *   <pin-path>/netprobe-socket-meter-<hash>/   hash of bpf/socket-meter.bpf.o
  *     manifest -> {...}                   JSON as a symlink's target
- *     maps/sm_cgroups maps/sm_stats maps/np_carry
+ *     maps/sm_cgroups maps/sm_slots maps/sm_stats maps/np_carry
  *     progs/netprobe_sk_in progs/netprobe_sk_eg
  *     links/ingress links/egress          the cgroup links at the cgroup2 root
  */

@@ -29,17 +29,21 @@ import { ensurePinPath, objectHash, PinCorruptError } from '../pin-store.js';
 import { mapFromFd } from '../pinned-objects.js';
 import { programId } from '../prog-info.js';
 import {
+  addSocketCounts,
   CGROUP_KEY_SIZE,
   encodeCgroupKey,
   EXPECTED_MAPS,
   MAP_CGROUPS,
+  MAP_SLOTS,
   MAP_STATS,
   PROG_EGRESS,
   PROG_INGRESS,
   SM_OVERFLOW_CGROUP,
   SM_STAT_MAP_FULL,
   sumSocketCounts,
+  type SocketCounts,
 } from './abi.js';
+import { CgroupSlots } from './cgroup-slots.js';
 import { findCgroup2Root } from './cgroup-root.js';
 import { ComponentPins } from '../component-pins.js';
 import {
@@ -94,6 +98,7 @@ export function openSocketMeter(opts: SocketMeterOptions = {}): Promise<SocketMe
 interface Held {
   cgroups: BpfMap;
   stats: BpfMap;
+  slots: BpfMap;
   carry?: CarryOverMap;
   programIds: { ingress: number; egress: number };
   linkFds: number[];
@@ -105,6 +110,7 @@ interface Held {
 export class SocketMeter implements SocketCounterSource {
   private closed = false;
   private readonly cpus: number;
+  private readonly slots: CgroupSlots;
 
   private constructor(
     readonly cgroupRoot: string,
@@ -113,6 +119,7 @@ export class SocketMeter implements SocketCounterSource {
     readonly pinDir: string | undefined,
   ) {
     this.cpus = held.cgroups.cpus;
+    this.slots = new CgroupSlots(held.slots);
   }
 
   static open(opts: SocketMeterOptions): SocketMeter {
@@ -158,13 +165,39 @@ export class SocketMeter implements SocketCounterSource {
     return { ...this.held.programIds };
   }
 
+  /**
+   * Each cgroup's counts are its hash entry's plus its slot's: what was counted
+   * before its slot was claimed stays in the hash. A cgroup found in the hash
+   * whose slot is free gets it here, for its next packets.
+   */
   readSocketCounters(): SocketCounterRow[] {
+    const hashed = this.readHash();
+    const slotted = this.slots.read();
+    const rows: SocketCounterRow[] = [];
+    for (const cgroupId of new Set([...hashed.keys(), ...slotted.keys()])) {
+      const c = addSocketCounts(hashed.get(cgroupId), slotted.get(cgroupId));
+      rows.push(
+        { cgroupId, direction: 'ingress', packets: c.ingressPackets, bytes: c.ingressBytes },
+        { cgroupId, direction: 'egress', packets: c.egressPackets, bytes: c.egressBytes },
+      );
+    }
+    for (const cgroupId of hashed.keys()) if (!slotted.has(cgroupId)) this.slots.claim(cgroupId);
+    return rows;
+  }
+
+  /** The cgroup ids that own a slot in sm_slots (for tests and diagnostics). */
+  slotOwners(): bigint[] {
+    return this.slots.owned();
+  }
+
+  /** Every entry of sm_cgroups, per-CPU values summed. */
+  private readHash(): Map<bigint, SocketCounts> {
     const map = this.held.cgroups;
     const lib = libbpf();
     let chunk = READ_CHUNK;
     let keys = Buffer.alloc(CGROUP_KEY_SIZE * chunk);
     let values = Buffer.alloc(map.valueBufferSize * chunk);
-    const rows = new Map<bigint, SocketCounterRow[]>();
+    const out = new Map<bigint, SocketCounts>();
     let inBatch: Buffer | null = null;
     for (;;) {
       const outBatch = Buffer.alloc(8);
@@ -178,18 +211,13 @@ export class SocketMeter implements SocketCounterSource {
       }
       if (ret < 0 && ret !== -ENOENT) throw callError(`read map ${map.name} (batch)`, -ret);
       for (let i = 0; i < count; i++) {
-        const cgroupId = keys.readBigUInt64LE(i * CGROUP_KEY_SIZE);
-        const c = sumSocketCounts(values, i * map.valueBufferSize, this.cpus);
         // A key may come twice if the kernel's iteration overlaps; the later read is the newer.
-        rows.set(cgroupId, [
-          { cgroupId, direction: 'ingress', packets: c.ingressPackets, bytes: c.ingressBytes },
-          { cgroupId, direction: 'egress', packets: c.egressPackets, bytes: c.egressBytes },
-        ]);
+        out.set(keys.readBigUInt64LE(i * CGROUP_KEY_SIZE), sumSocketCounts(values, i * map.valueBufferSize, this.cpus));
       }
       if (ret === -ENOENT) break;
       inBatch = outBatch;
     }
-    return [...rows.values()].flat();
+    return out;
   }
 
   forget(cgroupIds: readonly bigint[]): Map<bigint, ForgottenEntry> {
@@ -202,13 +230,15 @@ export class SocketMeter implements SocketCounterSource {
         // Read and delete in one syscall: a packet counted after the caller's read is in `value`, not lost with the entry.
         value = this.held.cgroups.take(encodeCgroupKey(id));
       } catch {
-        continue; // not deleted: the entry stays and the caller reads it again
+        continue; // not deleted: the entry (and its slot) stays and the caller reads it again
       }
-      if (!value) {
+      // After the hash entry: a failed take above leaves the slot owned, its counts still read.
+      const slot = this.slots.release(id);
+      if (!value && !slot) {
         out.set(id, 'absent');
         continue;
       }
-      const c = sumSocketCounts(value, 0, this.cpus);
+      const c = addSocketCounts(value && sumSocketCounts(value, 0, this.cpus), slot);
       out.set(id, {
         ingress: { packets: c.ingressPackets, bytes: c.ingressBytes },
         egress: { packets: c.egressPackets, bytes: c.egressBytes },
@@ -252,7 +282,8 @@ function loadFresh(objectPath: string, logger: Logger, cgroupRoot: string, pin: 
     object.load();
     const cgroups = object.map(MAP_CGROUPS);
     const stats = object.map(MAP_STATS);
-    checkMaps([cgroups, stats], objectPath);
+    const slots = object.map(MAP_SLOTS);
+    checkMaps([cgroups, stats, slots], objectPath);
     createOverflowEntry(cgroups);
     const progFds = { ingress: object.programFd(PROG_INGRESS), egress: object.programFd(PROG_EGRESS) };
     const programIds = { ingress: programId(progFds.ingress), egress: programId(progFds.egress) };
@@ -272,6 +303,7 @@ function loadFresh(objectPath: string, logger: Logger, cgroupRoot: string, pin: 
         [
           { name: MAP_CGROUPS, fd: cgroups.fd },
           { name: MAP_STATS, fd: stats.fd },
+          { name: MAP_SLOTS, fd: slots.fd },
           { name: MAP_CARRY, fd: carry.map.fd },
         ],
         LINKS.map((l) => ({ name: l.prog, fd: progFds[l.name] })),
@@ -279,7 +311,7 @@ function loadFresh(objectPath: string, logger: Logger, cgroupRoot: string, pin: 
       );
     }
     logger.debug({ programIds }, 'socket meter loaded');
-    return { cgroups, stats, ...(carry ? { carry } : {}), programIds, linkFds, fds: [], object };
+    return { cgroups, stats, slots, ...(carry ? { carry } : {}), programIds, linkFds, fds: [], object };
   } catch (e) {
     for (const fd of linkFds) libbpf().close(fd);
     carry?.close();
@@ -304,7 +336,8 @@ function adopt(pins: ComponentPins, cgroupRoot: string, logger: Logger): Held {
     };
     const cgroups = openMap(MAP_CGROUPS);
     const stats = openMap(MAP_STATS);
-    checkMaps([cgroups, stats], pins.dir);
+    const slots = openMap(MAP_SLOTS);
+    checkMaps([cgroups, stats, slots], pins.dir);
     const carryFd = pins.get('maps', MAP_CARRY);
     carry = CarryOverMap.fromFd(carryFd);
     if (!carry) {
@@ -332,7 +365,7 @@ function adopt(pins: ComponentPins, cgroupRoot: string, logger: Logger): Held {
       linkFds.push(created);
       pins.pinLink(created, l.name);
     }
-    return { cgroups, stats, carry, programIds, linkFds, fds };
+    return { cgroups, stats, slots, carry, programIds, linkFds, fds };
   } catch (e) {
     for (const fd of [...linkFds, ...fds]) lib.close(fd);
     carry?.close();
