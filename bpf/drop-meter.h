@@ -4,8 +4,23 @@
  * (src/bpf/drop-meter/abi.ts). Change both together: the loader checks the
  * map key and value sizes of the loaded object against its own layout.
  *
+ * dm_slots: the fast path, a per-CPU array of DM_SLOTS struct dm_slot,
+ * indexed by dm_slot_index() of the key. A slot counts only the key written
+ * into it (compared whole), so collisions stay exact: the colliding key is
+ * counted in dm_drops. Only user space changes a slot's owner, on every CPU
+ * at once (one update of the per-CPU array): it claims a free slot for a key
+ * it read with drops in dm_drops ({0, key}), and frees it ({0, zero key})
+ * when it deletes that key's entry, after reading its final count. A key's
+ * count is its dm_drops entry + its slot, summed over CPUs: exact and
+ * monotonic across the claim (the entry stops growing, the slot starts at 0).
+ * A free slot's key is all zero, so the all-zero key (no reason, device,
+ * namespace or cgroup: 2-argument kernels) counts in slot 0 from the start;
+ * user space never claims slot 0 for another key, nor any slot for the
+ * overflow key.
+ *
  * dm_drops: per-CPU hash (BPF_F_NO_PREALLOC: memory only for keys that
- * occurred), key = struct dm_key, value = __u64 packets. The program creates
+ * occurred), key = struct dm_key, value = __u64 packets: the keys without a
+ * slot, and every key's drops before its claim. The program creates
  * entries; user space deletes those of namespaces that are gone. When the
  * hash is full the drop is counted under the overflow key (every field 0
  * except reason = DM_OVERFLOW_REASON, created by user space at load) and in
@@ -23,6 +38,9 @@
  * subsystem ids are small): it marks the overflow key. */
 #define DM_OVERFLOW_REASON 0xffffffff
 #define DM_IFNAMSIZ 16
+/* A power of two: enough for the keys of a busy node's drop storms, small
+ * enough to read whole every collection (48 bytes per slot and CPU). */
+#define DM_SLOTS 512
 
 /* Key of dm_drops. No implicit padding: the program zeroes it whole. */
 struct dm_key {
@@ -33,6 +51,21 @@ struct dm_key {
 	__u64 cgroup;  /* cgroup v2 id of the socket, only in the node's namespace */
 	char ifname[DM_IFNAMSIZ]; /* the device's name in its namespace at drop time */
 };
+
+/* Value of dm_slots (per CPU). The count comes first and the key last: a
+ * claim copies the value forward, so a program that sees the new key whole
+ * also sees the zeroed count. */
+struct dm_slot {
+	__u64 packets;
+	struct dm_key key; /* owner; all zero = free */
+};
+
+/* The slot of a key: cheap, and computed identically by user space
+ * (src/bpf/drop-meter/abi.ts dropSlotIndex), in u32 arithmetic. */
+static inline __u32 dm_slot_index(__u32 netns, __u32 ifindex, __u32 reason)
+{
+	return ((ifindex * 2654435761u) ^ reason ^ netns) & (DM_SLOTS - 1);
+}
 
 /* Value of dm_config (an array of one). */
 struct dm_config {

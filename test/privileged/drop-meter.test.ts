@@ -7,7 +7,9 @@
  * Also: reason names equal the kernel's tracefs list, a drop storm read
  * continuously stays exact with no recursion misses, pins are adopted across
  * a SIGKILL and removed by cleanup, and without CAP_PERFMON the opener fails
- * clearly while the capability drop after attach leaves reading working.
+ * clearly while the capability drop after attach leaves reading working. The
+ * slot fast path (dm_slots) is exact before, across and after a claim, for a
+ * colliding key, and on take and forget; every program variant verifies.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { openDropMeter, type DropMeter } from '../../src/bpf/drop-meter/drop-meter.js';
+import { DROP_METER_OBJECT_PATH, openDropMeter, type DropMeter } from '../../src/bpf/drop-meter/drop-meter.js';
+import { DROP_KEY_SIZE, encodeDropKey, PROG_BY_ARGS, slotIndexOfKey, slotKeyAt } from '../../src/bpf/drop-meter/abi.js';
+import { BpfObject } from '../../src/bpf/bpf-object.js';
+import { encodeArrayKey, sumPerCpuU64, sumU64Column } from '../../src/bpf/abi.js';
+import type { BpfMap } from '../../src/bpf/bpf-map.js';
+import { mapFromFd } from '../../src/bpf/pinned-objects.js';
 import { removePinnedState } from '../../src/bpf/pin-cleanup.js';
 import { libbpf } from '../../src/sys/libbpf.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -349,4 +356,142 @@ test('without CAP_PERFMON: NP_ERR_NO_PERFMON; with it, the capability drop after
   assert.equal(ok.event, 'ready', JSON.stringify(ok) + withIt.log);
   withIt.child.kill('SIGTERM');
   assert.equal(await withIt.exited, 0);
+});
+
+test('the slot fast path: a key counted in the hash, then in its claimed slot, stays exact; a colliding key stays exact in the hash; take and forget release the slot', async (t) => {
+  const bpffs = await privateBpffs();
+  t.after(() => bpffs.cleanup());
+  // Pinned, so the test reads the kernel maps themselves through the pins. Fresh: nothing is claimed until the first read.
+  const meter = await openDropMeter({ pinPath: join(bpffs.dir, 'np') });
+  t.after(() => meter.close());
+  const raw = (name: string): BpfMap => {
+    const fd = libbpf().objGet(join(meter.pinDir ?? '', 'maps', name));
+    assert.ok(fd >= 0, `maps/${name}`);
+    t.after(() => libbpf().close(fd));
+    const map = mapFromFd(fd);
+    assert.ok(map);
+    return map;
+  };
+  const drops = raw('dm_drops');
+  const slots = raw('dm_slots');
+  const inHash = (key: Buffer): bigint | undefined => {
+    const v = drops.lookup(key);
+    return v && sumPerCpuU64(v, 0, drops.cpus);
+  };
+  const slot = (index: number): { owner: Buffer; packets: bigint } => {
+    const v = slots.lookup(encodeArrayKey(index));
+    assert.ok(v);
+    return { owner: Buffer.from(slotKeyAt(v, 0)), packets: sumU64Column(v, 0, slots.cpus, slots.valueStride) };
+  };
+  const noSocket = [...meter.kernel.reasons.core].find(([, name]) => name === 'no_socket')?.[0];
+  assert.ok(noSocket !== undefined);
+
+  // b's lo and its veth end of ifindex 513 share a slot: (513 - 1) * 2654435761 is 0 modulo DM_SLOTS.
+  let a: Netns;
+  let b: Netns;
+  let link: VethPair;
+  let index: number;
+  let loKey: Buffer;
+  for (let attempt = 0; ; attempt++) {
+    const na = await Netns.create('npdm');
+    t.after(() => na.delete());
+    const nb = await Netns.create('npdm');
+    t.after(() => nb.delete());
+    [a, b] = [na, nb];
+    link = await vethBetween(a, b, { indexB: 513 });
+    await quietIpv6(a, b);
+    await staticNeighbours(a, b, link);
+    loKey = encodeDropKey({ netnsInode: inode(b), ifindex: 1, reason: noSocket, cgroupId: 0n, interfaceName: 'lo' });
+    index = slotIndexOfKey(loKey);
+    // Another key of the machine may own or compete for this slot (at most a few in 512): then new namespaces, a new slot.
+    const all = drops.lookupAll();
+    const rivals = Array.from({ length: all.count }, (_, i) => all.keys.subarray(i * DROP_KEY_SIZE, (i + 1) * DROP_KEY_SIZE)).filter(
+      (k) => slotIndexOfKey(k) === index,
+    );
+    if (index !== 0 && slot(index).owner.equals(Buffer.alloc(DROP_KEY_SIZE)) && rivals.length === 0) break;
+    assert.ok(attempt < 5, 'a free slot for a fresh namespace');
+  }
+  assert.equal(await b.ifindex(link.b), 513);
+  const vethKey = encodeDropKey({ netnsInode: inode(b), ifindex: 513, reason: noSocket, cgroupId: 0n, interfaceName: link.b });
+  assert.equal(slotIndexOfKey(vethKey), index);
+  const rowOf = (key: Buffer): DropCounterRow | undefined => meter.readDropCounters().find((r) => r.entry && key.equals(r.entry));
+
+  // 1. In the hash only (no read yet, so no claim).
+  await sendUdp(b, '127.0.0.1', 20);
+  await waitFor(
+    () => nstat(b, 'UdpNoPorts'),
+    (n) => n === 20n,
+  );
+  assert.equal(inHash(loKey), 20n);
+  assert.equal(slot(index).packets, 0n);
+  // 2. The read claims the slot (count 0); later drops count there, the entry stays at 20.
+  assert.equal(rowOf(loKey)?.packets, 20n);
+  assert.deepEqual(slot(index), { owner: loKey, packets: 0n });
+  await sendUdp(b, '127.0.0.1', 30);
+  const lo = await settle(
+    () => rowOf(loKey)?.packets ?? 0n,
+    () => nstat(b, 'UdpNoPorts'),
+  );
+  assert.equal(lo.kernel, 50n);
+  assert.equal(lo.meter, 50n);
+  assert.equal(inHash(loKey), 20n);
+  assert.deepEqual(slot(index), { owner: loKey, packets: 30n });
+
+  // 3. The veth key collides with the claimed slot: counted in the hash, exactly.
+  await sendUdp(a, link.addrB, 25);
+  const all = await settle(
+    () => dropsIn(meter, b, (r) => r.reason === 'no_socket'),
+    () => nstat(b, 'UdpNoPorts'),
+  );
+  assert.equal(all.kernel, 75n);
+  assert.equal(all.meter, 75n);
+  assert.equal(rowOf(vethKey)?.packets, 25n);
+  assert.equal(inHash(vethKey), 25n);
+  assert.deepEqual(slot(index), { owner: loKey, packets: 30n });
+
+  // 4. Taken: each final returned (entry + slot), the slot freed, the entries gone.
+  const loRow = rowOf(loKey);
+  const vethRow = rowOf(vethKey);
+  assert.ok(loRow && vethRow);
+  assert.deepEqual(meter.takeEntries([loRow, vethRow]), [50n, 25n]);
+  assert.deepEqual(slot(index), { owner: Buffer.alloc(DROP_KEY_SIZE), packets: 0n });
+  assert.equal(inHash(loKey), undefined);
+  assert.equal(inHash(vethKey), undefined);
+
+  // 5. Counted again, claimed again, then forgotten with its namespace: the slot is freed, the entry deleted.
+  await sendUdp(b, '127.0.0.1', 10);
+  await waitFor(
+    () => nstat(b, 'UdpNoPorts'),
+    (n) => n === 85n,
+  );
+  assert.equal(rowOf(loKey)?.packets, 10n);
+  assert.deepEqual(slot(index), { owner: loKey, packets: 0n });
+  await sendUdp(b, '127.0.0.1', 5);
+  const again = await settle(
+    () => rowOf(loKey)?.packets ?? 0n,
+    async () => (await nstat(b, 'UdpNoPorts')) - 75n,
+  );
+  assert.equal(again.meter, 15n);
+  assert.deepEqual(slot(index), { owner: loKey, packets: 5n });
+  meter.forgetNamespaces([inode(b)]);
+  assert.deepEqual(slot(index), { owner: Buffer.alloc(DROP_KEY_SIZE), packets: 0n });
+  assert.equal(inHash(loKey), undefined);
+  assert.equal(
+    dropsIn(meter, b, () => true),
+    0n,
+  );
+});
+
+test("every program variant (2, 3 and 4 arguments) passes this kernel's verifier", () => {
+  // The loader loads only the one that fits; the others are for older kernels, whose tracepoint has fewer arguments.
+  for (const want of Object.values(PROG_BY_ARGS)) {
+    const object = BpfObject.open(DROP_METER_OBJECT_PATH, { logger: silentLogger() });
+    try {
+      for (const name of Object.values(PROG_BY_ARGS)) object.setAutoload(name, name === want);
+      object.load();
+      assert.ok(object.programFd(want) >= 0, want);
+    } finally {
+      object.close();
+    }
+  }
 });

@@ -96,14 +96,20 @@ export interface VethPair {
  * Creates a veth pair between two namespaces with addresses from
  * 10.<n>.<m>.1/30 and .2/30 — private, and only ever inside these namespaces.
  */
-export async function vethBetween(nsA: Netns, nsB: Netns, opts: { a?: string; b?: string; subnet?: number } = {}): Promise<VethPair> {
+export async function vethBetween(
+  nsA: Netns,
+  nsB: Netns,
+  opts: { a?: string; b?: string; subnet?: number; /** ifindex of both ends (free in fresh namespaces) */ indexB?: number } = {},
+): Promise<VethPair> {
   const tag = uniqueTag();
   const a = opts.a ?? `npa${tag}`;
   const b = opts.b ?? `npb${tag}`;
   const subnet = opts.subnet ?? 1 + (parseInt(tag, 16) % 250);
   const addrA = `10.213.${subnet}.1`;
   const addrB = `10.213.${subnet}.2`;
-  await nsA.ip(['link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB.name]);
+  // The kernel takes the peer's index only when the first end's is given too: both get it (each namespace numbers its own).
+  const index = opts.indexB === undefined ? [] : ['index', String(opts.indexB)];
+  await nsA.ip(['link', 'add', a, ...index, 'type', 'veth', 'peer', 'name', b, ...index, 'netns', nsB.name]);
   await nsA.ip(['addr', 'add', `${addrA}/30`, 'dev', a]);
   await nsB.ip(['addr', 'add', `${addrB}/30`, 'dev', b]);
   await nsA.ip(['link', 'set', a, 'up']);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as abi from '../../src/bpf/drop-meter/abi.js';
 import { reasonNames, type EnumSource } from '../../src/bpf/drop-meter/drop-reasons.js';
+import { isOverflowKey, mergeDropReads } from '../../src/bpf/drop-meter/drop-slots.js';
 import { parseBtf, VMLINUX_BTF_PATH, type BtfEnumerator } from '../../src/bpf/drop-meter/vmlinux-btf.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,6 +23,22 @@ const define = (name: string): number => {
   assert.ok(m?.[1], `${name} in drop-meter.h`);
   return Number(m[1]);
 };
+/** [netns, ifindex, reason], and the slot dm_slot_index() gives it with DM_SLOTS 512, worked out by hand. */
+const SLOT_TABLE: Array<[number, number, number, number]> = [
+  [0, 0, 0, 0],
+  // 1 * 2654435761 = 0x9e3779b1; & 511 = 0x1b1 = 433
+  [0, 1, 0, 433],
+  // 0x9e3779b1 ^ 3 ^ 4026532238 (0xf000018e) = 0x6e37783c; & 511 = 0x03c = 60
+  [4026532238, 1, 3, 60],
+  // 2 * 2654435761 = 0x13c6ef362 -> u32 0x3c6ef362; ^ 0xf000018e = 0xcc6ef2ec; & 511 = 0x0ec = 236
+  [4026532238, 2, 0, 236],
+  // 0xffffffff * 2654435761 = 2^32 - 2654435761 (mod 2^32) = 0x61c8864f; ^ 0xffff ^ 0xffffffff = 0x9e37864f; & 511 = 0x04f = 79
+  [0xffffffff, 0xffffffff, 0xffff, 79],
+];
+const SLOT_INPUTS = [...SLOT_TABLE.map(([n, i, r]) => [n, i, r]), [4026531840, 7, 77], [4026532999, 123456, 2], [1, 2, 3]] as Array<
+  [number, number, number]
+>;
+const SLOT_INPUTS_C = `static const unsigned int slotInputs[][3] = { ${SLOT_INPUTS.map(([n, i, r]) => `{ ${n}u, ${i}u, ${r}u }`).join(', ')} };`;
 const enumValue = (name: string): number => {
   const m = new RegExp(`${name} = (\\d+)`).exec(header);
   assert.ok(m?.[1], `${name} in drop-meter.h`);
@@ -32,8 +49,16 @@ test('constants equal drop-meter.h', () => {
   assert.equal(abi.DM_DROPS_MAX, define('DM_DROPS_MAX'));
   assert.equal(abi.DM_OVERFLOW_REASON, define('DM_OVERFLOW_REASON'));
   assert.equal(abi.DM_IFNAMSIZ, define('DM_IFNAMSIZ'));
+  assert.equal(abi.DM_SLOTS, define('DM_SLOTS'));
   assert.equal(abi.DM_STAT_MAP_FULL, enumValue('DM_STAT_MAP_FULL'));
   assert.equal(abi.DM_STAT_MAX, enumValue('DM_STAT_MAX'));
+});
+
+test('dropSlotIndex: a table worked out by hand from the C formula', () => {
+  for (const [netns, ifindex, reason, slot] of SLOT_TABLE)
+    assert.equal(abi.dropSlotIndex(netns, ifindex, reason), slot, `${netns} ${ifindex} ${reason}`);
+  const key = abi.encodeDropKey({ netnsInode: 4026532238, ifindex: 1, reason: 3, cgroupId: 5n, interfaceName: 'lo' });
+  assert.equal(abi.slotIndexOfKey(key), 60);
 });
 
 test('the key layout equals what clang compiles from drop-meter.h, and keys round-trip', () => {
@@ -47,12 +72,16 @@ test('the key layout equals what clang compiles from drop-meter.h, and keys roun
 #include <string.h>
 #include <linux/types.h>
 #include "drop-meter.h"
+${SLOT_INPUTS_C}
 int main(void) {
   struct dm_key k;
   memset(&k, 0, sizeof(k));
   k.netns = 4026532238u; k.ifindex = 7; k.reason = 3; k.cgroup = 0x123456789ull; strcpy(k.ifname, "veth-a1");
-  printf("%zu %zu ", sizeof(struct dm_key), sizeof(struct dm_config));
+  printf("%zu %zu %zu %zu ", sizeof(struct dm_key), sizeof(struct dm_config), sizeof(struct dm_slot), offsetof(struct dm_slot, key));
   for (size_t i = 0; i < sizeof(k); i++) printf("%02x", ((unsigned char *)&k)[i]);
+  printf("\\n");
+  for (size_t i = 0; i < sizeof(slotInputs) / sizeof(slotInputs[0]); i++)
+    printf("%u ", dm_slot_index(slotInputs[i][0], slotInputs[i][1], slotInputs[i][2]));
   printf("\\n");
   return 0;
 }
@@ -60,9 +89,18 @@ int main(void) {
     );
     const archInclude = `/usr/include/${arch() === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
     execFileSync('clang', ['-I', join(repo, 'bpf'), '-I', archInclude, src, '-o', join(dir, 'probe')]);
-    const [size, config, hex] = execFileSync(join(dir, 'probe'), { encoding: 'utf8' }).trim().split(' ');
+    const [line, indexes] = execFileSync(join(dir, 'probe'), { encoding: 'utf8' }).trim().split('\n');
+    const [size, config, slot, slotKey, hex] = (line ?? '').split(' ');
     assert.equal(abi.DROP_KEY_SIZE, Number(size));
     assert.equal(abi.CONFIG_VALUE_SIZE, Number(config));
+    assert.equal(abi.SLOT_VALUE_SIZE, Number(slot));
+    assert.equal(abi.EXPECTED_MAPS[abi.MAP_SLOTS]?.valueSize, Number(slot));
+    assert.equal(slotKey, '8', 'the slot key comes after the count');
+    assert.deepEqual(
+      (indexes ?? '').trim().split(' ').map(Number),
+      SLOT_INPUTS.map(([n, i, r]) => abi.dropSlotIndex(n, i, r)),
+      "dm_slot_index() of drop-meter.h equals abi.ts's dropSlotIndex",
+    );
     const key = { netnsInode: 4026532238, ifindex: 7, reason: 3, cgroupId: 0x123456789n, interfaceName: 'veth-a1' };
     assert.equal(abi.encodeDropKey(key).toString('hex'), hex);
     assert.deepEqual(abi.decodeDropKey(Buffer.from(hex ?? '', 'hex')), key);
@@ -172,4 +210,97 @@ test('reason names: a kernel without enum skb_drop_reason names every drop not_s
 
 test('parseBtf refuses what is not BTF', () => {
   assert.throws(() => parseBtf(Buffer.alloc(64)), /not BTF/);
+});
+
+/** Batches as the meter reads them (2 CPUs): dm_drops entries and dm_slots slots (index → owner and per-CPU counts). */
+const CPUS = 2;
+const dropKey = (netnsInode: number, reason: number, ifindex = 0): Buffer =>
+  abi.encodeDropKey({ netnsInode, ifindex, reason, cgroupId: 0n, interfaceName: ifindex ? 'eth0' : '' });
+function dropsBatch(entries: Array<[Buffer, number[]]>): { keys: Buffer; values: Buffer; count: number } {
+  const values = Buffer.alloc(8 * CPUS * entries.length);
+  entries.forEach(([, counts], i) => counts.forEach((c, cpu) => values.writeBigUInt64LE(BigInt(c), (i * CPUS + cpu) * 8)));
+  return { keys: Buffer.concat(entries.map(([k]) => k)), values, count: entries.length };
+}
+function slotsBatch(owned: Map<number, [Buffer | undefined, number[]]>): { keys: Buffer; values: Buffer; count: number } {
+  const keys = Buffer.alloc(4 * abi.DM_SLOTS);
+  const values = Buffer.alloc(abi.SLOT_VALUE_SIZE * CPUS * abi.DM_SLOTS);
+  for (let i = 0; i < abi.DM_SLOTS; i++) {
+    keys.writeUInt32LE(i, i * 4);
+    const [owner, counts] = owned.get(i) ?? [undefined, []];
+    abi.encodeSlot(CPUS, owner).copy(values, i * abi.SLOT_VALUE_SIZE * CPUS);
+    counts.forEach((c, cpu) => values.writeBigUInt64LE(BigInt(c), (i * CPUS + cpu) * abi.SLOT_VALUE_SIZE));
+  }
+  return { keys, values, count: abi.DM_SLOTS };
+}
+const dropsLayout = { valueBufferSize: 8 * CPUS, valueStride: 8, cpus: CPUS };
+const slotsLayout = { valueBufferSize: abi.SLOT_VALUE_SIZE * CPUS, valueStride: abi.SLOT_VALUE_SIZE, cpus: CPUS };
+
+test('merge: a key counts its entry plus its slot; a free slot is claimed once, never slot 0 nor for the overflow key', () => {
+  const a = dropKey(100, 5); // slot 100 ^ 5 = 97
+  const b = dropKey(97, 0); // slot 97 too: collides with a
+  const c = dropKey(98, 0); // slot 98, free
+  const d = dropKey(96, 2); // slot 98 too: the first key of a free slot gets it
+  const toZero = dropKey(5, 5); // slot 0: the all-zero key's
+  const zero = Buffer.alloc(abi.DROP_KEY_SIZE);
+  const overflow = abi.encodeDropKey(abi.OVERFLOW_KEY);
+  assert.deepEqual(
+    [a, b, c, d, toZero].map((k) => abi.slotIndexOfKey(k)),
+    [97, 97, 98, 98, 0],
+  );
+  assert.equal(abi.slotIndexOfKey(overflow), abi.DM_OVERFLOW_REASON & (abi.DM_SLOTS - 1));
+  assert.ok(isOverflowKey(overflow) && !isOverflowKey(a));
+
+  const drops = dropsBatch([
+    [a, [3, 4]],
+    [b, [1, 1]],
+    [c, [2, 0]],
+    [d, [0, 9]],
+    [toZero, [1, 0]],
+    [overflow, [5, 0]],
+  ]);
+  const slots = slotsBatch(
+    new Map<number, [Buffer | undefined, number[]]>([
+      [97, [a, [10, 20]]],
+      [0, [undefined, [6, 1]]],
+      // A released slot a drop in flight still counted into: free, its count no one's.
+      [98, [undefined, [1, 0]]],
+      // A claimed slot whose key has no entry and no drops: no row.
+      [7, [dropKey(7, 0), [0, 0]]],
+    ]),
+  );
+  const { entries, claims } = mergeDropReads(drops, dropsLayout, slots, slotsLayout);
+  assert.deepEqual(
+    entries.map((e) => [e.key.toString('hex'), e.packets]),
+    [
+      [a.toString('hex'), 37n],
+      [b.toString('hex'), 2n],
+      [c.toString('hex'), 2n],
+      [d.toString('hex'), 9n],
+      [toZero.toString('hex'), 1n],
+      [overflow.toString('hex'), 5n],
+      [zero.toString('hex'), 7n],
+    ],
+  );
+  assert.deepEqual(
+    claims.map((x) => [x.index, x.key.toString('hex')]),
+    [[98, c.toString('hex')]],
+  );
+});
+
+test('merge: counts continue exactly across a claim (entry frozen, slot from 0)', () => {
+  const k = dropKey(300, 3);
+  const i = abi.slotIndexOfKey(k);
+  const before = mergeDropReads(dropsBatch([[k, [4, 1]]]), dropsLayout, slotsBatch(new Map()), slotsLayout);
+  assert.deepEqual(
+    before.claims.map((c) => c.index),
+    [i],
+  );
+  assert.equal(before.entries[0]?.packets, 5n);
+  // After the claim: the entry kept its 5, the slot counted 2 more.
+  const after = mergeDropReads(dropsBatch([[k, [4, 1]]]), dropsLayout, slotsBatch(new Map([[i, [k, [0, 2]]]])), slotsLayout);
+  assert.deepEqual(after.claims, []);
+  assert.deepEqual(
+    after.entries.map((e) => e.packets),
+    [7n],
+  );
 });

@@ -7,11 +7,13 @@
 export const DM_DROPS_MAX = 16384;
 export const DM_OVERFLOW_REASON = 0xffffffff;
 export const DM_IFNAMSIZ = 16;
+export const DM_SLOTS = 512;
 export const DM_STAT_MAP_FULL = 0;
 export const DM_STAT_MAX = 1;
 
 /** Map and program names in bpf/drop-meter.bpf.c. */
 export const MAP_DROPS = 'dm_drops';
+export const MAP_SLOTS = 'dm_slots';
 export const MAP_STATS = 'dm_stats';
 export const MAP_CONFIG = 'dm_config';
 /** One program per shape of the kfree_skb tracepoint, by its argument count (without the ctx). */
@@ -25,12 +27,16 @@ const OFF_REASON = 8;
 const OFF_CGROUP = 16;
 const OFF_IFNAME = 24;
 export const DROP_VALUE_SIZE = 8;
+/** struct dm_slot { u64 packets; struct dm_key key; } */
+export const SLOT_VALUE_SIZE = 8 + DROP_KEY_SIZE;
+const SLOT_OFF_KEY = 8;
 /** struct dm_config { u32 host_netns, reserved; } */
 export const CONFIG_VALUE_SIZE = 8;
 export const ARRAY_KEY_SIZE = 4;
 
 export const EXPECTED_MAPS: Readonly<Record<string, { keySize: number; valueSize: number }>> = {
   [MAP_DROPS]: { keySize: DROP_KEY_SIZE, valueSize: DROP_VALUE_SIZE },
+  [MAP_SLOTS]: { keySize: ARRAY_KEY_SIZE, valueSize: SLOT_VALUE_SIZE },
   [MAP_STATS]: { keySize: ARRAY_KEY_SIZE, valueSize: 8 },
   [MAP_CONFIG]: { keySize: ARRAY_KEY_SIZE, valueSize: CONFIG_VALUE_SIZE },
 };
@@ -74,4 +80,27 @@ export function encodeConfig(hostNetnsInode: number): Buffer {
   const b = Buffer.alloc(CONFIG_VALUE_SIZE);
   b.writeUInt32LE(hostNetnsInode >>> 0, 0);
   return b;
+}
+
+/** dm_slot_index() of drop-meter.h: ((ifindex * 2654435761) ^ reason ^ netns) & (DM_SLOTS - 1), in u32 arithmetic. */
+export function dropSlotIndex(netnsInode: number, ifindex: number, reason: number): number {
+  return (Math.imul(ifindex, 2654435761) ^ reason ^ netnsInode) & (DM_SLOTS - 1);
+}
+
+/** The slot of an encoded dm_key (`key` holds it at `offset`). */
+export function slotIndexOfKey(key: Uint8Array, offset = 0): number {
+  const b = Buffer.from(key.buffer, key.byteOffset + offset, DROP_KEY_SIZE);
+  return dropSlotIndex(b.readUInt32LE(OFF_NETNS), b.readUInt32LE(OFF_IFINDEX), b.readUInt32LE(OFF_REASON));
+}
+
+/** A per-CPU dm_slots value: count 0 and `key` (an encoded dm_key; omitted: free) on every CPU. */
+export function encodeSlot(cpus: number, key?: Uint8Array): Buffer {
+  const b = Buffer.alloc(SLOT_VALUE_SIZE * cpus);
+  if (key) for (let cpu = 0; cpu < cpus; cpu++) b.set(key.subarray(0, DROP_KEY_SIZE), cpu * SLOT_VALUE_SIZE + SLOT_OFF_KEY);
+  return b;
+}
+
+/** Where a per-CPU dm_slots value (at `offset`) keeps its owner key: CPU 0's copy (user space writes all CPUs alike). */
+export function slotKeyAt(values: Buffer, offset: number): Buffer {
+  return values.subarray(offset + SLOT_OFF_KEY, offset + SLOT_OFF_KEY + DROP_KEY_SIZE);
 }

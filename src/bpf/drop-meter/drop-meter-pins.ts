@@ -4,7 +4,7 @@
  *
  *   <pin-path>/netprobe-drop-meter-<hash>/   hash of bpf/drop-meter.bpf.o
  *     manifest -> {...}                 JSON as a symlink's target
- *     maps/dm_drops maps/dm_stats maps/dm_config maps/np_carry
+ *     maps/dm_drops maps/dm_slots maps/dm_stats maps/dm_config maps/np_carry
  *     progs/netprobe_drop<N>            the one variant this kernel loaded
  *     links/kfree_skb                   the tracing link at skb:kfree_skb
  */

@@ -25,7 +25,7 @@ import type { DropCounterRow, DropCounterSource } from '../../source/drop-counte
 import { NetprobeError } from '../../errors/index.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import { BPF_ANY, BPF_NOEXIST, libbpf } from '../../sys/libbpf.js';
-import { sumPerCpuU64 } from '../abi.js';
+import { encodeArrayKey, sumPerCpuU64, sumU64Column } from '../abi.js';
 import type { BpfMap, MapBatch } from '../bpf-map.js';
 import { BpfObject } from '../bpf-object.js';
 import { CarryOverMap, MAP_CARRY, CARRY_VALUE_SIZE } from '../carry-over-map.js';
@@ -37,18 +37,22 @@ import { effectiveCapabilities, hasBpfPrivileges, hasTracingPrivileges } from '.
 import { programId, programRunStats } from '../prog-info.js';
 import {
   decodeDropKey,
-  DM_OVERFLOW_REASON,
   DM_STAT_MAP_FULL,
   DROP_KEY_SIZE,
   encodeConfig,
   encodeDropKey,
+  encodeSlot,
   EXPECTED_MAPS,
   MAP_CONFIG,
   MAP_DROPS,
+  MAP_SLOTS,
   MAP_STATS,
   OVERFLOW_KEY,
   PROG_BY_ARGS,
+  slotIndexOfKey,
+  slotKeyAt,
 } from './abi.js';
+import { isOverflowKey, mergeDropReads, slotAt } from './drop-slots.js';
 import { reasonNames, type ReasonNames } from './drop-reasons.js';
 import { DROP_LINK, DROP_METER_PINS, dropMeterDirFor, listDropMeterDirs, removeDropMeterDir } from './drop-meter-pins.js';
 import { readVmlinuxBtf, VMLINUX_BTF_PATH, type KernelBtf } from './vmlinux-btf.js';
@@ -116,6 +120,7 @@ export function openDropMeter(opts: DropMeterOptions = {}): Promise<DropMeter> {
 /** The kernel objects a meter holds: maps and the fds to let go of at close. */
 interface Held {
   drops: BpfMap;
+  slots: BpfMap;
   stats: BpfMap;
   carry?: CarryOverMap;
   progFd: number;
@@ -131,6 +136,7 @@ export class DropMeter implements DropCounterSource {
   private readonly cpus: number;
   private lastCount = 0;
   private buffers: MapBatch | undefined;
+  private slotBuffers: MapBatch | undefined;
 
   private constructor(
     readonly kernel: DropKernel,
@@ -205,17 +211,25 @@ export class DropMeter implements DropCounterSource {
     return this.held.programId;
   }
 
+  /**
+   * Every key's count (its dm_drops entry + its slot). Gives each key with
+   * drops in dm_drops whose slot is free that slot, so its next drops take
+   * the fast path.
+   */
   readDropCounters(): DropCounterRow[] {
-    const map = this.held.drops;
+    const { drops, slots } = this.held;
     // Sized from the last read, so one batch call is usually enough; lookupAll grows as needed.
-    const batch = map.lookupAll(Math.max(64, this.lastCount * 2), this.buffers);
+    const batch = drops.lookupAll(Math.max(64, this.lastCount * 2), this.buffers);
     this.buffers = batch;
     this.lastCount = batch.count;
+    const slotBatch = slots.lookupAll(slots.maxEntries, this.slotBuffers);
+    this.slotBuffers = slotBatch;
+    const { entries, claims } = mergeDropReads(batch, drops, slotBatch, slots);
+    for (const c of claims) slots.update(encodeArrayKey(c.index), encodeSlot(this.cpus, c.key), BPF_ANY);
     const rows: DropCounterRow[] = [];
-    for (let i = 0; i < batch.count; i++) {
-      const key = decodeDropKey(batch.keys, i * DROP_KEY_SIZE);
-      const packets = sumPerCpuU64(batch.values, i * map.valueBufferSize, this.cpus);
-      const overflow = key.reason === DM_OVERFLOW_REASON && key.netnsInode === 0 && key.ifindex === 0;
+    for (const { key: entry, packets } of entries) {
+      const key = decodeDropKey(entry);
+      const overflow = isOverflowKey(entry);
       // The overflow entry exists from the start: it is a row once it counted something.
       if (overflow && packets === 0n) continue;
       const reason = overflow ? OVERFLOW_REASON : this.kernel.reasons.nameOf(key.reason);
@@ -228,8 +242,7 @@ export class DropMeter implements DropCounterSource {
         reason,
         socketCgroupId: key.cgroupId,
         packets,
-        // A copy: the batch buffers are read into again next time.
-        entry: Buffer.from(batch.keys.subarray(i * DROP_KEY_SIZE, (i + 1) * DROP_KEY_SIZE)),
+        entry,
       });
     }
     return rows;
@@ -248,6 +261,14 @@ export class DropMeter implements DropCounterSource {
   forgetNamespaces(netnsInodes: readonly number[]): void {
     const gone = new Set(netnsInodes.filter((n) => n !== 0));
     if (gone.size === 0) return;
+    // Slots first: a drop after a release lands in dm_drops, deleted below.
+    const slots = this.held.slots;
+    const slotBatch = slots.lookupAll(slots.maxEntries, this.slotBuffers);
+    this.slotBuffers = slotBatch;
+    for (let i = 0; i < slotBatch.count; i++) {
+      const { index, owner } = slotAt(slotBatch, i, slots);
+      if (owner && gone.has(owner.readUInt32LE(0))) this.releaseSlot(index);
+    }
     const map = this.held.drops;
     const batch = map.lookupAll(Math.max(64, this.lastCount * 2));
     for (let i = 0; i < batch.count; i++) {
@@ -256,13 +277,28 @@ export class DropMeter implements DropCounterSource {
     }
   }
 
+  /** Each row's final: its slot's (read, then the slot released) plus its dm_drops entry's (taken after, so a drop between lands there). */
   takeEntries(rows: readonly DropCounterRow[]): Array<bigint | undefined> {
-    const map = this.held.drops;
+    const { drops, slots } = this.held;
     return rows.map((r) => {
       if (!r.entry || r.entry.length !== DROP_KEY_SIZE) return undefined;
-      const value = map.take(Buffer.from(r.entry));
-      return value ? sumPerCpuU64(value, 0, this.cpus) : undefined;
+      const key = Buffer.from(r.entry);
+      const index = slotIndexOfKey(key);
+      const slot = slots.lookup(encodeArrayKey(index));
+      let slotFinal: bigint | undefined;
+      if (slot && slotKeyAt(slot, 0).equals(key)) {
+        slotFinal = sumU64Column(slot, 0, this.cpus, slots.valueStride);
+        this.releaseSlot(index);
+      }
+      const value = drops.take(key);
+      const entryFinal = value ? sumPerCpuU64(value, 0, this.cpus) : undefined;
+      return slotFinal === undefined && entryFinal === undefined ? undefined : (slotFinal ?? 0n) + (entryFinal ?? 0n);
     });
+  }
+
+  /** Frees a slot on every CPU (count and key zero). */
+  private releaseSlot(index: number): void {
+    this.held.slots.update(encodeArrayKey(index), encodeSlot(this.cpus), BPF_ANY);
   }
 
   /**
@@ -297,9 +333,10 @@ function loadFresh(
     for (const name of Object.values(PROG_BY_ARGS)) object.setAutoload(name, name === kernel.program);
     object.load();
     const drops = object.map(MAP_DROPS);
+    const slots = object.map(MAP_SLOTS);
     const stats = object.map(MAP_STATS);
     const config = object.map(MAP_CONFIG);
-    checkMaps([drops, stats, config], objectPath);
+    checkMaps([drops, slots, stats, config], objectPath);
     prepareMaps(drops, config, hostNetnsInode);
     const progFd = object.programFd(kernel.program);
     const id = programId(progFd);
@@ -318,6 +355,7 @@ function loadFresh(
         manifest,
         [
           { name: MAP_DROPS, fd: drops.fd },
+          { name: MAP_SLOTS, fd: slots.fd },
           { name: MAP_STATS, fd: stats.fd },
           { name: MAP_CONFIG, fd: config.fd },
           { name: MAP_CARRY, fd: carry.map.fd },
@@ -327,7 +365,7 @@ function loadFresh(
       );
     }
     logger.debug({ programId: id }, 'drop meter loaded');
-    return { drops, stats, ...(carry ? { carry } : {}), progFd, programId: id, linkFd, fds: [], object };
+    return { drops, slots, stats, ...(carry ? { carry } : {}), progFd, programId: id, linkFd, fds: [], object };
   } catch (e) {
     if (linkFd >= 0) libbpf().close(linkFd);
     carry?.close();
@@ -351,9 +389,11 @@ function adopt(pins: ComponentPins, kernel: DropKernel, hostNetnsInode: number, 
       return map;
     };
     const drops = openMap(MAP_DROPS);
+    // Its owners are read back with every read: nothing about them is kept apart from the map.
+    const slots = openMap(MAP_SLOTS);
     const stats = openMap(MAP_STATS);
     const config = openMap(MAP_CONFIG);
-    checkMaps([drops, stats, config], pins.dir);
+    checkMaps([drops, slots, stats, config], pins.dir);
     const carryFd = pins.get('maps', MAP_CARRY);
     carry = CarryOverMap.fromFd(carryFd);
     if (!carry) {
@@ -375,7 +415,7 @@ function adopt(pins: ComponentPins, kernel: DropKernel, hostNetnsInode: number, 
       linkFd = attach(progFd);
       pins.pinLink(linkFd, DROP_LINK);
     }
-    return { drops, stats, carry, progFd, programId: id, linkFd, fds };
+    return { drops, slots, stats, carry, progFd, programId: id, linkFd, fds };
   } catch (e) {
     for (const fd of [...(linkFd >= 0 ? [linkFd] : []), ...fds]) lib.close(fd);
     carry?.close();
