@@ -9,7 +9,7 @@
  * passes DROP_SHARE_LIMIT and the drops reach DROP_SHARE_MIN_DROPS (one drop
  * on an idle pod is no news). The window is measured against snapshots of the
  * cumulative counts taken at most every DROP_SHARE_STEP_MS, kept per key in a
- * ring of fixed size: memory is bounded by keys × 2 × DROP_SHARE_SLOTS numbers.
+ * ring of fixed size (a row of two matrices): memory is bounded by keys × 2 × DROP_SHARE_SLOTS numbers.
  *
  * Pure: the caller passes wall-clock milliseconds and cumulative counts.
  */
@@ -65,7 +65,13 @@ export function dropShareCounts(samples: readonly InterfaceSample[], podDrops: r
   for (const s of samples) {
     const packets = Number(s.ingress.packets + s.egress.packets);
     if (s.faults)
-      out.push({ kind: 'interface', name: s.name, ifindex: s.ifindex, drops: Number(s.faults.rxDropped + s.faults.txDropped), packets });
+      out.push({
+        kind: 'interface',
+        name: s.name,
+        ifindex: s.ifindex,
+        drops: Number(s.faults.rxDropped) + Number(s.faults.txDropped),
+        packets,
+      });
     if (s.pod) {
       const key = `${s.namespace ?? ''}/${s.pod}`;
       podPackets.set(key, (podPackets.get(key) ?? 0) + packets);
@@ -79,16 +85,25 @@ export function dropShareCounts(samples: readonly InterfaceSample[], podDrops: r
 interface KeyRing {
   kind: 'pod' | 'interface';
   name: string;
-  /** Cumulative counts at each snapshot slot (a key's first counts fill the slots before it appeared). */
-  drops: Float64Array;
-  packets: Float64Array;
+  /** Its row in the window's matrices. */
+  row: number;
   nowDrops: number;
   nowPackets: number;
 }
 
+/** Rows the matrices start with; they double when full and halve (repeatedly) when under a quarter is used. */
+const MIN_ROWS = 64;
+
 export class DropShareWindow {
   private readonly times = new Float64Array(DROP_SHARE_SLOTS).fill(NaN);
   private readonly keys = new Map<string, KeyRing>();
+  // Cumulative counts at each snapshot slot, one row of DROP_SHARE_SLOTS per key (a key's first counts fill the
+  // slots before it appeared). Two matrices, not two small typed arrays per key: at 2,000 interfaces those were
+  // 4,000 off-heap buffers whose bookkeeping cost more than their data.
+  private drops = new Float64Array(MIN_ROWS * DROP_SHARE_SLOTS);
+  private packets = new Float64Array(MIN_ROWS * DROP_SHARE_SLOTS);
+  private readonly freeRows: number[] = [];
+  private nextRow = 0;
   /** Slot of the next snapshot. */
   private head = 0;
   private lastSnapshot = -Infinity;
@@ -97,6 +112,11 @@ export class DropShareWindow {
   /** Keys held (what the memory grows with). */
   get keyCount(): number {
     return this.keys.size;
+  }
+
+  /** Rows the matrices have room for (bounded by twice the peak of keyCount, and shrinks with it). */
+  get rowCapacity(): number {
+    return this.drops.length / DROP_SHARE_SLOTS;
   }
 
   /** Takes one collection's cumulative counts; keys absent from `counts` are forgotten. */
@@ -116,24 +136,30 @@ export class DropShareWindow {
       let ring = this.keys.get(key);
       if (!ring) {
         // Before it appeared, it is taken to have had its first counts: the window starts there.
-        ring = {
-          kind: c.kind,
-          name: c.name,
-          drops: new Float64Array(DROP_SHARE_SLOTS).fill(c.drops),
-          packets: new Float64Array(DROP_SHARE_SLOTS).fill(c.packets),
-          nowDrops: c.drops,
-          nowPackets: c.packets,
-        };
+        const row = this.takeRow();
+        const at = row * DROP_SHARE_SLOTS;
+        this.drops.fill(c.drops, at, at + DROP_SHARE_SLOTS);
+        this.packets.fill(c.packets, at, at + DROP_SHARE_SLOTS);
+        ring = { kind: c.kind, name: c.name, row, nowDrops: c.drops, nowPackets: c.packets };
         this.keys.set(key, ring);
       }
       ring.nowDrops = c.drops;
       ring.nowPackets = c.packets;
       if (snapshot) {
-        ring.drops[slot] = c.drops;
-        ring.packets[slot] = c.packets;
+        this.drops[ring.row * DROP_SHARE_SLOTS + slot] = c.drops;
+        this.packets[ring.row * DROP_SHARE_SLOTS + slot] = c.packets;
       }
     }
-    for (const key of this.keys.keys()) if (!seen.has(key)) this.keys.delete(key);
+    for (const [key, ring] of this.keys)
+      if (!seen.has(key)) {
+        this.keys.delete(key);
+        this.freeRows.push(ring.row);
+      }
+    if (this.keys.size * 4 < this.rowCapacity && this.rowCapacity > MIN_ROWS) {
+      let rows = this.rowCapacity;
+      while (rows > MIN_ROWS && this.keys.size * 4 < rows) rows /= 2;
+      this.resize(rows);
+    }
   }
 
   /** Unix ms the window starts at now: the newest snapshot at least the window old, else the oldest one; null before any. */
@@ -148,13 +174,39 @@ export class DropShareWindow {
     if (slot === undefined) return [];
     const out: DropShareExcess[] = [];
     for (const ring of this.keys.values()) {
+      const baseDrops = this.drops[ring.row * DROP_SHARE_SLOTS + slot]!;
+      const basePackets = this.packets[ring.row * DROP_SHARE_SLOTS + slot]!;
       // A count below its baseline was reset (an interface made again): all of it is in the window.
-      const drops = ring.nowDrops >= ring.drops[slot]! ? ring.nowDrops - ring.drops[slot]! : ring.nowDrops;
-      const packets = ring.nowPackets >= ring.packets[slot]! ? ring.nowPackets - ring.packets[slot]! : ring.nowPackets;
+      const drops = ring.nowDrops >= baseDrops ? ring.nowDrops - baseDrops : ring.nowDrops;
+      const packets = ring.nowPackets >= basePackets ? ring.nowPackets - basePackets : ring.nowPackets;
       if (!exceeds(drops, packets)) continue;
       out.push({ kind: ring.kind, name: ring.name, drops, packets, share: drops / (drops + packets) });
     }
     return out.sort((a, b) => b.share - a.share || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  private takeRow(): number {
+    const free = this.freeRows.pop();
+    if (free !== undefined) return free;
+    if (this.nextRow === this.rowCapacity) this.resize(this.rowCapacity * 2);
+    return this.nextRow++;
+  }
+
+  /** New matrices of `rows` rows; the keys' rows are packed from 0 in the order held. */
+  private resize(rows: number): void {
+    const drops = new Float64Array(rows * DROP_SHARE_SLOTS);
+    const packets = new Float64Array(rows * DROP_SHARE_SLOTS);
+    let next = 0;
+    for (const ring of this.keys.values()) {
+      const from = ring.row * DROP_SHARE_SLOTS;
+      drops.set(this.drops.subarray(from, from + DROP_SHARE_SLOTS), next * DROP_SHARE_SLOTS);
+      packets.set(this.packets.subarray(from, from + DROP_SHARE_SLOTS), next * DROP_SHARE_SLOTS);
+      ring.row = next++;
+    }
+    this.drops = drops;
+    this.packets = packets;
+    this.nextRow = next;
+    this.freeRows.length = 0;
   }
 
   private baseSlot(): number | undefined {

@@ -83,7 +83,7 @@ export function createRoutes<H extends RequestHead>(opts: RouteOptions<H>): (hea
     return serve(head, path);
   };
 
-  function serve(head: H, path: string): RouteResponse {
+  function serve(head: H, path: string): RouteResponse | Promise<RouteResponse> {
     if (path === opts.metricsPath) return metrics(head, opts, corsHeaders);
     if (path === '/health') {
       const { httpStatus, report } = buildHealthReport(opts.status());
@@ -139,7 +139,11 @@ function compressible<H extends RequestHead>(
   return { status: 200, headers: out, body: useGzip ? gzip : identity };
 }
 
-function metrics<H extends RequestHead>(head: H, opts: RouteOptions<H>, corsHeaders: Record<string, string>): RouteResponse {
+function metrics<H extends RequestHead>(
+  head: H,
+  opts: RouteOptions<H>,
+  corsHeaders: Record<string, string>,
+): RouteResponse | Promise<RouteResponse> {
   const snapshot = opts.snapshot();
   const encoded = prefersOpenMetrics(headerValue(head.headers.accept)) ? snapshot.openMetrics : snapshot.text;
   const gzip = opts.enableGzip && acceptsGzip(headerValue(head.headers['accept-encoding']));
@@ -149,8 +153,10 @@ function metrics<H extends RequestHead>(head: H, opts: RouteOptions<H>, corsHead
     'Cache-Control': 'no-store',
     Vary: 'Accept-Encoding, Accept',
   };
-  if (gzip) headers['Content-Encoding'] = 'gzip';
-  return { status: 200, headers, body: gzip ? encoded.gzip : encoded.identity };
+  if (!gzip) return { status: 200, headers, body: encoded.identity };
+  headers['Content-Encoding'] = 'gzip';
+  const body = encoded.gzip();
+  return Buffer.isBuffer(body) ? { status: 200, headers, body } : body.then((b) => ({ status: 200, headers, body: b }));
 }
 
 function text(status: number, body: string, headers: Record<string, string>): RouteResponse {

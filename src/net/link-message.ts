@@ -65,28 +65,37 @@ export interface LinkStats {
 }
 
 /**
+ * A u64 counter the kernel keeps: a number while a double holds it exactly
+ * (below 2^53), a bigint above. Drop and error counts stay far below 2^53;
+ * as numbers they cost no heap object each (2,000 interfaces × 8 of them).
+ */
+export type Count64 = number | bigint;
+
+/**
  * The kernel's drop and error counters of an interface, as `ip -s -s link`
  * shows them (struct rtnl_link_stats64 fields of the same names). Drivers
  * count them, from the interface's creation: a NIC's ring overflows land in
  * rxMissedErrors or rxFifoErrors, XDP drops in rxDropped (driver-dependent).
+ * Each is a Count64; an interface whose counters are all zero gets the shared
+ * NO_FAULTS (frozen).
  */
 export interface LinkFaults {
   /** rx_dropped: received packets dropped by the kernel or driver (no buffer, XDP_DROP, ...). */
-  rxDropped: bigint;
+  rxDropped: Count64;
   /** tx_dropped: packets dropped on the way out (a veth whose peer is down, no queue, ...). */
-  txDropped: bigint;
+  txDropped: Count64;
   /** rx_errors: bad packets received (the total of the driver's receive error kinds). */
-  rxErrors: bigint;
+  rxErrors: Count64;
   /** tx_errors: packets the device failed to send. */
-  txErrors: bigint;
+  txErrors: Count64;
   /** rx_missed_errors: the NIC had no room for the packet (its ring or FIFO was full; the host never saw it). */
-  rxMissedErrors: bigint;
+  rxMissedErrors: Count64;
   /** rx_fifo_errors: receive FIFO overruns. */
-  rxFifoErrors: bigint;
+  rxFifoErrors: Count64;
   /** rx_over_errors: packets larger than the receive buffer (ring overflow on some drivers). */
-  rxOverErrors: bigint;
+  rxOverErrors: Count64;
   /** rx_nohandler: received, but no protocol handler took them (unknown ethertype, a bond's inactive port). */
-  rxNohandler: bigint;
+  rxNohandler: Count64;
 }
 
 /** One interface as the kernel describes it. */
@@ -162,18 +171,56 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
   return link;
 }
 
+/** The counters of an interface that never dropped nor failed a packet (most of them): one object for all. */
+export const NO_FAULTS: Readonly<LinkFaults> = Object.freeze({
+  rxDropped: 0,
+  txDropped: 0,
+  rxErrors: 0,
+  txErrors: 0,
+  rxMissedErrors: 0,
+  rxFifoErrors: 0,
+  rxOverErrors: 0,
+  rxNohandler: 0,
+});
+
+/** `faults`, or NO_FAULTS when every counter is zero. */
+export function sharedIfZero(f: LinkFaults): LinkFaults {
+  const zero =
+    f.rxDropped === 0 &&
+    f.txDropped === 0 &&
+    f.rxErrors === 0 &&
+    f.txErrors === 0 &&
+    f.rxMissedErrors === 0 &&
+    f.rxFifoErrors === 0 &&
+    f.rxOverErrors === 0 &&
+    f.rxNohandler === 0;
+  return zero ? NO_FAULTS : f;
+}
+
+/** A decimal u64 (a sysfs statistics file) as a Count64. */
+export function parseCount64(text: string): Count64 {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : BigInt(text);
+}
+
+/** A u64 at `at` (little-endian) as a Count64: a number below 2^53, a bigint from there. */
+function readCount64(buf: Buffer, at: number): Count64 {
+  const high = buf.readUInt32LE(at + 4);
+  return high < 0x20_0000 ? high * 0x1_0000_0000 + buf.readUInt32LE(at) : buf.readBigUInt64LE(at);
+}
+
 /** The loss counters of a struct rtnl_link_stats64 at least STATS64_FAULTS_LEN bytes long. */
 function parseFaults(stats: Buffer): LinkFaults {
-  return {
-    rxDropped: stats.readBigUInt64LE(STATS64.rxDropped),
-    txDropped: stats.readBigUInt64LE(STATS64.txDropped),
-    rxErrors: stats.readBigUInt64LE(STATS64.rxErrors),
-    txErrors: stats.readBigUInt64LE(STATS64.txErrors),
-    rxMissedErrors: stats.readBigUInt64LE(STATS64.rxMissedErrors),
-    rxFifoErrors: stats.readBigUInt64LE(STATS64.rxFifoErrors),
-    rxOverErrors: stats.readBigUInt64LE(STATS64.rxOverErrors),
-    rxNohandler: stats.readBigUInt64LE(STATS64.rxNohandler),
-  };
+  return sharedIfZero({
+    rxDropped: readCount64(stats, STATS64.rxDropped),
+    txDropped: readCount64(stats, STATS64.txDropped),
+    rxErrors: readCount64(stats, STATS64.rxErrors),
+    txErrors: readCount64(stats, STATS64.txErrors),
+    rxMissedErrors: readCount64(stats, STATS64.rxMissedErrors),
+    rxFifoErrors: readCount64(stats, STATS64.rxFifoErrors),
+    rxOverErrors: readCount64(stats, STATS64.rxOverErrors),
+    rxNohandler: readCount64(stats, STATS64.rxNohandler),
+  });
 }
 
 /** A NUL-terminated string attribute. */

@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LinkFaults, LinkInfo, LinkStats } from '../net/link-dump.js';
+import { parseCount64, sharedIfZero, type Count64 } from '../net/link-message.js';
 
 const IFF_UP = 0x1;
 
@@ -33,7 +34,7 @@ function readLink(dir: string, name: string): LinkInfo | undefined {
       txPackets: BigInt(read('statistics/tx_packets')),
       txBytes: BigInt(read('statistics/tx_bytes')),
     };
-    const faults = readFaults((file) => BigInt(read(`statistics/${file}`)));
+    const faults = readFaults((file) => parseCount64(read(`statistics/${file}`)));
     if (faults) stats.faults = faults;
     return { ifindex, name, up, stats };
   } catch (error) {
@@ -45,7 +46,7 @@ function readLink(dir: string, name: string): LinkInfo | undefined {
 }
 
 /** The loss counters, from the statistics files named like the struct's fields; undefined when the kernel has no such files. */
-function readFaults(read: (file: string) => bigint): LinkFaults | undefined {
+function readFaults(read: (file: string) => Count64): LinkFaults | undefined {
   try {
     return readAllFaults(read);
   } catch (error) {
@@ -54,8 +55,8 @@ function readFaults(read: (file: string) => bigint): LinkFaults | undefined {
   }
 }
 
-function readAllFaults(read: (file: string) => bigint): LinkFaults {
-  return {
+function readAllFaults(read: (file: string) => Count64): LinkFaults {
+  return sharedIfZero({
     rxDropped: read('rx_dropped'),
     txDropped: read('tx_dropped'),
     rxErrors: read('rx_errors'),
@@ -64,5 +65,5 @@ function readAllFaults(read: (file: string) => bigint): LinkFaults {
     rxFifoErrors: read('rx_fifo_errors'),
     rxOverErrors: read('rx_over_errors'),
     rxNohandler: read('rx_nohandler'),
-  };
+  });
 }

@@ -172,3 +172,34 @@ test('drops chart history: per reason drops/s between points; summed over the st
   assert.equal(h.length, 4);
   assert.deepEqual(h.series(), [{ reason: 'no_socket', perSecond: [500, 0, 0, 10] }]);
 });
+
+test('the window at scale: rows grow with the keys and shrink when most vanish, each key keeping its own window', () => {
+  const w = new DropShareWindow();
+  const counts = (n: number, t: number): DropShareCount[] =>
+    Array.from({ length: n }, (_, i) => itf(i + 1, `veth${i}`, i % 7 === 0 ? 100 * t : 0, 1_000 * t + i));
+  for (let t = 0; t < 4; t++) w.record(T0 + t * DROP_SHARE_STEP_MS, counts(2_000, t));
+  assert.equal(w.keyCount, 2_000);
+  assert.ok(w.rowCapacity >= 2_000 && w.rowCapacity <= 4_096, `${w.rowCapacity} rows for 2,000 keys`);
+  // 100 drops against 1,000 packets per step for every seventh: 300 of 3,300 at the fourth step; the others none.
+  const over = w.over();
+  assert.equal(over.length, Math.ceil(2_000 / 7));
+  assert.deepEqual(
+    over.find((o) => o.name === 'veth1400'),
+    { kind: 'interface', name: 'veth1400', drops: 300, packets: 3_000, share: 300 / 3_300 },
+  );
+  // All but 21 vanish: the matrices shrink, the survivors keep their windows (not refilled as new keys).
+  w.record(T0 + 4 * DROP_SHARE_STEP_MS, counts(21, 4));
+  assert.equal(w.keyCount, 21);
+  assert.ok(w.rowCapacity <= 128, `${w.rowCapacity} rows for 21 keys`);
+  assert.deepEqual(
+    w.over().map((o) => [o.name, o.drops, o.packets]),
+    [0, 14, 7].map((i) => [`veth${i}`, 400, 4_000]),
+  );
+  // And grow again; the survivors still keep theirs.
+  w.record(T0 + 5 * DROP_SHARE_STEP_MS, counts(3_000, 5));
+  assert.equal(w.keyCount, 3_000);
+  assert.deepEqual(
+    w.over().find((o) => o.name === 'veth7'),
+    { kind: 'interface', name: 'veth7', drops: 500, packets: 5_000, share: 500 / 5_500 },
+  );
+});

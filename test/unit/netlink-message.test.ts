@@ -8,7 +8,16 @@ import {
   parseAttributes,
   splitMessages,
 } from '../../src/net/netlink-message.js';
-import { buildLinkDumpRequest, linkEvents, parseLinkMessage, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK } from '../../src/net/link-message.js';
+import {
+  buildLinkDumpRequest,
+  linkEvents,
+  NO_FAULTS,
+  parseCount64,
+  parseLinkMessage,
+  RTM_DELLINK,
+  RTM_GETLINK,
+  RTM_NEWLINK,
+} from '../../src/net/link-message.js';
 import {
   buildFilterDumpRequest,
   CLSACT_INGRESS_PARENT,
@@ -82,17 +91,27 @@ test('RTM_NEWLINK: ifindex, name, IFF_UP and IFLA_STATS64', () => {
       rxBytes: 3333n,
       txBytes: 4444n,
       faults: {
-        rxDropped: 0n,
-        txDropped: 0n,
-        rxErrors: 0n,
-        txErrors: 0n,
-        rxMissedErrors: 0n,
-        rxFifoErrors: 0n,
-        rxOverErrors: 0n,
-        rxNohandler: 0n,
+        rxDropped: 0,
+        txDropped: 0,
+        rxErrors: 0,
+        txErrors: 0,
+        rxMissedErrors: 0,
+        rxFifoErrors: 0,
+        rxOverErrors: 0,
+        rxNohandler: 0,
       },
     },
   });
+  // All zero: the one shared (frozen) object, not one per interface.
+  assert.equal(link.stats?.faults, NO_FAULTS);
+  assert.ok(Object.isFrozen(NO_FAULTS));
+});
+
+test('Count64: a number below 2^53, a bigint from there, exact either way', () => {
+  assert.equal(parseCount64('0'), 0);
+  assert.equal(parseCount64('9007199254740991'), Number.MAX_SAFE_INTEGER);
+  assert.equal(parseCount64('9007199254740992'), 2n ** 53n);
+  assert.equal(parseCount64('18446744073709551615'), 2n ** 64n - 1n);
 });
 
 test('RTM_NEWLINK of a down interface, without stats', () => {
@@ -191,15 +210,19 @@ test('IFLA_STATS64: the drop and error counters at their offsets in struct rtnl_
   const b = stats64(1n, 2n, 3n, 4n);
   for (let i = 4; i < 25; i++) b.writeBigUInt64LE(BigInt(1000 + i), i * 8);
   b.writeBigUInt64LE(2n ** 64n - 1n, 23 * 8); // rx_nohandler at the top of the range
+  // Exact either way: numbers below 2^53, bigints from there.
+  b.writeBigUInt64LE(2n ** 53n - 1n, 6 * 8);
+  b.writeBigUInt64LE(2n ** 53n, 7 * 8);
+  b.writeBigUInt64LE(2n ** 32n + 5n, 15 * 8);
   const [msg] = splitMessages(linkMsg(RTM_NEWLINK, 4, 1, attr(IFLA_IFNAME, name('eth0')), attr(IFLA_STATS64, b)));
   assert.deepEqual(parseLinkMessage(msg!).stats?.faults, {
-    rxErrors: 1004n, // rx_errors: 5th field
-    txErrors: 1005n,
-    rxDropped: 1006n,
-    txDropped: 1007n,
-    rxOverErrors: 1011n, // after multicast, collisions, rx_length_errors
-    rxFifoErrors: 1014n, // after rx_crc_errors, rx_frame_errors
-    rxMissedErrors: 1015n,
+    rxErrors: 1004, // rx_errors: 5th field
+    txErrors: 1005,
+    rxDropped: Number.MAX_SAFE_INTEGER,
+    txDropped: 2n ** 53n,
+    rxOverErrors: 1011, // after multicast, collisions, rx_length_errors
+    rxFifoErrors: 1014, // after rx_crc_errors, rx_frame_errors
+    rxMissedErrors: 2 ** 32 + 5,
     rxNohandler: 2n ** 64n - 1n, // after the tx error kinds and the compressed counts
   });
   // A kernel before 4.6 (no rx_nohandler): traffic counters only, no faults made up as zero.
