@@ -9,13 +9,20 @@
  * collection reads (in flight) is in that collection's veth delta and the
  * next one's socket delta. So a collection's negative difference is carried
  * into the next one (one collection only: an old surplus of ARP or
- * kernel-answered packets on the veth must not hide later blindness). On a
- * routed or bridged pod the counter then stays 0. Under a redirect past the
- * veth (Cilium's bpf_redirect_peer, netkit) it grows by what the veth missed.
+ * kernel-answered packets on the veth must not hide later blindness). The
+ * collection a comparison begins at has no earlier difference to carry, yet
+ * may have packets in flight (under load, packets that passed both between
+ * the socket read and the veth read): it carries the veth's packets since the
+ * previous collection instead, an upper bound of those in flight. So a
+ * comparison begins only at the second collection that saw the same set of
+ * labelled veths. On a routed or bridged pod the counter then stays 0. Under
+ * a redirect past the veth (Cilium's bpf_redirect_peer, netkit) it grows by
+ * what the veth missed.
  *
- * A pod is compared only across two collections that saw the same set of
+ * A pod is compared only across collections that saw the same set of
  * labelled veths for it (a veth re-created or not labelled yet is no
- * evidence), and a hostNetwork pod without a veth has no series.
+ * evidence). Its series appears when its comparison begins, so a 0 means
+ * "compared and not blind"; a hostNetwork pod without a veth has none.
  */
 import type { InterfaceSample } from './interface-sample.js';
 import type { PodSocketSample } from './pod-socket-sample.js';
@@ -31,8 +38,8 @@ interface PodBaseline {
   /** The last collection's (Δ socket − Δ veth) where negative, else 0. */
   carry: bigint;
   blind: bigint;
-  /** It had a labelled veth at some point (a hostNetwork pod never does). */
-  hasVeth: boolean;
+  /** A comparison began at some point (a hostNetwork pod's never does): it has a series. */
+  compared: boolean;
 }
 
 export type BlindSpotState = ReadonlyMap<string, PodBaseline>;
@@ -80,29 +87,26 @@ export function advanceBlindSpots(
         veths: '',
         carry: 0n,
         blind: 0n,
-        hasVeth: false,
+        compared: false,
       }),
     };
     const key = v ? v.keys.sort().join(',') : '';
-    if (
-      v &&
-      !s.departed &&
-      entry.socketAt !== undefined &&
-      entry.veths === key &&
-      v.egress >= entry.vethAt &&
-      s.ingress >= entry.socketAt
-    ) {
+    // The same veths as at the last collection, not reset: comparable with it.
+    const sameVeths = v !== undefined && !s.departed && key !== '' && entry.veths === key && v.egress >= entry.vethAt;
+    if (sameVeths && entry.socketAt !== undefined && s.ingress >= entry.socketAt) {
       const d = s.ingress - entry.socketAt - (v.egress - entry.vethAt);
       if (d + entry.carry > 0n) entry.blind += d + entry.carry;
       entry.carry = d < 0n ? d : 0n;
-    } else entry.carry = 0n; // no comparison across a veth change, a reset or a pod without a veth
-    entry.socketAt = v && !s.departed ? s.ingress : undefined;
+    } else if (sameVeths)
+      entry.carry = entry.vethAt - v.egress; // begins: what may be in flight
+    else entry.carry = 0n; // no comparison across a veth change, a reset or a pod without a veth
+    entry.socketAt = sameVeths ? s.ingress : undefined;
     entry.vethAt = v ? v.egress : 0n;
     entry.veths = key;
-    entry.hasVeth ||= v !== undefined;
+    entry.compared ||= sameVeths;
     state.set(uid, entry);
     // A hostNetwork pod has no veth view to be blind: no series.
-    if (entry.hasVeth) samples.push({ uid, namespace: entry.namespace, pod: entry.pod, packets: entry.blind });
+    if (entry.compared) samples.push({ uid, namespace: entry.namespace, pod: entry.pod, packets: entry.blind });
   }
   samples.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
   return { state, samples };
@@ -116,7 +120,7 @@ export function carriedBlindSpots(
   state: BlindSpotState | undefined,
 ): Array<{ uid: string; namespace: string; pod: string; packets: bigint }> {
   return [...(state ?? new Map<string, PodBaseline>())]
-    .filter(([, b]) => b.hasVeth)
+    .filter(([, b]) => b.compared)
     .map(([uid, b]) => ({ uid, namespace: b.namespace, pod: b.pod, packets: b.blind }));
 }
 
@@ -127,7 +131,7 @@ export function restoredBlindSpots(
   return new Map(
     carried.map((b) => [
       b.uid,
-      { namespace: b.namespace, pod: b.pod, socketAt: undefined, vethAt: 0n, veths: '', carry: 0n, blind: b.packets, hasVeth: true },
+      { namespace: b.namespace, pod: b.pod, socketAt: undefined, vethAt: 0n, veths: '', carry: 0n, blind: b.packets, compared: true },
     ]),
   );
 }

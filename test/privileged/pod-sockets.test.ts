@@ -320,11 +320,25 @@ test(
     const vethOut = (s: Scrape, pod: Pod) =>
       socketValue(s, 'netprobe_tc_packets_total', { interface: pod.hostVeth, pod: pod.spec.name, direction: 'egress' });
     const blind = (s: Scrape, pod: Pod) => socketValue(s, 'netprobe_pod_blind_packets_total', { namespace: 'edge', pod: pod.spec.name });
-    await scraper.until(
-      (s) => ([redirected, routed].every((p) => socketIn(s, p) === 10 && blind(s, p) === 0) ? true : undefined),
-      30_000,
-      'both pods compared',
-    );
+    // Per pod: socket ingress, blind packets and the veth's egress ('absent': no such series).
+    const state = (s: Scrape) =>
+      Object.fromEntries(
+        [redirected, routed].map((p) => [
+          p.spec.name,
+          Object.fromEntries(Object.entries({ socketIn, blind, vethOut }).map(([k, f]) => [k, Number.isNaN(f(s, p)) ? 'absent' : f(s, p)])),
+        ]),
+      );
+    await scraper
+      .until(
+        (s) => ([redirected, routed].every((p) => socketIn(s, p) === 10 && blind(s, p) === 0) ? true : undefined),
+        30_000,
+        'both pods compared',
+      )
+      .catch(async (e: unknown) => {
+        throw new Error(
+          `${String(e).slice(0, 300)}\nwant socketIn 10 and blind 0 per pod, have ${JSON.stringify(state(await scraper.fresh()))}`,
+        );
+      });
     const before = await scraper.fresh();
 
     // The uplink to an "outside" namespace; packets for the redirected pod go straight into it.
@@ -349,9 +363,7 @@ test(
       )
       .catch(async (e: unknown) => {
         const s = await scraper.fresh();
-        throw new Error(
-          `${String(e)}: socket ${socketIn(s, redirected)}/${socketIn(s, routed)} blind ${blind(s, redirected)}/${blind(s, routed)}`,
-        );
+        throw new Error(`${String(e).slice(0, 300)}\nwant socketIn 710/310 and blind 700/0, have ${JSON.stringify(state(s))}`);
       });
     const s = await scraper.fresh();
     assert.equal(vethOut(s, redirected), vethOut(before, redirected), "the redirected pod's host veth carried none of it");

@@ -236,6 +236,33 @@ test('blind spots: a redirect past the veth is counted; a routed pod and a hostN
   assert.deepEqual(advanceBlindSpots(host.state, pods(500), []).samples, [], 'a hostNetwork pod has no veth view to be blind');
 });
 
+test('blind spots: packets in flight when a comparison begins are not blind; the series appears when it begins; a redirect still counts exactly', () => {
+  const t = podTree();
+  const pods = (inn: number) => advanceSocketCollection(undefined, rows([11n, inn, 0]), 0, RULES, t).pods;
+  // Under load, packets pass veth and socket between the socket read and the veth read of a collection.
+  let b = advanceBlindSpots(undefined, pods(2), [veth(UID_A, 4)]);
+  assert.deepEqual(b.samples, [], 'no series before a comparison has begun');
+  b = advanceBlindSpots(b.state, pods(5), [veth(UID_A, 10)]); // begins: 5 in flight
+  assert.deepEqual(
+    b.samples.map((s) => s.packets),
+    [0n],
+  );
+  b = advanceBlindSpots(b.state, pods(10), [veth(UID_A, 10)]); // they reached the socket
+  b = advanceBlindSpots(b.state, pods(10), [veth(UID_A, 10)]);
+  assert.deepEqual(
+    b.samples.map((s) => s.packets),
+    [0n],
+    'a routed pod is not flagged',
+  );
+  b = advanceBlindSpots(b.state, pods(710), [veth(UID_A, 10)]); // redirected past the veth
+  b = advanceBlindSpots(b.state, pods(720), [veth(UID_A, 20)]); // routed again
+  assert.deepEqual(
+    b.samples.map((s) => s.packets),
+    [700n],
+    'the redirect counts exactly',
+  );
+});
+
 test('a hostNetwork pod gets no blind series after a restart either (only pods with a veth carry their blind totals)', () => {
   const t = podTree();
   const pods = (inn: number) => advanceSocketCollection(undefined, rows([11n, inn, 0]), 0, RULES, t).pods;
@@ -244,6 +271,7 @@ test('a hostNetwork pod gets no blind series after a restart either (only pods w
   assert.deepEqual(advanceBlindSpots(restored, pods(500), []).samples, [], 'no 0 series for a pod without a veth');
   // A pod with a veth keeps its total across the restart.
   let b = advanceBlindSpots(undefined, pods(10), [veth(UID_A, 12)]);
+  b = advanceBlindSpots(b.state, pods(10), [veth(UID_A, 12)]); // the comparison begins
   b = advanceBlindSpots(b.state, pods(710), [veth(UID_A, 12)]);
   const again = advanceBlindSpots(restoredBlindSpots(carriedBlindSpots(b.state)), pods(720), []);
   assert.deepEqual(
