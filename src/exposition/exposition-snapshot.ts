@@ -1,10 +1,8 @@
 /**
- * The exposition as served: built once per collection in both formats, and
- * each format gzipped at most once per collection, on the first request that
- * asks for it (a scraper wants one format; the other's gzip would only take
- * memory and CPU). So a scrape is a memory copy — no kernel I/O, no
- * rendering, and no compression but the first gzip of a collection — and
- * scrape cost does not grow with the scrape rate.
+ * The exposition as served: built once per collection in both formats and
+ * gzipped once per collection, so a scrape is a memory copy — no kernel I/O,
+ * no rendering, no compression — and scrape cost does not grow with the
+ * scrape rate.
  */
 import { createGzip, constants as zlibConstants } from 'node:zlib';
 import { renderExposition, type ExpositionInput } from './exposition.js';
@@ -21,8 +19,7 @@ export interface EncodedExposition {
   identity: readonly Buffer[];
   /** Total bytes of `identity`. */
   identityLength: number;
-  /** The gzip of `identity`: compressed on the first call (off the main thread), the same Buffer after. */
-  gzip(): Buffer | Promise<Buffer>;
+  gzip: Buffer;
 }
 
 export interface ExpositionSnapshot {
@@ -32,34 +29,20 @@ export interface ExpositionSnapshot {
   series: number;
 }
 
-export function buildExpositionSnapshot(input: ExpositionInput, labels?: InterfaceLabelCache): Promise<ExpositionSnapshot> {
+export async function buildExpositionSnapshot(input: ExpositionInput, labels?: InterfaceLabelCache): Promise<ExpositionSnapshot> {
   const rendered = renderExposition(input, labels);
   const text = [rendered.text];
-  return Promise.resolve({
-    text: { contentType: TEXT_CONTENT_TYPE, identity: text, identityLength: rendered.text.length, gzip: gzipOnce(text) },
+  const [textGzip, omGzip] = await Promise.all([gzipChunks(text), gzipChunks(rendered.openMetrics)]);
+  return {
+    text: { contentType: TEXT_CONTENT_TYPE, identity: text, identityLength: rendered.text.length, gzip: textGzip },
     openMetrics: {
       contentType: OPENMETRICS_CONTENT_TYPE,
       identity: rendered.openMetrics,
       identityLength: totalLength(rendered.openMetrics),
-      gzip: gzipOnce(rendered.openMetrics),
+      gzip: omGzip,
     },
     series: rendered.samples,
-  });
-}
-
-/** The chunks' gzip, made on the first call and kept; requests during the compression share it; a failure is not kept. */
-function gzipOnce(chunks: readonly Buffer[]): () => Buffer | Promise<Buffer> {
-  let done: Buffer | undefined;
-  let pending: Promise<Buffer> | undefined;
-  return () =>
-    done ??
-    (pending ??= gzipChunks(chunks).then(
-      (gzip) => (done = gzip),
-      (error: unknown) => {
-        pending = undefined;
-        throw error;
-      },
-    ));
+  };
 }
 
 function totalLength(chunks: readonly Buffer[]): number {

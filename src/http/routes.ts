@@ -83,7 +83,7 @@ export function createRoutes<H extends RequestHead>(opts: RouteOptions<H>): (hea
     return serve(head, path);
   };
 
-  function serve(head: H, path: string): RouteResponse | Promise<RouteResponse> {
+  function serve(head: H, path: string): RouteResponse {
     if (path === opts.metricsPath) return metrics(head, opts, corsHeaders);
     if (path === '/health') {
       const { httpStatus, report } = buildHealthReport(opts.status());
@@ -139,11 +139,7 @@ function compressible<H extends RequestHead>(
   return { status: 200, headers: out, body: useGzip ? gzip : identity };
 }
 
-function metrics<H extends RequestHead>(
-  head: H,
-  opts: RouteOptions<H>,
-  corsHeaders: Record<string, string>,
-): RouteResponse | Promise<RouteResponse> {
+function metrics<H extends RequestHead>(head: H, opts: RouteOptions<H>, corsHeaders: Record<string, string>): RouteResponse {
   const snapshot = opts.snapshot();
   const encoded = prefersOpenMetrics(headerValue(head.headers.accept)) ? snapshot.openMetrics : snapshot.text;
   const gzip = opts.enableGzip && acceptsGzip(headerValue(head.headers['accept-encoding']));
@@ -153,10 +149,8 @@ function metrics<H extends RequestHead>(
     'Cache-Control': 'no-store',
     Vary: 'Accept-Encoding, Accept',
   };
-  if (!gzip) return { status: 200, headers, body: encoded.identity };
-  headers['Content-Encoding'] = 'gzip';
-  const body = encoded.gzip();
-  return Buffer.isBuffer(body) ? { status: 200, headers, body } : body.then((b) => ({ status: 200, headers, body: b }));
+  if (gzip) headers['Content-Encoding'] = 'gzip';
+  return { status: 200, headers, body: gzip ? encoded.gzip : encoded.identity };
 }
 
 function text(status: number, body: string, headers: Record<string, string>): RouteResponse {
