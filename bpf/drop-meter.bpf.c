@@ -131,6 +131,9 @@ static __always_inline __u64 *slot_of(struct dm_key *key)
 	const __u64 *a = (const __u64 *)&slot->key;
 	const __u64 *b = (const __u64 *)key;
 
+	/* The all-zero key must not match a free slot's zero owner. */
+	if (!(b[0] | b[1] | b[2] | b[3] | b[4]))
+		return NULL;
 	if ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]))
 		return NULL;
 	return &slot->packets;

@@ -13,10 +13,10 @@
  * when it deletes that key's entry, after reading its final count. A key's
  * count is its dm_drops entry + its slot, summed over CPUs: exact and
  * monotonic across the claim (the entry stops growing, the slot starts at 0).
- * A free slot's key is all zero, so the all-zero key (no reason, device,
- * namespace or cgroup: 2-argument kernels) counts in slot 0 from the start;
- * user space never claims slot 0 for another key, nor any slot for the
- * overflow key.
+ * A free slot's key is all zero, so the program never takes the slot path for
+ * the all-zero key (no reason, device, namespace or cgroup: 2-argument
+ * kernels); it counts in dm_drops. User space never claims a slot for the
+ * overflow key (src/bpf/owned-slots.ts, as the socket meter's sm_slots).
  *
  * dm_drops: per-CPU hash (BPF_F_NO_PREALLOC: memory only for keys that
  * occurred), key = struct dm_key, value = __u64 packets: the keys without a

@@ -11,8 +11,18 @@
  */
 import { BpfObject } from '../../src/bpf/bpf-object.js';
 import { progTestRun, skbContext } from '../../src/bpf/prog-test-run.js';
-import { encodeCgroupKey, MAP_CGROUPS, MAP_SLOTS, PROG_EGRESS, PROG_INGRESS, sumSocketCounts } from '../../src/bpf/socket-meter/abi.js';
-import { CgroupSlots } from '../../src/bpf/socket-meter/cgroup-slots.js';
+import { OwnedSlots } from '../../src/bpf/owned-slots.js';
+import {
+  encodeCgroupKey,
+  MAP_CGROUPS,
+  MAP_SLOTS,
+  PROG_EGRESS,
+  PROG_INGRESS,
+  SM_SLOT_OWNER,
+  smSlotIndex,
+  sumSlotCounts,
+  sumSocketCounts,
+} from '../../src/bpf/socket-meter/abi.js';
 import { BPF_NOEXIST } from '../../src/sys/libbpf.js';
 
 export interface SocketCostPlan {
@@ -53,11 +63,12 @@ try {
   // One packet puts this process's cgroup in the hash; its slot is then claimed as netprobe's reader claims it.
   const warm = progTestRun(meter.programFd(PROG_INGRESS), { dataIn: frame(64), ctxIn, repeat: 1 });
   if (warm.retval !== 1) throw new Error(`${PROG_INGRESS} returned ${warm.retval}, not 1 (allow)`);
-  const slots = new CgroupSlots(meter.map(MAP_SLOTS));
+  const slotMap = meter.map(MAP_SLOTS);
+  const slots = new OwnedSlots(slotMap, SM_SLOT_OWNER);
   const seen = cgroups.lookupAll();
   for (let i = 0; i < seen.count; i++) {
     const id = seen.keys.readBigUInt64LE(i * cgroups.keySize);
-    if (id !== 0n && !slots.claim(id)) throw new Error(`cgroup ${id}: its slot could not be claimed`);
+    if (id !== 0n && !slots.claim(smSlotIndex(id), encodeCgroupKey(id))) throw new Error(`cgroup ${id}: its slot could not be claimed`);
   }
   const programs = [
     { program: 'empty cgroup_skb', fd: floor.programFd('socket_floor') },
@@ -82,7 +93,10 @@ try {
     inHash += s.ingressPackets + s.egressPackets;
   }
   let inSlots = 0n;
-  for (const s of slots.read().values()) inSlots += s.ingressPackets + s.egressPackets;
+  slots.read((_owner, values, at) => {
+    const s = sumSlotCounts(values, at, slotMap.cpus);
+    inSlots += s.ingressPackets + s.egressPackets;
+  });
   process.stdout.write(
     JSON.stringify({
       cases: cases.map(({ program, frameSize, samples }) => ({ program, frameSize, samples })),

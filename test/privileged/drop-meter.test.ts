@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DROP_METER_OBJECT_PATH, openDropMeter, type DropMeter } from '../../src/bpf/drop-meter/drop-meter.js';
-import { DROP_KEY_SIZE, encodeDropKey, PROG_BY_ARGS, slotIndexOfKey, slotKeyAt } from '../../src/bpf/drop-meter/abi.js';
+import { DM_SLOT_OWNER, DROP_KEY_SIZE, encodeDropKey, PROG_BY_ARGS, slotIndexOfKey } from '../../src/bpf/drop-meter/abi.js';
 import { BpfObject } from '../../src/bpf/bpf-object.js';
 import { encodeArrayKey, sumPerCpuU64, sumU64Column } from '../../src/bpf/abi.js';
 import type { BpfMap } from '../../src/bpf/bpf-map.js';
@@ -381,7 +381,10 @@ test('the slot fast path: a key counted in the hash, then in its claimed slot, s
   const slot = (index: number): { owner: Buffer; packets: bigint } => {
     const v = slots.lookup(encodeArrayKey(index));
     assert.ok(v);
-    return { owner: Buffer.from(slotKeyAt(v, 0)), packets: sumU64Column(v, 0, slots.cpus, slots.valueStride) };
+    return {
+      owner: Buffer.from(v.subarray(DM_SLOT_OWNER.offset, DM_SLOT_OWNER.offset + DM_SLOT_OWNER.size)),
+      packets: sumU64Column(v, 0, slots.cpus, slots.valueStride),
+    };
   };
   const noSocket = [...meter.kernel.reasons.core].find(([, name]) => name === 'no_socket')?.[0];
   assert.ok(noSocket !== undefined);

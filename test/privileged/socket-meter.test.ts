@@ -33,14 +33,15 @@ import { mapFromFd } from '../../src/bpf/pinned-objects.js';
 import type { BpfMap } from '../../src/bpf/bpf-map.js';
 import { SOCKET_METER_PINS } from '../../src/bpf/socket-meter/socket-meter-pins.js';
 import { encodeArrayKey } from '../../src/bpf/abi.js';
+import { encodeOwnedSlot } from '../../src/bpf/owned-slots.js';
 import {
   encodeCgroupKey,
-  encodeSmSlot,
   MAP_CGROUPS,
   MAP_SLOTS,
   SM_SLOTS,
   smSlotIndex,
-  smSlotOwner,
+  SM_SLOT_OWNER,
+  SM_SLOT_OWNER_OFFSET,
   sumSlotCounts,
   sumSocketCounts,
 } from '../../src/bpf/socket-meter/abi.js';
@@ -345,13 +346,13 @@ test('slots: counted in the hash, then in the claimed slot, exact in sum; a coll
   const inSlot = (): { owner: bigint; egress: bigint } => {
     const v = slots.lookup(index);
     assert.ok(v);
-    return { owner: smSlotOwner(v, 0), egress: sumSlotCounts(v, 0, slots.cpus).egressPackets };
+    return { owner: v.readBigUInt64LE(SM_SLOT_OWNER_OFFSET), egress: sumSlotCounts(v, 0, slots.cpus).egressPackets };
   };
 
   // Another cgroup id on the same slot (no real cgroup: the program only compares ids), claimed in the map
   // itself; the adopting meter takes the owners from there.
   const other = cg.id ^ BigInt(SM_SLOTS);
-  slots.update(index, encodeSmSlot(other, slots.cpus));
+  slots.update(index, encodeOwnedSlot(encodeCgroupKey(other), SM_SLOT_OWNER, slots.valueStride, slots.cpus));
   await meter.close();
   meter = await openSocketMeter({ pinPath });
   assert.ok(meter.slotOwners().includes(other), 'adoption reads the owners from sm_slots');

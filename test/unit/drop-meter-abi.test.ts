@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as abi from '../../src/bpf/drop-meter/abi.js';
 import { reasonNames, type EnumSource } from '../../src/bpf/drop-meter/drop-reasons.js';
-import { isOverflowKey, mergeDropReads } from '../../src/bpf/drop-meter/drop-slots.js';
 import { parseBtf, VMLINUX_BTF_PATH, type BtfEnumerator } from '../../src/bpf/drop-meter/vmlinux-btf.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -212,95 +211,10 @@ test('parseBtf refuses what is not BTF', () => {
   assert.throws(() => parseBtf(Buffer.alloc(64)), /not BTF/);
 });
 
-/** Batches as the meter reads them (2 CPUs): dm_drops entries and dm_slots slots (index → owner and per-CPU counts). */
-const CPUS = 2;
-const dropKey = (netnsInode: number, reason: number, ifindex = 0): Buffer =>
-  abi.encodeDropKey({ netnsInode, ifindex, reason, cgroupId: 0n, interfaceName: ifindex ? 'eth0' : '' });
-function dropsBatch(entries: Array<[Buffer, number[]]>): { keys: Buffer; values: Buffer; count: number } {
-  const values = Buffer.alloc(8 * CPUS * entries.length);
-  entries.forEach(([, counts], i) => counts.forEach((c, cpu) => values.writeBigUInt64LE(BigInt(c), (i * CPUS + cpu) * 8)));
-  return { keys: Buffer.concat(entries.map(([k]) => k)), values, count: entries.length };
-}
-function slotsBatch(owned: Map<number, [Buffer | undefined, number[]]>): { keys: Buffer; values: Buffer; count: number } {
-  const keys = Buffer.alloc(4 * abi.DM_SLOTS);
-  const values = Buffer.alloc(abi.SLOT_VALUE_SIZE * CPUS * abi.DM_SLOTS);
-  for (let i = 0; i < abi.DM_SLOTS; i++) {
-    keys.writeUInt32LE(i, i * 4);
-    const [owner, counts] = owned.get(i) ?? [undefined, []];
-    abi.encodeSlot(CPUS, owner).copy(values, i * abi.SLOT_VALUE_SIZE * CPUS);
-    counts.forEach((c, cpu) => values.writeBigUInt64LE(BigInt(c), (i * CPUS + cpu) * abi.SLOT_VALUE_SIZE));
-  }
-  return { keys, values, count: abi.DM_SLOTS };
-}
-const dropsLayout = { valueBufferSize: 8 * CPUS, valueStride: 8, cpus: CPUS };
-const slotsLayout = { valueBufferSize: abi.SLOT_VALUE_SIZE * CPUS, valueStride: abi.SLOT_VALUE_SIZE, cpus: CPUS };
-
-test('merge: a key counts its entry plus its slot; a free slot is claimed once, never slot 0 nor for the overflow key', () => {
-  const a = dropKey(100, 5); // slot 100 ^ 5 = 97
-  const b = dropKey(97, 0); // slot 97 too: collides with a
-  const c = dropKey(98, 0); // slot 98, free
-  const d = dropKey(96, 2); // slot 98 too: the first key of a free slot gets it
-  const toZero = dropKey(5, 5); // slot 0: the all-zero key's
-  const zero = Buffer.alloc(abi.DROP_KEY_SIZE);
+test('the overflow key is told apart from every other key, and its slot is never claimed by the meter', () => {
   const overflow = abi.encodeDropKey(abi.OVERFLOW_KEY);
-  assert.deepEqual(
-    [a, b, c, d, toZero].map((k) => abi.slotIndexOfKey(k)),
-    [97, 97, 98, 98, 0],
-  );
+  const key = abi.encodeDropKey({ netnsInode: 100, ifindex: 0, reason: 5, cgroupId: 0n, interfaceName: '' });
+  assert.ok(abi.isOverflowKey(overflow) && !abi.isOverflowKey(key));
   assert.equal(abi.slotIndexOfKey(overflow), abi.DM_OVERFLOW_REASON & (abi.DM_SLOTS - 1));
-  assert.ok(isOverflowKey(overflow) && !isOverflowKey(a));
-
-  const drops = dropsBatch([
-    [a, [3, 4]],
-    [b, [1, 1]],
-    [c, [2, 0]],
-    [d, [0, 9]],
-    [toZero, [1, 0]],
-    [overflow, [5, 0]],
-  ]);
-  const slots = slotsBatch(
-    new Map<number, [Buffer | undefined, number[]]>([
-      [97, [a, [10, 20]]],
-      [0, [undefined, [6, 1]]],
-      // A released slot a drop in flight still counted into: free, its count no one's.
-      [98, [undefined, [1, 0]]],
-      // A claimed slot whose key has no entry and no drops: no row.
-      [7, [dropKey(7, 0), [0, 0]]],
-    ]),
-  );
-  const { entries, claims } = mergeDropReads(drops, dropsLayout, slots, slotsLayout);
-  assert.deepEqual(
-    entries.map((e) => [e.key.toString('hex'), e.packets]),
-    [
-      [a.toString('hex'), 37n],
-      [b.toString('hex'), 2n],
-      [c.toString('hex'), 2n],
-      [d.toString('hex'), 9n],
-      [toZero.toString('hex'), 1n],
-      [overflow.toString('hex'), 5n],
-      [zero.toString('hex'), 7n],
-    ],
-  );
-  assert.deepEqual(
-    claims.map((x) => [x.index, x.key.toString('hex')]),
-    [[98, c.toString('hex')]],
-  );
-});
-
-test('merge: counts continue exactly across a claim (entry frozen, slot from 0)', () => {
-  const k = dropKey(300, 3);
-  const i = abi.slotIndexOfKey(k);
-  const before = mergeDropReads(dropsBatch([[k, [4, 1]]]), dropsLayout, slotsBatch(new Map()), slotsLayout);
-  assert.deepEqual(
-    before.claims.map((c) => c.index),
-    [i],
-  );
-  assert.equal(before.entries[0]?.packets, 5n);
-  // After the claim: the entry kept its 5, the slot counted 2 more.
-  const after = mergeDropReads(dropsBatch([[k, [4, 1]]]), dropsLayout, slotsBatch(new Map([[i, [k, [0, 2]]]])), slotsLayout);
-  assert.deepEqual(after.claims, []);
-  assert.deepEqual(
-    after.entries.map((e) => e.packets),
-    [7n],
-  );
+  assert.deepEqual(abi.DM_SLOT_OWNER, { offset: abi.SLOT_VALUE_SIZE - abi.DROP_KEY_SIZE, size: abi.DROP_KEY_SIZE });
 });

@@ -11,6 +11,7 @@ import { tmpdir, arch } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as abi from '../../src/bpf/socket-meter/abi.js';
+import { encodeOwnedSlot } from '../../src/bpf/owned-slots.js';
 import { chooseCgroup2Mount, findCgroup2Root, parseCgroup2Mounts } from '../../src/bpf/socket-meter/cgroup-root.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -111,20 +112,16 @@ test('sm_slots: index = low bits of the id; a claim sets the owner last on every
   assert.equal(abi.smSlotIndex(BigInt(abi.SM_SLOTS) + 5n), 5, 'ids SM_SLOTS apart share a slot');
   assert.equal(abi.smSlotIndex((1n << 63n) + 1023n), 1023);
   const cpus = 3;
-  const claim = abi.encodeSmSlot(0x1_0000_0007n, cpus);
+  const claim = encodeOwnedSlot(abi.encodeCgroupKey(0x1_0000_0007n), abi.SM_SLOT_OWNER, abi.SM_SLOT_SIZE, cpus);
   assert.equal(claim.length, abi.SM_SLOT_SIZE * cpus);
   for (let cpu = 0; cpu < cpus; cpu++) {
     const at = cpu * abi.SM_SLOT_SIZE;
-    assert.equal(abi.smSlotOwner(claim, at), 0x1_0000_0007n);
+    assert.equal(claim.readBigUInt64LE(at + abi.SM_SLOT_OWNER_OFFSET), 0x1_0000_0007n);
     assert.ok(
       claim.subarray(at, at + abi.SM_SLOT_OWNER_OFFSET).every((b) => b === 0),
       'counters zero',
     );
   }
-  assert.ok(
-    abi.encodeSmSlot(0n, cpus).every((b) => b === 0),
-    'a release zeroes all',
-  );
   for (let cpu = 0; cpu < cpus; cpu++) claim.writeBigUInt64LE(BigInt(cpu + 1), cpu * abi.SM_SLOT_SIZE + abi.SM_EGRESS_OFFSET);
   const slot = abi.sumSlotCounts(claim, 0, cpus);
   assert.deepEqual(slot, { ingressPackets: 0n, ingressBytes: 0n, egressPackets: 6n, egressBytes: 0n });

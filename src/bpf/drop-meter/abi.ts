@@ -3,6 +3,7 @@
  * encoders/decoders of dm_drops keys. Change both together; the loader
  * compares these sizes with the loaded object's maps.
  */
+import type { OwnerField } from '../owned-slots.js';
 
 export const DM_DROPS_MAX = 16384;
 export const DM_OVERFLOW_REASON = 0xffffffff;
@@ -27,9 +28,10 @@ const OFF_REASON = 8;
 const OFF_CGROUP = 16;
 const OFF_IFNAME = 24;
 export const DROP_VALUE_SIZE = 8;
-/** struct dm_slot { u64 packets; struct dm_key key; } */
+/** struct dm_slot { u64 packets; struct dm_key key; }: the owner key last. */
 export const SLOT_VALUE_SIZE = 8 + DROP_KEY_SIZE;
-const SLOT_OFF_KEY = 8;
+/** Where a slot keeps its owner key, for src/bpf/owned-slots.ts. */
+export const DM_SLOT_OWNER: OwnerField = { offset: 8, size: DROP_KEY_SIZE };
 /** struct dm_config { u32 host_netns, reserved; } */
 export const CONFIG_VALUE_SIZE = 8;
 export const ARRAY_KEY_SIZE = 4;
@@ -93,14 +95,11 @@ export function slotIndexOfKey(key: Uint8Array, offset = 0): number {
   return dropSlotIndex(b.readUInt32LE(OFF_NETNS), b.readUInt32LE(OFF_IFINDEX), b.readUInt32LE(OFF_REASON));
 }
 
-/** A per-CPU dm_slots value: count 0 and `key` (an encoded dm_key; omitted: free) on every CPU. */
-export function encodeSlot(cpus: number, key?: Uint8Array): Buffer {
-  const b = Buffer.alloc(SLOT_VALUE_SIZE * cpus);
-  if (key) for (let cpu = 0; cpu < cpus; cpu++) b.set(key.subarray(0, DROP_KEY_SIZE), cpu * SLOT_VALUE_SIZE + SLOT_OFF_KEY);
-  return b;
-}
-
-/** Where a per-CPU dm_slots value (at `offset`) keeps its owner key: CPU 0's copy (user space writes all CPUs alike). */
-export function slotKeyAt(values: Buffer, offset: number): Buffer {
-  return values.subarray(offset + SLOT_OFF_KEY, offset + SLOT_OFF_KEY + DROP_KEY_SIZE);
+/** The overflow key (reason DM_OVERFLOW_REASON, netns and ifindex 0): never given a slot. */
+export function isOverflowKey(key: Buffer, offset = 0): boolean {
+  return (
+    key.readUInt32LE(offset + OFF_REASON) === DM_OVERFLOW_REASON &&
+    key.readUInt32LE(offset + OFF_NETNS) === 0 &&
+    key.readUInt32LE(offset + OFF_IFINDEX) === 0
+  );
 }

@@ -25,7 +25,7 @@ import type { DropCounterRow, DropCounterSource } from '../../source/drop-counte
 import { NetprobeError } from '../../errors/index.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import { BPF_ANY, BPF_NOEXIST, libbpf } from '../../sys/libbpf.js';
-import { encodeArrayKey, sumPerCpuU64, sumU64Column } from '../abi.js';
+import { sumPerCpuU64, sumU64Column } from '../abi.js';
 import type { BpfMap, MapBatch } from '../bpf-map.js';
 import { BpfObject } from '../bpf-object.js';
 import { CarryOverMap, MAP_CARRY, CARRY_VALUE_SIZE } from '../carry-over-map.js';
@@ -37,12 +37,13 @@ import { effectiveCapabilities, hasBpfPrivileges, hasTracingPrivileges } from '.
 import { programId, programRunStats } from '../prog-info.js';
 import {
   decodeDropKey,
+  DM_SLOT_OWNER,
   DM_STAT_MAP_FULL,
   DROP_KEY_SIZE,
   encodeConfig,
   encodeDropKey,
-  encodeSlot,
   EXPECTED_MAPS,
+  isOverflowKey,
   MAP_CONFIG,
   MAP_DROPS,
   MAP_SLOTS,
@@ -50,9 +51,8 @@ import {
   OVERFLOW_KEY,
   PROG_BY_ARGS,
   slotIndexOfKey,
-  slotKeyAt,
 } from './abi.js';
-import { isOverflowKey, mergeDropReads, slotAt } from './drop-slots.js';
+import { OwnedSlots } from '../owned-slots.js';
 import { reasonNames, type ReasonNames } from './drop-reasons.js';
 import { DROP_LINK, DROP_METER_PINS, dropMeterDirFor, listDropMeterDirs, removeDropMeterDir } from './drop-meter-pins.js';
 import { readVmlinuxBtf, VMLINUX_BTF_PATH, type KernelBtf } from './vmlinux-btf.js';
@@ -136,7 +136,7 @@ export class DropMeter implements DropCounterSource {
   private readonly cpus: number;
   private lastCount = 0;
   private buffers: MapBatch | undefined;
-  private slotBuffers: MapBatch | undefined;
+  private readonly slots: OwnedSlots;
 
   private constructor(
     readonly kernel: DropKernel,
@@ -146,6 +146,7 @@ export class DropMeter implements DropCounterSource {
     readonly pinDir: string | undefined,
   ) {
     this.cpus = held.drops.cpus;
+    this.slots = new OwnedSlots(held.slots, DM_SLOT_OWNER);
   }
 
   static open(opts: DropMeterOptions): DropMeter {
@@ -217,21 +218,30 @@ export class DropMeter implements DropCounterSource {
    * the fast path.
    */
   readDropCounters(): DropCounterRow[] {
-    const { drops, slots } = this.held;
+    const drops = this.held.drops;
     // Sized from the last read, so one batch call is usually enough; lookupAll grows as needed.
     const batch = drops.lookupAll(Math.max(64, this.lastCount * 2), this.buffers);
     this.buffers = batch;
     this.lastCount = batch.count;
-    const slotBatch = slots.lookupAll(slots.maxEntries, this.slotBuffers);
-    this.slotBuffers = slotBatch;
-    const { entries, claims } = mergeDropReads(batch, drops, slotBatch, slots);
-    for (const c of claims) slots.update(encodeArrayKey(c.index), encodeSlot(this.cpus, c.key), BPF_ANY);
+    const counted = new Map<string, { entry: Buffer; packets: bigint }>();
+    for (let i = 0; i < batch.count; i++) {
+      // A copy: the batch buffers are read into again next time.
+      const entry = Buffer.from(batch.keys.subarray(i * DROP_KEY_SIZE, (i + 1) * DROP_KEY_SIZE));
+      counted.set(entry.toString('latin1'), { entry, packets: sumPerCpuU64(batch.values, i * drops.valueBufferSize, this.cpus) });
+    }
+    this.slots.read((owner, values, at) => {
+      const packets = sumU64Column(values, at, this.cpus, this.held.slots.valueStride);
+      const c = counted.get(owner.toString('latin1'));
+      if (c) c.packets += packets;
+      else counted.set(owner.toString('latin1'), { entry: Buffer.from(owner), packets });
+    });
     const rows: DropCounterRow[] = [];
-    for (const { key: entry, packets } of entries) {
+    for (const { entry, packets } of counted.values()) {
       const key = decodeDropKey(entry);
       const overflow = isOverflowKey(entry);
       // The overflow entry exists from the start: it is a row once it counted something.
       if (overflow && packets === 0n) continue;
+      if (!overflow && packets > 0n) this.slots.claim(slotIndexOfKey(entry), entry);
       const reason = overflow ? OVERFLOW_REASON : this.kernel.reasons.nameOf(key.reason);
       // Not a drop (e.g. SKB_CONSUMED): never reported.
       if (reason === undefined) continue;
@@ -262,13 +272,7 @@ export class DropMeter implements DropCounterSource {
     const gone = new Set(netnsInodes.filter((n) => n !== 0));
     if (gone.size === 0) return;
     // Slots first: a drop after a release lands in dm_drops, deleted below.
-    const slots = this.held.slots;
-    const slotBatch = slots.lookupAll(slots.maxEntries, this.slotBuffers);
-    this.slotBuffers = slotBatch;
-    for (let i = 0; i < slotBatch.count; i++) {
-      const { index, owner } = slotAt(slotBatch, i, slots);
-      if (owner && gone.has(owner.readUInt32LE(0))) this.releaseSlot(index);
-    }
+    for (const owner of this.slots.owned()) if (gone.has(owner.readUInt32LE(0))) this.slots.release(slotIndexOfKey(owner), owner);
     const map = this.held.drops;
     const batch = map.lookupAll(Math.max(64, this.lastCount * 2));
     for (let i = 0; i < batch.count; i++) {
@@ -283,22 +287,11 @@ export class DropMeter implements DropCounterSource {
     return rows.map((r) => {
       if (!r.entry || r.entry.length !== DROP_KEY_SIZE) return undefined;
       const key = Buffer.from(r.entry);
-      const index = slotIndexOfKey(key);
-      const slot = slots.lookup(encodeArrayKey(index));
-      let slotFinal: bigint | undefined;
-      if (slot && slotKeyAt(slot, 0).equals(key)) {
-        slotFinal = sumU64Column(slot, 0, this.cpus, slots.valueStride);
-        this.releaseSlot(index);
-      }
+      const slot = this.slots.release(slotIndexOfKey(key), key);
       const value = drops.take(key);
-      const entryFinal = value ? sumPerCpuU64(value, 0, this.cpus) : undefined;
-      return slotFinal === undefined && entryFinal === undefined ? undefined : (slotFinal ?? 0n) + (entryFinal ?? 0n);
+      if (!slot && !value) return undefined;
+      return (slot ? sumU64Column(slot, 0, this.cpus, slots.valueStride) : 0n) + (value ? sumPerCpuU64(value, 0, this.cpus) : 0n);
     });
-  }
-
-  /** Frees a slot on every CPU (count and key zero). */
-  private releaseSlot(index: number): void {
-    this.held.slots.update(encodeArrayKey(index), encodeSlot(this.cpus), BPF_ANY);
   }
 
   /**

@@ -4,6 +4,7 @@
  * these sizes with the loaded object's maps.
  */
 import { perCpuStride, sumU64Column } from '../abi.js';
+import type { OwnerField } from '../owned-slots.js';
 
 export const SM_CGROUPS_MAX = 16384;
 export const SM_SLOT_BITS = 10;
@@ -69,18 +70,8 @@ export function smSlotIndex(cgroupId: bigint): number {
   return Number(cgroupId & BigInt(SM_SLOTS - 1));
 }
 
-/** Per-CPU sm_slot values of a claim (owner `cgroupId`, counters 0 on every CPU); 0n: a release. Pure. */
-export function encodeSmSlot(cgroupId: bigint, cpus: number): Buffer {
-  const stride = perCpuStride(SM_SLOT_SIZE);
-  const b = Buffer.alloc(stride * cpus);
-  if (cgroupId !== 0n) for (let cpu = 0; cpu < cpus; cpu++) b.writeBigUInt64LE(cgroupId, cpu * stride + SM_SLOT_OWNER_OFFSET);
-  return b;
-}
-
-/** The owner recorded in a per-CPU sm_slots value at `offset` (CPU 0's copy: user space writes all alike). Pure. */
-export function smSlotOwner(buf: Buffer, offset: number): bigint {
-  return buf.readBigUInt64LE(offset + SM_SLOT_OWNER_OFFSET);
-}
+/** Where a slot keeps its owner (the cgroup id, u64 LE), for src/bpf/owned-slots.ts. */
+export const SM_SLOT_OWNER: OwnerField = { offset: SM_SLOT_OWNER_OFFSET, size: CGROUP_KEY_SIZE };
 
 /** Sums the counters of a per-CPU sm_slots value at `offset` (they come first in each CPU's slot). Pure. */
 export function sumSlotCounts(buf: Buffer, offset: number, cpus: number): SocketCounts {

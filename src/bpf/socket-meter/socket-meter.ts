@@ -39,11 +39,14 @@ import {
   PROG_EGRESS,
   PROG_INGRESS,
   SM_OVERFLOW_CGROUP,
+  SM_SLOT_OWNER,
+  smSlotIndex,
   SM_STAT_MAP_FULL,
+  sumSlotCounts,
   sumSocketCounts,
   type SocketCounts,
 } from './abi.js';
-import { CgroupSlots } from './cgroup-slots.js';
+import { OwnedSlots } from '../owned-slots.js';
 import { findCgroup2Root } from './cgroup-root.js';
 import { ComponentPins } from '../component-pins.js';
 import {
@@ -110,7 +113,7 @@ interface Held {
 export class SocketMeter implements SocketCounterSource {
   private closed = false;
   private readonly cpus: number;
-  private readonly slots: CgroupSlots;
+  private readonly slots: OwnedSlots;
 
   private constructor(
     readonly cgroupRoot: string,
@@ -119,7 +122,7 @@ export class SocketMeter implements SocketCounterSource {
     readonly pinDir: string | undefined,
   ) {
     this.cpus = held.cgroups.cpus;
-    this.slots = new CgroupSlots(held.slots);
+    this.slots = new OwnedSlots(held.slots, SM_SLOT_OWNER);
   }
 
   static open(opts: SocketMeterOptions): SocketMeter {
@@ -172,7 +175,8 @@ export class SocketMeter implements SocketCounterSource {
    */
   readSocketCounters(): SocketCounterRow[] {
     const hashed = this.readHash();
-    const slotted = this.slots.read();
+    const slotted = new Map<bigint, SocketCounts>();
+    this.slots.read((owner, values, at) => slotted.set(owner.readBigUInt64LE(0), sumSlotCounts(values, at, this.cpus)));
     const rows: SocketCounterRow[] = [];
     for (const cgroupId of new Set([...hashed.keys(), ...slotted.keys()])) {
       const c = addSocketCounts(hashed.get(cgroupId), slotted.get(cgroupId));
@@ -181,13 +185,14 @@ export class SocketMeter implements SocketCounterSource {
         { cgroupId, direction: 'egress', packets: c.egressPackets, bytes: c.egressBytes },
       );
     }
-    for (const cgroupId of hashed.keys()) if (!slotted.has(cgroupId)) this.slots.claim(cgroupId);
+    for (const cgroupId of hashed.keys())
+      if (cgroupId !== SM_OVERFLOW_CGROUP && !slotted.has(cgroupId)) this.slots.claim(smSlotIndex(cgroupId), encodeCgroupKey(cgroupId));
     return rows;
   }
 
   /** The cgroup ids that own a slot in sm_slots (for tests and diagnostics). */
   slotOwners(): bigint[] {
-    return this.slots.owned();
+    return this.slots.owned().map((owner) => owner.readBigUInt64LE(0));
   }
 
   /** Every entry of sm_cgroups, per-CPU values summed. */
@@ -233,7 +238,8 @@ export class SocketMeter implements SocketCounterSource {
         continue; // not deleted: the entry (and its slot) stays and the caller reads it again
       }
       // After the hash entry: a failed take above leaves the slot owned, its counts still read.
-      const slot = this.slots.release(id);
+      const last = this.slots.release(smSlotIndex(id), encodeCgroupKey(id));
+      const slot = last && sumSlotCounts(last, 0, this.cpus);
       if (!value && !slot) {
         out.set(id, 'absent');
         continue;
