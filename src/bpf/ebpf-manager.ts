@@ -9,8 +9,8 @@
 import type { AttachMode, CarryOverStore, CounterRow, CounterSource, Direction } from '../source/counter-source.js';
 import { NetprobeError } from '../errors/index.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import type { LinkFaults, LinkInfo } from '../net/link-message.js';
-import { dumpLinks } from '../net/link-dump.js';
+import type { LinkFaults } from '../net/link-message.js';
+import { LinkFaultsReader } from '../net/link-faults-reader.js';
 import { LinkWatcher } from '../net/link-events.js';
 import { NetlinkSocket } from '../net/netlink-socket.js';
 import { compileInterfaceFilter, type InterfaceFilter } from '../net/interface-filter.js';
@@ -56,8 +56,8 @@ export interface EbpfManagerOptions {
   pinLockTimeoutMs?: number;
   /** Ends a wait for the pin path's lock early (a stop signal). */
   signal?: AbortSignal;
-  /** Reads the interfaces with their statistics for the drop and error counters; one netlink dump by default. Injectable for tests. */
-  dumpLinks?: () => LinkInfo[];
+  /** Reads every interface's drop and error counters by ifindex; one RTM_GETSTATS dump by default. Injectable for tests. */
+  readLinkFaults?: () => ReadonlyMap<number, LinkFaults>;
   /**
    * How many interfaces the overflow hash holds (those whose slot, ifindex
    * mod 1024, another interface already owns). Default 8192.
@@ -106,7 +106,8 @@ export class EbpfManager implements CounterSource {
   /** The last dump of the drop and error counters failed (its warning is logged once). */
   private faultsFailed = false;
   /** Reads the namespace's interfaces with their statistics (one netlink dump). */
-  private readonly dumpLinks: () => LinkInfo[];
+  private readonly faultsReader = new LinkFaultsReader();
+  private readonly readLinkFaults: () => ReadonlyMap<number, LinkFaults>;
 
   /** Throws NetprobeError NP_ERR_BAD_GLOB for a bad include/exclude pattern. */
   constructor(opts: EbpfManagerOptions = {}) {
@@ -127,7 +128,7 @@ export class EbpfManager implements CounterSource {
     this.signal = opts.signal;
     this.events = new LinkEventQueue(this.logger);
     this.listeners = new ChangeListeners(this.logger);
-    this.dumpLinks = opts.dumpLinks ?? dumpLinks;
+    this.readLinkFaults = opts.readLinkFaults ?? (() => this.faultsReader.read());
   }
 
   /**
@@ -283,17 +284,16 @@ export class EbpfManager implements CounterSource {
    * the dump failed: the TC counters are still good, so the collection goes
    * on without them (logged once per failure streak).
    */
-  private readFaults(): Map<number, LinkFaults> | undefined {
+  private readFaults(): ReadonlyMap<number, LinkFaults> | undefined {
     try {
-      const faults = new Map<number, LinkFaults>();
-      for (const link of this.dumpLinks()) if (link.stats?.faults) faults.set(link.ifindex, link.stats.faults);
+      const faults = this.readLinkFaults();
       this.faultsFailed = false;
       return faults;
     } catch (e) {
       if (!this.faultsFailed)
         this.logger.warn(
           { err: e instanceof Error ? e.message : String(e) },
-          "cannot read the interfaces' drop and error counters (RTM_GETLINK dump); their last values stay exported",
+          "cannot read the interfaces' drop and error counters (RTM_GETSTATS dump); their last values stay exported",
         );
       this.faultsFailed = true;
       return undefined;
@@ -354,6 +354,7 @@ export class EbpfManager implements CounterSource {
     const loaded = this.loaded;
     this.events.clear();
     this.listeners.clear();
+    this.faultsReader.close();
     if (!loaded) {
       this.releasePinLock();
       return;

@@ -166,7 +166,8 @@ export function parseLinkMessage(msg: NetlinkMessage): LinkMessage {
       rxBytes: stats.readBigUInt64LE(16),
       txBytes: stats.readBigUInt64LE(24),
     };
-    if (stats.length >= STATS64_FAULTS_LEN) link.stats.faults = parseFaults(stats);
+    const faults = faultsOfStats64(stats);
+    if (faults) link.stats.faults = faults;
   }
   return link;
 }
@@ -209,8 +210,13 @@ function readCount64(buf: Buffer, at: number): Count64 {
   return high < 0x20_0000 ? high * 0x1_0000_0000 + buf.readUInt32LE(at) : buf.readBigUInt64LE(at);
 }
 
-/** The loss counters of a struct rtnl_link_stats64 at least STATS64_FAULTS_LEN bytes long. */
-function parseFaults(stats: Buffer): LinkFaults {
+/**
+ * The loss counters of a struct rtnl_link_stats64 (IFLA_STATS64, or
+ * RTM_NEWSTATS' IFLA_STATS_LINK_64); undefined when it is too short to hold
+ * them (before Linux 4.6).
+ */
+export function faultsOfStats64(stats: Buffer): LinkFaults | undefined {
+  if (stats.length < STATS64_FAULTS_LEN) return undefined;
   return sharedIfZero({
     rxDropped: readCount64(stats, STATS64.rxDropped),
     txDropped: readCount64(stats, STATS64.txDropped),

@@ -110,10 +110,16 @@ export class NetlinkSocket {
    * Throws NetlinkError; errno ENOBUFS means the kernel dropped messages.
    */
   receive(): Buffer | undefined {
+    const view = this.receiveView();
+    return view && Buffer.from(view);
+  }
+
+  /** Like receive(), but a view into the socket's own buffer: valid until the next receive. */
+  private receiveView(): Buffer | undefined {
     const lib = libc();
     for (;;) {
       const n = lib.recv(this.fd, this.buffer, 0);
-      if (n >= 0) return Buffer.from(this.buffer.subarray(0, n));
+      if (n >= 0) return this.buffer.subarray(0, n);
       const errno = lib.errno();
       if (errno === EINTR) continue;
       if (errno === EAGAIN) return undefined;
@@ -126,22 +132,33 @@ export class NetlinkSocket {
    * Throws NetlinkError if the kernel answers with an error.
    */
   dump(request: (seq: number) => Buffer, what: string): NetlinkMessage[] {
+    const replies: NetlinkMessage[] = [];
+    this.dumpEach(request, what, (msg) => replies.push({ ...msg, payload: Buffer.from(msg.payload) }));
+    return replies;
+  }
+
+  /**
+   * Sends a dump request and calls `visit` with each reply message up to
+   * NLMSG_DONE, its payload a view into the socket's buffer that is valid
+   * only during the call: a dump read every collection copies nothing.
+   * Throws NetlinkError if the kernel answers with an error.
+   */
+  dumpEach(request: (seq: number) => Buffer, what: string, visit: (msg: NetlinkMessage) => void): void {
     const seq = this.nextSeq();
     this.send(request(seq));
-    const replies: NetlinkMessage[] = [];
     for (;;) {
-      const datagram = this.receive();
+      const datagram = this.receiveView();
       if (!datagram) throw new NetlinkError(`${what}: no reply`, EAGAIN);
       for (const msg of splitMessages(datagram)) {
         if (msg.seq !== seq) continue; // a stray message of an earlier request
-        if (msg.type === NLMSG_DONE) return replies;
+        if (msg.type === NLMSG_DONE) return;
         if (msg.type === NLMSG_ERROR) {
           const err = -errorCode(msg);
           if (err !== 0) throw new NetlinkError(what, err);
           continue;
         }
         if (msg.type === NLMSG_OVERRUN) throw new NetlinkError(`${what}: overrun`, os.errno.ENOBUFS);
-        replies.push(msg);
+        visit(msg);
       }
     }
   }

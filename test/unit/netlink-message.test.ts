@@ -18,6 +18,7 @@ import {
   RTM_GETLINK,
   RTM_NEWLINK,
 } from '../../src/net/link-message.js';
+import { buildLinkStatsDumpRequest, parseLinkStatsMessage, RTM_GETSTATS, RTM_NEWSTATS } from '../../src/net/link-stats-message.js';
 import {
   buildFilterDumpRequest,
   CLSACT_INGRESS_PARENT,
@@ -230,6 +231,55 @@ test('IFLA_STATS64: the drop and error counters at their offsets in struct rtnl_
     linkMsg(RTM_NEWLINK, 4, 1, attr(IFLA_IFNAME, name('eth0')), attr(IFLA_STATS64, stats64(1n, 2n, 3n, 4n, 23 * 8))),
   );
   assert.deepEqual(parseLinkMessage(old!).stats, { rxPackets: 1n, txPackets: 2n, rxBytes: 3n, txBytes: 4n });
+});
+
+test('RTM_GETSTATS asks for struct rtnl_link_stats64 alone; RTM_NEWSTATS gives the ifindex and its loss counters', () => {
+  const req = buildLinkStatsDumpRequest(9);
+  assert.equal(req.readUInt32LE(0), 16 + 12); // header + struct if_stats_msg
+  assert.equal(req.readUInt16LE(4), RTM_GETSTATS);
+  assert.equal(req.readUInt16LE(6), 0x1 | 0x300); // NLM_F_REQUEST | NLM_F_DUMP
+  assert.equal(req.readUInt32LE(8), 9);
+  assert.equal(req.readInt32LE(16 + 4), 0); // every interface
+  assert.equal(req.readUInt32LE(16 + 8), 1); // IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64)
+
+  // Every u64 of the struct holds its own index + 1000, so a field read at the wrong offset shows.
+  const b = stats64(1n, 2n, 3n, 4n);
+  for (let i = 4; i < 25; i++) b.writeBigUInt64LE(BigInt(1000 + i), i * 8);
+  const ifStatsMsg = (ifindex: number): Buffer => {
+    const h = Buffer.alloc(12);
+    h.writeInt32LE(ifindex, 4);
+    h.writeUInt32LE(1, 8);
+    return h;
+  };
+  const IFLA_STATS_LINK_64 = 1;
+  const IFLA_STATS_LINK_XSTATS = 2;
+  const [msg] = splitMessages(
+    message(RTM_NEWSTATS, Buffer.concat([ifStatsMsg(2113), attr(IFLA_STATS_LINK_XSTATS, Buffer.alloc(8)), attr(IFLA_STATS_LINK_64, b)])),
+  );
+  assert.deepEqual(parseLinkStatsMessage(msg!), {
+    ifindex: 2113,
+    faults: {
+      rxErrors: 1004,
+      txErrors: 1005,
+      rxDropped: 1006,
+      txDropped: 1007,
+      rxOverErrors: 1011,
+      rxFifoErrors: 1014,
+      rxMissedErrors: 1015,
+      rxNohandler: 1023,
+    },
+  });
+  // All zero: the shared frozen object. Too short (before 4.6), absent, or another type: nothing.
+  const [zero] = splitMessages(message(RTM_NEWSTATS, Buffer.concat([ifStatsMsg(3), attr(IFLA_STATS_LINK_64, stats64(5n, 6n, 7n, 8n))])));
+  assert.equal(parseLinkStatsMessage(zero!)?.faults, NO_FAULTS);
+  const [short] = splitMessages(
+    message(RTM_NEWSTATS, Buffer.concat([ifStatsMsg(3), attr(IFLA_STATS_LINK_64, stats64(5n, 6n, 7n, 8n, 23 * 8))])),
+  );
+  assert.equal(parseLinkStatsMessage(short!), undefined);
+  const [none] = splitMessages(message(RTM_NEWSTATS, ifStatsMsg(3)));
+  assert.equal(parseLinkStatsMessage(none!), undefined);
+  const [other] = splitMessages(message(RTM_NEWLINK, Buffer.concat([ifStatsMsg(3), attr(IFLA_STATS_LINK_64, b)])));
+  assert.equal(parseLinkStatsMessage(other!), undefined);
 });
 
 test('a short IFLA_STATS64 is ignored rather than misread', () => {
