@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { BlindSpotSample } from '../collector/blind-spots.js';
+import { BlindWindow } from '../collector/blind-window.js';
 import type { InterfaceSample } from '../collector/interface-sample.js';
 import { SocketCollector, type SocketOutcome } from '../collector/socket-collector.js';
 import { decodeSocketState, encodeSocketState } from '../collector/socket-carry-over-record.js';
@@ -20,12 +21,10 @@ import type { SocketCounterSource } from '../source/socket-counter-source.js';
 
 /**
  * A pod is named on `/` (and alerted on, deploy/prometheus) when its blind
- * counter grew by more than this within BLIND_WINDOW_MS: the floor absorbs
- * the measured read-timing noise of routed and bridged pods (packets between
- * the veth and the socket across a collection; docs/metrics.md).
+ * counter grew by more than BLIND_FLOOR_PACKETS within BLIND_WINDOW_MS
+ * (collector/blind-window.ts).
  */
-export const BLIND_FLOOR_PACKETS = 100n;
-export const BLIND_WINDOW_MS = 10 * 60_000;
+export { BLIND_FLOOR_PACKETS, BLIND_WINDOW_MS } from '../collector/blind-window.js';
 
 /** How long a pod cgroup waits for its names (the kubelet writes the log directory and link as the container starts). */
 const NAMES_GRACE_MS = 30_000;
@@ -45,8 +44,7 @@ export class SocketView {
   /** The last successful read: a failed one exports these values again instead of dropping the series. */
   private lastGood: Extract<SocketOutcome, { ok: true }> | undefined;
   private blind: BlindSpotSample[] = [];
-  /** Per pod UID: (wall ms, blind packets) of recent collections, oldest first, for the trust panel's window. */
-  private readonly blindHistory = new Map<string, Array<[number, bigint]>>();
+  private readonly blindWindow = new BlindWindow();
   private lastError: string | undefined;
   private savedBytes: Uint8Array | undefined;
   private saveFailed = false;
@@ -109,7 +107,7 @@ export class SocketView {
     // After a failed read the last good values stand (the blind comparison waits for a good one).
     if (interfaces && this.last?.ok) {
       this.blind = this.collector.compare(interfaces);
-      this.recordBlind(Date.now());
+      this.blindWindow.record(Date.now(), this.blind);
     }
     return {
       open: true,
@@ -125,25 +123,8 @@ export class SocketView {
     return {
       open: true,
       ...(this.lastError ? { problem: `reading the socket counters failed: ${this.lastError}` } : {}),
-      blindPods: this.blind
-        .filter((b) => {
-          const oldest = this.blindHistory.get(b.uid)?.[0];
-          return oldest !== undefined && b.packets - oldest[1] > BLIND_FLOOR_PACKETS;
-        })
-        .map((b) => `${b.namespace}/${b.pod}`),
+      blindPods: this.blind.filter((b) => this.blindWindow.flagged(b.uid, b.packets)).map((b) => `${b.namespace}/${b.pod}`),
     };
-  }
-
-  private recordBlind(nowMs: number): void {
-    const live = new Set<string>();
-    for (const b of this.blind) {
-      live.add(b.uid);
-      let h = this.blindHistory.get(b.uid);
-      if (!h) this.blindHistory.set(b.uid, (h = []));
-      h.push([nowMs, b.packets]);
-      while (h.length > 1 && nowMs - h[1]![0] >= BLIND_WINDOW_MS) h.shift();
-    }
-    for (const uid of [...this.blindHistory.keys()]) if (!live.has(uid)) this.blindHistory.delete(uid);
   }
 
   /**
