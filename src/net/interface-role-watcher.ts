@@ -13,8 +13,6 @@ import { readDefaultRoutes } from './route-dump.js';
 import { isDefaultRoute, routeEvents, RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_ROUTE } from './route-message.js';
 
 const DUMP_TIMEOUT_MS = 5_000;
-/** A dump datagram is at most 32 KiB; an event is one message. */
-const USER_BUFFER_BYTES = 64 * 1024;
 
 export interface InterfaceRoleWatcherOptions extends RoleRules {
   /** Called when a default route appears, changes or goes (roles may have moved). */
@@ -28,7 +26,7 @@ export class InterfaceRoleWatcher {
   private current: ReadonlyMap<number, InterfaceRole> = new Map();
 
   private constructor(private readonly opts: InterfaceRoleWatcherOptions) {
-    this.requests = NetlinkSocket.open({ receiveTimeoutMs: DUMP_TIMEOUT_MS, userBufferBytes: USER_BUFFER_BYTES });
+    this.requests = NetlinkSocket.open({ receiveTimeoutMs: DUMP_TIMEOUT_MS });
   }
 
   /** Subscribes, then reads the roles once. Throws NetlinkError when netlink cannot be used. */
@@ -38,7 +36,6 @@ export class InterfaceRoleWatcher {
       watcher.events = NetlinkSocket.open({
         groups: RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
         nonBlocking: true,
-        userBufferBytes: USER_BUFFER_BYTES,
       });
       watcher.events.onReadable(() => watcher.drain());
     } catch (e) {

@@ -11,8 +11,6 @@ import { NetlinkSocket } from './netlink-socket.js';
 
 /** How long a dump may take before it is abandoned (the kernel answers in well under a millisecond per link). */
 const DUMP_TIMEOUT_MS = 5_000;
-/** The kernel caps a dump datagram at 32 KiB. */
-const USER_BUFFER_BYTES = 64 * 1024;
 
 export class LinkFaultsReader {
   private sock: NetlinkSocket | undefined;
@@ -23,7 +21,7 @@ export class LinkFaultsReader {
    * read). Throws NetlinkError when netlink fails; the next read opens a new socket.
    */
   read(): ReadonlyMap<number, LinkFaults> {
-    this.sock ??= NetlinkSocket.open({ receiveTimeoutMs: DUMP_TIMEOUT_MS, userBufferBytes: USER_BUFFER_BYTES });
+    this.sock ??= NetlinkSocket.open({ receiveTimeoutMs: DUMP_TIMEOUT_MS });
     this.faults.clear();
     try {
       this.sock.dumpEach(buildLinkStatsDumpRequest, 'dump interface statistics (RTM_GETSTATS)', (msg) => {

@@ -20,8 +20,13 @@ const SO_RCVTIMEO = 20;
 const SO_NETNS_COOKIE = 71;
 const { EAGAIN, EINTR, EPERM, EACCES } = os.errno;
 
-/** Datagrams of a dump are at most a few pages; this leaves ample room. */
-const RECEIVE_BUFFER_BYTES = 256 * 1024;
+/**
+ * The kernel caps a dump datagram at 32 KiB (netlink_recvmsg bounds
+ * max_recvmsg_len) and sends an event as one message of a few KiB: twice the
+ * cap leaves room. 256 KiB each (zeroed, so resident) cost ~1.2 MiB over the
+ * six sockets a node with pods keeps open.
+ */
+const RECEIVE_BUFFER_BYTES = 64 * 1024;
 
 /** A netlink socket call failed; `errno` is positive (ENOBUFS = events were missed). */
 export class NetlinkError extends NetprobeError {
@@ -44,7 +49,7 @@ export interface NetlinkSocketOptions {
   /** Blocking receive timeout, so a request can never hang the process. */
   receiveTimeoutMs?: number;
   /**
-   * Bytes of the user-space receive buffer (default 256 KiB). A dump datagram is at most
+   * Bytes of the user-space receive buffer (default 64 KiB). A dump datagram is at most
    * 32 KiB (the kernel caps it), an event far less; a smaller buffer is less resident memory.
    */
   userBufferBytes?: number;
