@@ -1,5 +1,5 @@
 /**
- * An append-only byte buffer that doubles when full. The exposition is
+ * An append-only byte buffer that grows by half when full. The exposition is
  * written straight into bytes: no per-line strings concatenated into a
  * multi-megabyte string, then copied again into a Buffer — that garbage is
  * what made the heap (and RSS) grow with the interface count.
@@ -103,8 +103,9 @@ export class GrowableBuffer {
 
   private reserve(extra: number): void {
     if (this.pos + extra <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + extra) size *= 2;
+    // By half, not double: an exposition that outgrew its size hint is a few percent larger, not twice.
+    let size = Math.ceil(this.buf.length * 1.5);
+    while (size < this.pos + extra) size = Math.ceil(size * 1.5);
     const next = Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
