@@ -3,7 +3,7 @@
  * the charts is measured after a full GC at each interface count, after one
  * and after three turns of its ring (it must not grow with run length), at
  * the default 5 s interval and at 1 s (the largest ring: 1,001 points).
- * Stated bound: capacity × (40 + 4 × interfaces) bytes of typed arrays plus
+ * Stated bound: capacity × (40 + 2 × interfaces) bytes of typed arrays plus
  * 512 B per interface and 64 KiB of bookkeeping. The document build is timed
  * against its peer, the exposition snapshot, from the same samples in the
  * same process. No kernel needed: the history sees only samples.
@@ -34,7 +34,7 @@ interface WorkerResult {
 
 /** The stated bound on the history's heap at `interfaces` with a ring of `capacity` points. */
 export function historyBound(capacity: number, interfaces: number): number {
-  return capacity * (40 + 4 * interfaces) + 512 * interfaces + 64 * 1024;
+  return capacity * (40 + 2 * interfaces) + 512 * interfaces + 64 * 1024;
 }
 
 async function measure(ctx: BenchContext, interfaces: number, intervalMs: number, rounds: number): Promise<WorkerResult> {
@@ -60,7 +60,7 @@ export const overviewPart: BenchPart = {
     const sizes = ctx.smoke ? [10, 100] : [...new Set([...ctx.sizes, TARGET_SIZE])].sort((a, b) => a - b);
     const memory: Table = {
       caption:
-        'Heap (V8 heap + array buffers) held by the rate history after a full GC, after one and after three turns of its ring. Bound = capacity × (40 + 4 × interfaces) B + 512 B × interfaces + 64 KiB.',
+        'Heap (V8 heap + array buffers) held by the rate history after a full GC, after one and after three turns of its ring. Bound = capacity × (40 + 2 × interfaces) B + 512 B × interfaces + 64 KiB.',
       headers: ['interfaces', 'interval', 'ring points', 'typed arrays', 'measured, 1 turn', 'measured, 3 turns', 'stated bound'],
       rows: [],
     };
@@ -112,7 +112,7 @@ export const overviewPart: BenchPart = {
     notes.push(
       'The ring holds 15 minutes: capacity = ⌈15 min / (0.9 × max(interval, 1 s))⌉ + 1 points, fixed at start; collections closer than 0.9 × the interval (a settling collection after an interface change) are not kept, and faster intervals are thinned to one point per second.',
       'Below ~100 interfaces the history is smaller than what this measures with (a few hundred KiB of V8 bookkeeping moves between GCs): a negative number there means the heap shrank, not that the ring is free.',
-      'Each interface costs 4 bytes per point (its bytes/s, both ways summed, as a Float32) and its ring is freed when the interface disappears; the node totals cost 4 × 8 bytes per point, the timestamps 8.',
+      'Each interface costs 2 bytes per point (its bytes/s, both ways summed, as a 16-bit log code within 0.1%) and its ring is freed when the interface disappears; the node totals cost 4 × 8 bytes per point, the timestamps 8.',
     );
     return { part: 'overview', title: this.title, tables: [memory, cost], notes, verdicts, data, seconds: 0 };
   },

@@ -3,7 +3,10 @@
  * and packets/s each way, over the uplinks) and every exported interface's bytes/s (both ways
  * summed), in rings whose size is fixed when the exporter starts. Memory is
  * bounded by (4 + interfaces) × capacity numbers however long the exporter
- * runs; an interface's ring is freed when it disappears.
+ * runs; an interface's ring is freed when it disappears. An interface's
+ * points are 16-bit codes on a log scale (rateCode): within 0.1% of the rate,
+ * more than a chart shows, at half a Float32's memory (the rings are most of
+ * the history: 4.2 instead of 8.5 MB at 2,000 interfaces and a 1 s interval).
  *
  * Pure: the caller passes wall-clock milliseconds; no I/O.
  */
@@ -39,8 +42,29 @@ export interface TotalsHistory {
 
 interface InterfaceRing {
   name: string;
-  /** bytes/s, ingress + egress; NaN where the interface was not there yet. */
-  values: Float32Array;
+  /** bytes/s, ingress + egress, as rateCode()s; NO_POINT where the interface was not there yet. */
+  values: Uint16Array;
+}
+
+/** The code of a point where the interface was not there. */
+const NO_POINT = 0xffff;
+/** Codes 1.. stand for 2^(MIN_LOG2 + (code - 1) / STEPS_PER_DOUBLING): 2^-9 to 2^55 bytes/s. */
+const MIN_LOG2 = -9;
+const STEPS_PER_DOUBLING = 1024;
+const MAX_CODE = NO_POINT - 1;
+
+/** A rate (≥ 0) as a 16-bit code: 0 is exactly 0; rateOfCode gives it back within 0.1%. Pure. */
+export function rateCode(rate: number): number {
+  if (Number.isNaN(rate)) return NO_POINT;
+  if (!(rate >= 2 ** (MIN_LOG2 - 1))) return 0; // 0, negative, or far below a byte per minute
+  const code = 1 + Math.round((Math.log2(rate) - MIN_LOG2) * STEPS_PER_DOUBLING);
+  return Math.min(Math.max(code, 1), MAX_CODE);
+}
+
+/** The rate a code stands for, to 4 significant digits (what the code holds; short in JSON); NaN for NO_POINT. Pure. */
+export function rateOfCode(code: number): number {
+  if (code === NO_POINT) return NaN;
+  return code === 0 ? 0 : Number((2 ** (MIN_LOG2 + (code - 1) / STEPS_PER_DOUBLING)).toPrecision(4));
 }
 
 /** Points needed to cover HISTORY_WINDOW_MS at `intervalMs`, given the thinning rules above. */
@@ -113,10 +137,10 @@ export class RateHistory {
       seen.add(s.ifindex);
       let ring = this.interfaces.get(s.ifindex);
       if (!ring || ring.name !== s.name) {
-        ring = { name: s.name, values: new Float32Array(this.capacity).fill(NaN) };
+        ring = { name: s.name, values: new Uint16Array(this.capacity).fill(NO_POINT) };
         this.interfaces.set(s.ifindex, ring);
       }
-      ring.values[at] = s.ingress.bytesPerSecond + s.egress.bytesPerSecond;
+      ring.values[at] = rateCode(s.ingress.bytesPerSecond + s.egress.bytesPerSecond);
     }
     for (const ifindex of this.interfaces.keys()) if (!seen.has(ifindex)) this.interfaces.delete(ifindex);
     this.times[at] = timeMs;
@@ -148,10 +172,10 @@ export class RateHistory {
   interfaceHistory(ifindex: number, name: string): Array<number | null> | undefined {
     const ring = this.interfaces.get(ifindex);
     if (!ring || ring.name !== name) return undefined;
-    return this.chronological(ring.values).map((v) => (Number.isNaN(v) ? null : v));
+    return this.chronological(ring.values).map((code) => (code === NO_POINT ? null : rateOfCode(code)));
   }
 
-  private chronological(values: Float64Array | Float32Array): number[] {
+  private chronological(values: Float64Array | Uint16Array): number[] {
     const out = new Array<number>(this.size);
     const start = (this.head - this.size + this.capacity) % this.capacity;
     for (let i = 0; i < this.size; i++) out[i] = values[(start + i) % this.capacity]!;

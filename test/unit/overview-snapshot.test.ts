@@ -7,7 +7,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
-import { HISTORY_WINDOW_MS, RateHistory, historyCapacity } from '../../src/collector/rate-history.js';
+import { HISTORY_WINDOW_MS, RateHistory, historyCapacity, rateCode, rateOfCode } from '../../src/collector/rate-history.js';
+
+/** An interface's history holds each rate within 0.1% (16-bit log codes); null where it was absent. */
+function assertNear(actual: ReadonlyArray<number | null> | undefined, expected: ReadonlyArray<number | null>, what = 'history'): void {
+  assert.ok(actual, `${what}: none`);
+  assert.equal(actual.length, expected.length, `${what}: ${JSON.stringify(actual)} vs ${JSON.stringify(expected)}`);
+  actual.forEach((a, i) => {
+    const e = expected[i]!;
+    if (e === null || a === null) assert.equal(a, e, `${what}[${i}]`);
+    else assert.ok(Math.abs(a - e) <= e * 0.001, `${what}[${i}]: ${a} is not within 0.1% of ${e}`);
+  });
+}
 import { DropRateHistory } from '../../src/collector/drop-rate-history.js';
 import type { InterfaceSample } from '../../src/collector/interface-sample.js';
 import {
@@ -63,8 +74,22 @@ test('the ring wraps: it keeps the newest `capacity` points, oldest first', () =
   assert.deepEqual(totals.times, [3000, 4000, 5000, 6000]);
   assert.deepEqual(totals.ingressBytesPerSecond, [30, 40, 50, 60]);
   assert.deepEqual(totals.egressBytesPerSecond, [3, 4, 5, 6]);
-  assert.deepEqual(h.interfaceHistory(2, 'eth0'), [33, 44, 55, 66]);
+  assertNear(h.interfaceHistory(2, 'eth0'), [33, 44, 55, 66]);
   assert.equal(h.length, 4);
+});
+
+test('an interface rate is kept as a 16-bit log code: 0 exactly, absent as null, any rate within 0.1%, order kept', () => {
+  assert.equal(rateOfCode(rateCode(0)), 0);
+  assert.ok(Number.isNaN(rateOfCode(rateCode(NaN))));
+  let previous = -1;
+  for (const rate of [0.01, 0.5, 1, 33, 1_000, 65_535, 1.25e6, 12.5e9, 50e9, 2 ** 54]) {
+    const back = rateOfCode(rateCode(rate));
+    assert.ok(Math.abs(back - rate) <= rate * 0.001, `${rate} came back as ${back}`);
+    assert.ok(back > previous, `${rate}: order kept`);
+    previous = back;
+  }
+  assert.ok(rateCode(2 ** 60) < 0xffff && rateOfCode(rateCode(2 ** 60)) >= 2 ** 54, 'beyond the range: the largest code, never "absent"');
+  assert.equal(rateCode(-5), 0, 'a negative rate (never made) is 0');
 });
 
 test('points closer than 0.9 × the interval are thinned out (settling collections)', () => {
@@ -79,21 +104,21 @@ test('a new interface has nulls before it appeared; a vanished one loses its rin
   const h = new RateHistory({ intervalMs: 1000, capacity: 10 });
   h.record(1000, [withRate(1, 'lo', 1)]);
   h.record(2000, [withRate(1, 'lo', 2), withRate(5, 'veth0', 7)]);
-  assert.deepEqual(h.interfaceHistory(5, 'veth0'), [null, 7]);
+  assertNear(h.interfaceHistory(5, 'veth0'), [null, 7]);
   h.record(3000, [withRate(1, 'lo', 3)]);
   assert.equal(h.interfaceHistory(5, 'veth0'), undefined, 'gone with its interface');
   assert.equal(h.interfaceCount, 1);
   h.record(4000, [withRate(1, 'renamed', 4)]);
   assert.equal(h.interfaceHistory(1, 'lo'), undefined);
-  assert.deepEqual(h.interfaceHistory(1, 'renamed'), [null, null, null, 4]);
+  assertNear(h.interfaceHistory(1, 'renamed'), [null, null, null, 4]);
 });
 
-test('memory is (4 + 1) × 8 bytes + 4 bytes per interface per point, whatever the run length', () => {
+test('memory is (4 + 1) × 8 bytes + 2 bytes per interface per point, whatever the run length', () => {
   const h = new RateHistory({ intervalMs: 5000 });
   const samples = Array.from({ length: 2000 }, (_, i) => withRate(i + 1, `veth${i}`, i));
   for (let i = 0; i < 3 * h.capacity; i++) h.record(i * 5000, samples);
-  assert.equal(h.byteLength, h.capacity * (5 * 8 + 2000 * 4));
-  assert.ok(h.byteLength < 1.7 * 2 ** 20, `${h.byteLength} bytes at 2,000 interfaces and 5 s`);
+  assert.equal(h.byteLength, h.capacity * (5 * 8 + 2000 * 2));
+  assert.ok(h.byteLength < 0.9 * 2 ** 20, `${h.byteLength} bytes at 2,000 interfaces and 5 s`);
 });
 
 test('busiest interfaces: by bytes/s both ways, ties by name', () => {
@@ -159,14 +184,11 @@ test('the document: totals, every interface, top histories, trust with uptime; p
   assert.equal(doc.totals.ingress.packets, 10);
   assert.ok(OVERVIEW_TOP_INTERFACES >= 4);
   assert.deepEqual(
-    doc.history.top.map((t) => [t.name, t.bytesPerSecond]),
-    [
-      ['eth0', [1010]],
-      ['lo', [200]],
-      ['lxc1', [50]],
-      ['idle0', [0]],
-    ],
+    doc.history.top.map((t) => t.name),
+    ['eth0', 'lo', 'lxc1', 'idle0'],
   );
+  for (const [i, rate] of [1010, 200, 50, 0].entries()) assertNear(doc.history.top[i]!.bytesPerSecond, [rate], doc.history.top[i]!.name);
+  assert.deepEqual(doc.history.top[3]!.bytesPerSecond, [0], 'an idle interface is exactly 0');
   assert.equal(doc.history.top[2]!.pod, 'cart-0');
   assert.deepEqual(doc.history.times, [TRUST.lastCollection]);
   assert.deepEqual(doc.history.totals.ingressBytesPerSecond, [1000]);
