@@ -56,8 +56,6 @@ export interface EbpfManagerOptions {
   pinLockTimeoutMs?: number;
   /** Ends a wait for the pin path's lock early (a stop signal). */
   signal?: AbortSignal;
-  /** Reads every interface's drop and error counters by ifindex; one RTM_GETSTATS dump by default. Injectable for tests. */
-  readLinkFaults?: () => ReadonlyMap<number, LinkFaults>;
   /**
    * How many interfaces the overflow hash holds (those whose slot, ifindex
    * mod 1024, another interface already owns). Default 8192.
@@ -105,9 +103,8 @@ export class EbpfManager implements CounterSource {
   private readonly listeners: ChangeListeners;
   /** The last dump of the drop and error counters failed (its warning is logged once). */
   private faultsFailed = false;
-  /** Reads the namespace's interfaces with their statistics (one netlink dump). */
+  /** Reads every interface's drop and error counters (one RTM_GETSTATS dump per collection). */
   private readonly faultsReader = new LinkFaultsReader();
-  private readonly readLinkFaults: () => ReadonlyMap<number, LinkFaults>;
 
   /** Throws NetprobeError NP_ERR_BAD_GLOB for a bad include/exclude pattern. */
   constructor(opts: EbpfManagerOptions = {}) {
@@ -128,7 +125,6 @@ export class EbpfManager implements CounterSource {
     this.signal = opts.signal;
     this.events = new LinkEventQueue(this.logger);
     this.listeners = new ChangeListeners(this.logger);
-    this.readLinkFaults = opts.readLinkFaults ?? (() => this.faultsReader.read());
   }
 
   /**
@@ -286,7 +282,7 @@ export class EbpfManager implements CounterSource {
    */
   private readFaults(): ReadonlyMap<number, LinkFaults> | undefined {
     try {
-      const faults = this.readLinkFaults();
+      const faults = this.faultsReader.read();
       this.faultsFailed = false;
       return faults;
     } catch (e) {

@@ -19,13 +19,6 @@ import { cgroupText } from '../kubernetes/proc-pods.js';
 import { SocketCgroups } from '../kubernetes/socket-cgroups.js';
 import type { SocketCounterSource } from '../source/socket-counter-source.js';
 
-/**
- * A pod is named on `/` (and alerted on, deploy/prometheus) when its blind
- * counter grew by more than BLIND_FLOOR_PACKETS within BLIND_WINDOW_MS
- * (collector/blind-window.ts).
- */
-export { BLIND_FLOOR_PACKETS, BLIND_WINDOW_MS } from '../collector/blind-window.js';
-
 /** How long a pod cgroup waits for its names (the kubelet writes the log directory and link as the container starts). */
 const NAMES_GRACE_MS = 30_000;
 
@@ -44,6 +37,7 @@ export class SocketView {
   /** The last successful read: a failed one exports these values again instead of dropping the series. */
   private lastGood: Extract<SocketOutcome, { ok: true }> | undefined;
   private blind: BlindSpotSample[] = [];
+  /** Which pods the trust panel names (and deploy/prometheus alerts on): collector/blind-window.ts. */
   private readonly blindWindow = new BlindWindow();
   private lastError: string | undefined;
   private savedBytes: Uint8Array | undefined;

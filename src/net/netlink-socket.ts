@@ -138,7 +138,13 @@ export class NetlinkSocket {
    */
   dump(request: (seq: number) => Buffer, what: string): NetlinkMessage[] {
     const replies: NetlinkMessage[] = [];
-    this.dumpEach(request, what, (msg) => replies.push({ ...msg, payload: Buffer.from(msg.payload) }));
+    // One copy per datagram: the messages keep views into it.
+    this.readDump(
+      request,
+      what,
+      () => this.receive(),
+      (msg) => replies.push(msg),
+    );
     return replies;
   }
 
@@ -149,10 +155,19 @@ export class NetlinkSocket {
    * Throws NetlinkError if the kernel answers with an error.
    */
   dumpEach(request: (seq: number) => Buffer, what: string, visit: (msg: NetlinkMessage) => void): void {
+    this.readDump(request, what, () => this.receiveView(), visit);
+  }
+
+  private readDump(
+    request: (seq: number) => Buffer,
+    what: string,
+    receive: () => Buffer | undefined,
+    visit: (msg: NetlinkMessage) => void,
+  ): void {
     const seq = this.nextSeq();
     this.send(request(seq));
     for (;;) {
-      const datagram = this.receiveView();
+      const datagram = receive();
       if (!datagram) throw new NetlinkError(`${what}: no reply`, EAGAIN);
       for (const msg of splitMessages(datagram)) {
         if (msg.seq !== seq) continue; // a stray message of an earlier request

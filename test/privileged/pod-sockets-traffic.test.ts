@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Pod } from '../support/cni-pod.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
-import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
+import { BLIND_FLOOR_PACKETS } from '../../src/collector/blind-window.js';
 import { UdpPeer, cgroupDirOf, removeWhenEmpty } from '../support/cgroup-process.js';
 import { addContainerCgroup } from '../support/pod-containers.js';
 import { podSocketCounts as podCounts, podSocketView, UDP4, UDP6, type Four } from '../support/pod-socket-view.js';

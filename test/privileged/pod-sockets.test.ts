@@ -21,7 +21,7 @@ import { Netns, vethBetween } from '../support/netns.js';
 import { installRedirectPeer, type RedirectPeer } from '../support/redirect-peer.js';
 import type { NetprobeProcess } from '../support/netprobe-process.js';
 import { ScrapeLoop, valueIn, type Scrape } from '../support/scrape-loop.js';
-import { BLIND_FLOOR_PACKETS } from '../../src/exporter/socket-view.js';
+import { BLIND_FLOOR_PACKETS } from '../../src/collector/blind-window.js';
 import { removeCgroup, UdpPeer, cgroupDirOf } from '../support/cgroup-process.js';
 import { addContainer, type Container } from '../support/pod-containers.js';
 import { startPodNetprobe } from '../support/pod-socket-view.js';
